@@ -1,0 +1,59 @@
+"""The `runner` command line: click commands, the only place errors become user output.
+
+Each command lives in its own module of this package; this module holds the root
+group and the translation of RunnerError into a message and an exit code
+(DESIGN.md section 6: 0 done, 1 bad input, 3 failed tasks, 4 stopped early, 5 account).
+"""
+
+from __future__ import annotations
+
+import sys
+from typing import Any
+
+import click
+
+from runner.errors import AccountError, RunnerError
+
+__all__ = ["EXIT_ACCOUNT", "EXIT_FAILED_TASKS", "EXIT_OK", "EXIT_STOPPED", "EXIT_USAGE", "main"]
+
+EXIT_OK = 0
+EXIT_USAGE = 1
+EXIT_FAILED_TASKS = 3
+EXIT_STOPPED = 4
+EXIT_ACCOUNT = 5
+
+
+class _RunnerGroup(click.Group):
+    """A click group that turns RunnerError into one clear message and the right exit code."""
+
+    def invoke(self, ctx: click.Context) -> Any:
+        try:
+            return super().invoke(ctx)
+        except AccountError as exc:
+            click.echo(f"Error: {exc}", err=True)
+            sys.exit(EXIT_ACCOUNT)
+        except RunnerError as exc:
+            click.echo(f"Error: {exc}", err=True)
+            sys.exit(EXIT_USAGE)
+
+
+@click.group(cls=_RunnerGroup)
+@click.version_option(package_name="runner")
+def main() -> None:
+    """Run manifests of DashScope Wan image-to-video tasks: resumable, within quota, verified.
+
+    Start with `runner plan manifests/demo.yaml`, then `runner run manifests/demo.yaml`
+    (the demo uses the built-in simulator: no account, no network).
+    """
+
+
+def _register() -> None:
+    # Imported here so every command module can import EXIT_* from this package.
+    from runner.cli import plan, run, sim
+
+    for module in (plan, run, sim):
+        for command in module.COMMANDS:
+            main.add_command(command)
+
+
+_register()
