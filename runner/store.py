@@ -1,0 +1,374 @@
+"""The journal: one SQLite file per run folder that makes every run resumable.
+
+Every transition is written before the action it announces. The submit intent is
+committed with synchronous=FULL (it must survive a power cut: it is what stops us
+paying twice); other transitions use WAL's NORMAL, which survives any process crash.
+One process owns a journal at a time (an flock on `state.lock`, whose text names
+the holder).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import dataclasses
+import fcntl
+import json
+import os
+import socket
+import sqlite3
+import time
+from collections.abc import Iterable, Iterator, Mapping
+from pathlib import Path
+from typing import IO, Any, Final
+
+from runner.errors import StoreError
+from runner.lifecycle import Event, advance
+from runner.tasks import MediaRef, TaskRecord, TaskSpec, TaskState
+
+__all__ = ["JOURNAL_NAME", "SCHEMA_VERSION", "Asset", "Store", "spec_from_json", "spec_to_json"]
+
+JOURNAL_NAME: Final = "state.sqlite"
+LOCK_NAME: Final = "state.lock"
+SCHEMA_VERSION: Final = 1
+
+_RECORD_FIELDS: Final = tuple(f.name for f in dataclasses.fields(TaskRecord))
+_JSON_FIELDS: Final = frozenset({"usage"})
+_MUTABLE_FIELDS: Final = frozenset(_RECORD_FIELDS) - {"id", "key", "state", "updated_at"}
+
+_SCHEMA_V1: Final = """
+CREATE TABLE tasks (
+    id TEXT PRIMARY KEY,
+    key TEXT NOT NULL,
+    position INTEGER NOT NULL,
+    spec TEXT NOT NULL,
+    state TEXT NOT NULL,
+    attempts INTEGER NOT NULL DEFAULT 0,
+    task_id TEXT, request_id TEXT, error_code TEXT, error_message TEXT,
+    submit_time TEXT, scheduled_time TEXT, end_time TEXT, submitted_at REAL,
+    video_url TEXT, video_path TEXT, video_sha256 TEXT, video_size INTEGER,
+    cost REAL, usage TEXT, actual_prompt TEXT, orig_prompt TEXT, updated_at REAL
+);
+CREATE INDEX tasks_state ON tasks(state);
+CREATE INDEX tasks_task_id ON tasks(task_id);
+CREATE TABLE events (
+    seq INTEGER PRIMARY KEY AUTOINCREMENT,
+    id TEXT NOT NULL, at REAL NOT NULL, event TEXT NOT NULL,
+    from_state TEXT, to_state TEXT NOT NULL, detail TEXT
+);
+CREATE TABLE assets (
+    sha256 TEXT NOT NULL, model TEXT NOT NULL, url TEXT NOT NULL, expires_at REAL NOT NULL,
+    PRIMARY KEY (sha256, model)
+);
+CREATE TABLE meta (name TEXT PRIMARY KEY, value TEXT NOT NULL);
+"""
+
+_MIGRATIONS: Final = (_SCHEMA_V1,)
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class Asset:
+    """A local file already uploaded to DashScope's temporary storage."""
+
+    sha256: str
+    model: str
+    url: str  #: oss://… (never a credential)
+    expires_at: float  #: epoch seconds
+
+
+def spec_to_json(spec: TaskSpec) -> str:
+    return json.dumps(dataclasses.asdict(spec), sort_keys=True, ensure_ascii=False)
+
+
+def spec_from_json(text: str) -> TaskSpec:
+    data = json.loads(text)
+    data["image"] = MediaRef(**data["image"])
+    if data.get("audio") is not None:
+        data["audio"] = MediaRef(**data["audio"])
+    return TaskSpec(**data)
+
+
+class Store:
+    """The journal of one run folder. Use `Store.open` (owner) or `Store.open_readonly`."""
+
+    def __init__(self, db: sqlite3.Connection, path: Path, lock: IO[str] | None) -> None:
+        self._db = db
+        self.path = path
+        self._lock = lock
+
+    # -- opening and closing -------------------------------------------------------
+
+    @classmethod
+    def open(cls, path: Path) -> Store:
+        """Open (creating if needed) the journal at `path` and take the run folder's lock."""
+        path.parent.mkdir(parents=True, exist_ok=True)
+        lock = _take_lock(path.parent / LOCK_NAME)
+        try:
+            db = _connect(path)
+            _migrate(db, path)
+        except BaseException:
+            lock.close()
+            raise
+        return cls(db, path, lock)
+
+    @classmethod
+    def open_readonly(cls, path: Path) -> Store | None:
+        """Open an existing journal for reading without the lock; None if there is none."""
+        if not path.is_file():
+            return None
+        db = _connect(path, readonly=True)
+        version = db.execute("PRAGMA user_version").fetchone()[0]
+        if version > SCHEMA_VERSION:
+            db.close()
+            raise StoreError(_too_new(path, version))
+        return cls(db, path, None)
+
+    def close(self) -> None:
+        self._db.close()
+        if self._lock is not None:
+            self._lock.close()
+            self._lock = None
+
+    def __enter__(self) -> Store:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    # -- tasks -----------------------------------------------------------------------
+
+    def add_tasks(self, specs: Iterable[TaskSpec]) -> list[str]:
+        """Journal the manifest's tasks. New ids are planned; an id whose content changed is
+        replanned from scratch (returned), keeping its old history in the events table."""
+        now = time.time()
+        changed: list[str] = []
+        known = {row[0]: row[1] for row in self._db.execute("SELECT id, key FROM tasks")}
+        with self._tx():
+            for position, spec in enumerate(specs):
+                old_key = known.get(spec.id)
+                if old_key == spec.key:
+                    self._db.execute("UPDATE tasks SET position=? WHERE id=?", (position, spec.id))
+                    continue
+                if old_key is not None:
+                    changed.append(spec.id)
+                    self._db.execute("DELETE FROM tasks WHERE id=?", (spec.id,))
+                self._db.execute(
+                    "INSERT INTO tasks (id, key, position, spec, state, updated_at)"
+                    " VALUES (?, ?, ?, ?, ?, ?)",
+                    (spec.id, spec.key, position, spec_to_json(spec), TaskState.PLANNED, now),
+                )
+        return changed
+
+    def records(self, states: Iterable[TaskState] | None = None) -> list[TaskRecord]:
+        """Every task's record in manifest order (optionally only those in `states`)."""
+        sql = f"SELECT {', '.join(_RECORD_FIELDS)} FROM tasks"
+        args: tuple[str, ...] = ()
+        if states is not None:
+            args = tuple(states)
+            sql += f" WHERE state IN ({', '.join('?' * len(args))})"
+        rows = self._db.execute(sql + " ORDER BY position", args)
+        return [_to_record(row) for row in rows]
+
+    def record(self, task: str) -> TaskRecord:
+        row = self._db.execute(
+            f"SELECT {', '.join(_RECORD_FIELDS)} FROM tasks WHERE id=?", (task,)
+        ).fetchone()
+        if row is None:
+            msg = f"Task {task!r} is not in the journal {self.path}."
+            raise StoreError(msg)
+        return _to_record(row)
+
+    def spec(self, task: str) -> TaskSpec:
+        row = self._db.execute("SELECT spec FROM tasks WHERE id=?", (task,)).fetchone()
+        if row is None:
+            msg = f"Task {task!r} is not in the journal {self.path}."
+            raise StoreError(msg)
+        return spec_from_json(row[0])
+
+    def specs(self) -> list[TaskSpec]:
+        rows = self._db.execute("SELECT spec FROM tasks ORDER BY position")
+        return [spec_from_json(row[0]) for row in rows]
+
+    def counts(self) -> dict[TaskState, int]:
+        rows = self._db.execute("SELECT state, COUNT(*) FROM tasks GROUP BY state")
+        return {TaskState(state): count for state, count in rows}
+
+    def transition(
+        self,
+        task: str,
+        event: Event,
+        *,
+        durable: bool = False,
+        detail: Mapping[str, Any] | None = None,
+        **fields: Any,
+    ) -> TaskRecord:
+        """Apply `event` to `task` (lifecycle rules), update `fields`, log it: one transaction.
+
+        `durable=True` forces the commit to disk (synchronous=FULL), for submit intents.
+        """
+        record = self.record(task)
+        new_state = advance(record.state, event, task=task)
+        self._write(record, new_state, event.value, durable, detail, fields)
+        return self.record(task)
+
+    def set_state(self, task: str, state: TaskState, **fields: Any) -> TaskRecord:
+        """Force a state without lifecycle checks: for seeding tests and repairs only."""
+        record = self.record(task)
+        self._write(record, state, "set_state", False, None, fields)
+        return self.record(task)
+
+    def events(self, task: str | None = None) -> list[dict[str, Any]]:
+        sql = "SELECT seq, id, at, event, from_state, to_state, detail FROM events"
+        rows = self._db.execute(
+            sql + " WHERE id=? ORDER BY seq" if task else sql + " ORDER BY seq", (task,) if task else ()
+        )
+        names = ("seq", "id", "at", "event", "from_state", "to_state", "detail")
+        return [dict(zip(names, row, strict=True)) for row in rows]
+
+    # -- assets and run metadata --------------------------------------------------------
+
+    def asset(self, sha256: str, model: str) -> Asset | None:
+        row = self._db.execute(
+            "SELECT sha256, model, url, expires_at FROM assets WHERE sha256=? AND model=?",
+            (sha256, model),
+        ).fetchone()
+        return None if row is None else Asset(*row)
+
+    def put_asset(self, asset: Asset) -> None:
+        with self._tx():
+            self._db.execute(
+                "INSERT OR REPLACE INTO assets (sha256, model, url, expires_at) VALUES (?, ?, ?, ?)",
+                (asset.sha256, asset.model, asset.url, asset.expires_at),
+            )
+
+    def get_meta(self, name: str) -> str | None:
+        row = self._db.execute("SELECT value FROM meta WHERE name=?", (name,)).fetchone()
+        return None if row is None else str(row[0])
+
+    def set_meta(self, name: str, value: str) -> None:
+        with self._tx():
+            self._db.execute("INSERT OR REPLACE INTO meta (name, value) VALUES (?, ?)", (name, value))
+
+    def integrity_ok(self) -> bool:
+        return bool(self._db.execute("PRAGMA integrity_check").fetchone()[0] == "ok")
+
+    # -- internals ---------------------------------------------------------------------------
+
+    def _write(
+        self,
+        record: TaskRecord,
+        new_state: TaskState,
+        event: str,
+        durable: bool,
+        detail: Mapping[str, Any] | None,
+        fields: Mapping[str, Any],
+    ) -> None:
+        unknown = set(fields) - _MUTABLE_FIELDS
+        if unknown:
+            msg = f"Store.transition got unknown fields {sorted(unknown)}."
+            raise ValueError(msg)
+        now = time.time()
+        values = {name: _to_column(name, value) for name, value in fields.items()}
+        values |= {"state": new_state.value, "updated_at": now}
+        assignments = ", ".join(f"{name}=?" for name in values)
+        if durable:
+            self._db.execute("PRAGMA synchronous=FULL")
+        try:
+            with self._tx():
+                self._db.execute(f"UPDATE tasks SET {assignments} WHERE id=?", (*values.values(), record.id))
+                self._db.execute(
+                    "INSERT INTO events (id, at, event, from_state, to_state, detail)"
+                    " VALUES (?, ?, ?, ?, ?, ?)",
+                    (
+                        record.id,
+                        now,
+                        event,
+                        record.state.value,
+                        new_state.value,
+                        None if detail is None else json.dumps(detail, ensure_ascii=False),
+                    ),
+                )
+        finally:
+            if durable:
+                self._db.execute("PRAGMA synchronous=NORMAL")
+
+    @contextlib.contextmanager
+    def _tx(self) -> Iterator[None]:
+        try:
+            self._db.execute("BEGIN IMMEDIATE")
+            yield
+        except BaseException:
+            self._db.rollback()
+            raise
+        else:
+            self._db.commit()
+
+
+def _connect(path: Path, *, readonly: bool = False) -> sqlite3.Connection:
+    try:
+        if readonly:
+            db = sqlite3.connect(f"file:{path}?mode=ro", uri=True, isolation_level=None)
+        else:
+            db = sqlite3.connect(path, isolation_level=None)
+            db.execute("PRAGMA journal_mode=WAL")
+            db.execute("PRAGMA synchronous=NORMAL")
+        db.execute("PRAGMA busy_timeout=5000")
+        db.execute("SELECT count(*) FROM sqlite_master").fetchone()
+    except sqlite3.DatabaseError as exc:
+        msg = f"The journal {path} cannot be opened ({exc}). Move it aside to start the run afresh."
+        raise StoreError(msg) from None
+    return db
+
+
+def _migrate(db: sqlite3.Connection, path: Path) -> None:
+    version = db.execute("PRAGMA user_version").fetchone()[0]
+    if version > SCHEMA_VERSION:
+        raise StoreError(_too_new(path, version))
+    for number in range(version, SCHEMA_VERSION):
+        db.execute("BEGIN IMMEDIATE")
+        for statement in _MIGRATIONS[number].split(";"):
+            if statement.strip():
+                db.execute(statement)
+        db.execute(f"PRAGMA user_version={number + 1}")
+        db.commit()
+
+
+def _too_new(path: Path, version: int) -> str:
+    return (
+        f"The journal {path} has schema version {version}, newer than this runner understands "
+        f"({SCHEMA_VERSION}). Upgrade runner (pip install -U runner) to read it."
+    )
+
+
+def _take_lock(lock_path: Path) -> IO[str]:
+    handle = lock_path.open("a+", encoding="utf-8")
+    try:
+        fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        handle.seek(0)
+        holder = handle.read().strip() or "another process"
+        handle.close()
+        msg = (
+            f"The run folder {lock_path.parent} is in use by {holder}. Wait for it to finish, "
+            "or stop it; two runners on one folder would submit tasks twice."
+        )
+        raise StoreError(msg) from None
+    handle.seek(0)
+    handle.truncate()
+    started = time.strftime("%Y-%m-%d %H:%M:%S", time.localtime())
+    handle.write(f"runner pid {os.getpid()} on {socket.gethostname()} (started {started})\n")
+    handle.flush()
+    return handle
+
+
+def _to_column(name: str, value: Any) -> Any:
+    if name in _JSON_FIELDS and value is not None:
+        return json.dumps(value, ensure_ascii=False, sort_keys=True)
+    return value
+
+
+def _to_record(row: tuple[Any, ...]) -> TaskRecord:
+    data = dict(zip(_RECORD_FIELDS, row, strict=True))
+    data["state"] = TaskState(data["state"])
+    if data["usage"] is not None:
+        data["usage"] = json.loads(data["usage"])
+    return TaskRecord(**data)

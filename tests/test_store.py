@@ -1,0 +1,133 @@
+"""The journal: schema, transitions, resume queries, locking."""
+
+from __future__ import annotations
+
+import sqlite3
+from pathlib import Path
+
+import pytest
+
+from runner.errors import InvalidTransitionError, StoreError
+from runner.lifecycle import Event
+from runner.store import SCHEMA_VERSION, Asset, Store
+from runner.tasks import MediaRef, TaskSpec, TaskState, task_key
+
+
+def make_spec(task_id: str, prompt: str = "a cat") -> TaskSpec:
+    image = MediaRef(kind="image", path="/tmp/cat.png", sha256="ab" * 32, size=10, mime="image/png")
+    params = {"resolution": "720P", "duration": 5}
+    probe = TaskSpec(
+        id=task_id, key="", model="wan2.6-i2v-flash", image=image, prompt=prompt, parameters=params
+    )
+    return TaskSpec(
+        id=task_id,
+        key=task_key(probe.canonical()),
+        model=probe.model,
+        image=image,
+        prompt=prompt,
+        parameters=params,
+        meta={"batch": "1"},
+    )
+
+
+@pytest.fixture
+def store(tmp_path: Path) -> Store:
+    return Store.open(tmp_path / "run" / "state.sqlite")
+
+
+def test_new_journal_has_current_schema(store: Store) -> None:
+    """A fresh journal is created in WAL mode at the current schema version."""
+    db = sqlite3.connect(store.path)
+    assert db.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION
+    assert db.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
+
+
+def test_add_tasks_plans_new_and_keeps_known(store: Store) -> None:
+    """Adding the same specs twice keeps one planned row per id, in manifest order."""
+    specs = [make_spec("a"), make_spec("b", "a dog")]
+    store.add_tasks(specs)
+    store.add_tasks(specs)
+    assert [(r.id, r.state) for r in store.records()] == [
+        ("a", TaskState.PLANNED),
+        ("b", TaskState.PLANNED),
+    ]
+    assert store.spec("a") == specs[0]
+
+
+def test_changed_content_is_replanned(store: Store) -> None:
+    """An id whose content changed is reported and starts over as planned."""
+    store.add_tasks([make_spec("a")])
+    store.set_state("a", TaskState.DONE, video_path="videos/a.mp4")
+    changed = store.add_tasks([make_spec("a", "a different prompt")])
+    assert changed == ["a"]
+    record = store.record("a")
+    assert record.state is TaskState.PLANNED
+    assert record.video_path is None
+
+
+def test_transition_updates_fields_and_logs_event(store: Store) -> None:
+    """A transition follows the lifecycle, stores its fields and appends an event."""
+    store.add_tasks([make_spec("a")])
+    store.transition("a", Event.SUBMIT_INTENT, durable=True, attempts=1)
+    record = store.transition("a", Event.ACCEPTED, task_id="t-1", usage={"duration": 5})
+    assert (record.state, record.attempts, record.task_id) == (TaskState.PENDING, 1, "t-1")
+    assert record.usage == {"duration": 5}
+    assert [e["event"] for e in store.events("a")] == ["submit_intent", "accepted"]
+
+
+def test_illegal_transition_changes_nothing(store: Store) -> None:
+    """An event not allowed in the current state raises and leaves the row untouched."""
+    store.add_tasks([make_spec("a")])
+    with pytest.raises(InvalidTransitionError):
+        store.transition("a", Event.DOWNLOADED)
+    assert store.record("a").state is TaskState.PLANNED
+    assert store.events("a") == []
+
+
+def test_second_owner_is_refused_with_holder_named(tmp_path: Path) -> None:
+    """A second process on the same run folder is refused with a message naming the holder."""
+    path = tmp_path / "state.sqlite"
+    with Store.open(path), pytest.raises(StoreError, match=r"in use by runner pid \d+"):
+        Store.open(path)
+    Store.open(path).close()  # released on close
+
+
+def test_readonly_open_of_missing_journal_is_none(tmp_path: Path) -> None:
+    """Reading a run folder that has no journal yet gives None, not an error."""
+    assert Store.open_readonly(tmp_path / "state.sqlite") is None
+
+
+def test_readonly_open_does_not_need_the_lock(store: Store) -> None:
+    """`runner status` can read a journal while a run holds its lock."""
+    store.add_tasks([make_spec("a")])
+    reader = Store.open_readonly(store.path)
+    assert reader is not None
+    assert [r.id for r in reader.records()] == ["a"]
+    reader.close()
+
+
+def test_newer_schema_is_refused(tmp_path: Path) -> None:
+    """A journal written by a newer runner is refused with advice to upgrade."""
+    path = tmp_path / "state.sqlite"
+    Store.open(path).close()
+    db = sqlite3.connect(path)
+    db.execute(f"PRAGMA user_version={SCHEMA_VERSION + 1}")
+    db.close()
+    with pytest.raises(StoreError, match="newer than this runner understands"):
+        Store.open(path)
+
+
+def test_corrupt_journal_is_a_clear_error(tmp_path: Path) -> None:
+    """A file that is not SQLite gives a sentence saying what to do."""
+    path = tmp_path / "state.sqlite"
+    path.write_bytes(b"this is not a database" * 100)
+    with pytest.raises(StoreError, match="cannot be opened"):
+        Store.open(path)
+
+
+def test_assets_round_trip(store: Store) -> None:
+    """An uploaded asset is remembered per (sha256, model)."""
+    asset = Asset(sha256="ab" * 32, model="wan2.6-i2v-flash", url="oss://x/y.png", expires_at=1.0)
+    store.put_asset(asset)
+    assert store.asset(asset.sha256, asset.model) == asset
+    assert store.asset(asset.sha256, "other") is None
