@@ -1,0 +1,310 @@
+"""What a run leaves on disk besides the journal: verified videos, sidecars, the summary.
+
+A video is written to `videos/<task>.mp4.part`, hashed as it arrives, checked (size,
+MP4 signature), fsynced and renamed into place: `videos/<task>.mp4` is complete or
+absent, never partial. Every temporary file of a run folder ends in `.part`, so one
+sweep (`remove_stale_parts`) cleans up after a crash. The status table lives in
+`runner.status_table`; it is re-exported here so callers need one import.
+"""
+
+from __future__ import annotations
+
+import errno
+import hashlib
+import json
+import os
+from collections.abc import Callable, Iterator, Mapping
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from types import TracebackType
+from typing import IO, Any, Final, TypeVar
+
+from runner import __version__
+from runner.errors import DownloadError
+from runner.status_table import write_status_table
+from runner.tasks import MediaRef, RunSummary, TaskRecord, TaskSpec
+
+__all__ = [
+    "PART_SUFFIX",
+    "VIDEOS_DIR",
+    "VideoFile",
+    "VideoWriter",
+    "atomic_write",
+    "media_provenance",
+    "remove_stale_parts",
+    "render_summary",
+    "write_sidecar",
+    "write_status_table",
+]
+
+VIDEOS_DIR: Final = "videos"
+PART_SUFFIX: Final = ".part"
+_DISK_FULL_ERRNOS: Final = frozenset({errno.ENOSPC, errno.EDQUOT})
+_MP4_BRAND_OFFSET: Final = 4
+
+T = TypeVar("T")
+
+
+@dataclass(frozen=True, slots=True)
+class VideoFile:
+    """A verified video in place: where it is (relative to the run folder), its hash and size."""
+
+    path: str
+    sha256: str
+    size: int
+
+
+class VideoWriter:
+    """Streams one task's video to a `.part` file and renames it into place once verified.
+
+    Use as a context manager: leaving the block with an exception removes the `.part`.
+    """
+
+    def __init__(self, run_dir: Path, task: str, expected_size: int | None) -> None:
+        _check_task_name(task)
+        self.task = task
+        self.expected_size = expected_size
+        self._run_dir = run_dir
+        self._final = run_dir / VIDEOS_DIR / f"{task}.mp4"
+        self._part = self._final.with_name(self._final.name + PART_SUFFIX)
+        self._file: IO[bytes] | None = None
+        self._hash = hashlib.sha256()
+        self._size = 0
+        self._head = b""
+
+    def write(self, chunk: bytes) -> None:
+        """Append `chunk` to the `.part` file; DownloadError(disk_full=True) when the disk is full."""
+        if self._file is None:
+            self._file = self._disk_op(lambda: self._open_part())
+        file = self._file
+        self._disk_op(lambda: file.write(chunk))
+        self._hash.update(chunk)
+        self._size += len(chunk)
+        if len(self._head) < 12:
+            self._head = (self._head + chunk)[:12]
+
+    def finish(self) -> VideoFile:
+        """Verify, fsync and rename the video into place; DownloadError (and no `.part`) if it fails."""
+        if self._file is None:
+            self._file = self._disk_op(lambda: self._open_part())
+        problem = self._verify()
+        if problem is not None:
+            self.abort()
+            raise DownloadError(problem)
+        file = self._file
+        self._disk_op(lambda: _flush_and_sync(file))
+        file.close()
+        self._file = None
+        os.replace(self._part, self._final)
+        _fsync_dir(self._final.parent)
+        relative = self._final.relative_to(self._run_dir).as_posix()
+        return VideoFile(path=relative, sha256=self._hash.hexdigest(), size=self._size)
+
+    def abort(self) -> None:
+        """Close and remove the `.part` file; safe to call more than once."""
+        if self._file is not None:
+            self._file.close()
+            self._file = None
+        self._part.unlink(missing_ok=True)
+
+    def __enter__(self) -> VideoWriter:
+        return self
+
+    def __exit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        if exc_type is not None:
+            self.abort()
+
+    def _open_part(self) -> IO[bytes]:
+        self._part.parent.mkdir(parents=True, exist_ok=True)
+        return self._part.open("wb")
+
+    def _verify(self) -> str | None:
+        where = f"The video of task {self.task!r}"
+        if self.expected_size is not None and self._size != self.expected_size:
+            return (
+                f"{where} is incomplete: received {self._size} bytes, the server announced "
+                f"{self.expected_size}. It will be downloaded again."
+            )
+        if self._head[_MP4_BRAND_OFFSET : _MP4_BRAND_OFFSET + 4] != b"ftyp":
+            return (
+                f"{where} is not an MP4 file ({self._size} bytes received, no 'ftyp' box at offset 4; "
+                f"first bytes {self._head[:12]!r}). It will be downloaded again."
+            )
+        return None
+
+    def _disk_op(self, operation: Callable[[], T]) -> T:
+        try:
+            return operation()
+        except OSError as exc:
+            if exc.errno not in _DISK_FULL_ERRNOS:
+                raise
+            self.abort()
+            msg = (
+                f"The disk holding {self._run_dir} is full (or over quota) while saving the video of "
+                f"task {self.task!r} after {self._size} bytes. Free some space and run the same "
+                "manifest again: finished videos are kept and this one will be fetched again."
+            )
+            raise DownloadError(msg, disk_full=True) from exc
+
+
+def write_sidecar(run_dir: Path, spec: TaskSpec, record: TaskRecord) -> Path:
+    """Write `videos/<task>.json`, the video's provenance, atomically; returns its path."""
+    _check_task_name(spec.id)
+    path = run_dir / VIDEOS_DIR / f"{spec.id}.json"
+    text = json.dumps(sidecar_data(spec, record), indent=2, ensure_ascii=False, sort_keys=False)
+    with atomic_write(path) as part:
+        part.write_text(text + "\n", encoding="utf-8")
+    return path
+
+
+def sidecar_data(spec: TaskSpec, record: TaskRecord) -> dict[str, Any]:
+    """The provenance of one task as plain JSON data (no data: bytes, no signed URLs)."""
+    return {
+        "id": spec.id,
+        "key": spec.key,
+        "runner_version": __version__,
+        "request": {
+            "model": spec.model,
+            "prompt": spec.prompt,
+            "negative_prompt": spec.negative_prompt,
+            "image": media_provenance(spec.image),
+            "audio": None if spec.audio is None else media_provenance(spec.audio),
+            "parameters": dict(spec.parameters),
+            "variant": spec.variant,
+        },
+        "meta": dict(spec.meta),
+        "source": spec.location,
+        "task_id": record.task_id,
+        "request_id": record.request_id,
+        "orig_prompt": record.orig_prompt,
+        "actual_prompt": record.actual_prompt,
+        "usage": record.usage,
+        "submit_time": record.submit_time,
+        "scheduled_time": record.scheduled_time,
+        "end_time": record.end_time,
+        "attempts": record.attempts,
+        "video": {"path": record.video_path, "sha256": record.video_sha256, "size": record.video_size},
+        "cost": record.cost,
+    }
+
+
+def media_provenance(media: MediaRef) -> dict[str, Any]:
+    """How an input is recorded: local files by path and hash, data: URLs by mime and hash only."""
+    if media.path is not None:
+        return {"path": media.path, "sha256": media.sha256, "size": media.size, "mime": media.mime}
+    url = media.url or ""
+    if url.startswith("data:"):
+        mime = url[5:].split(";", 1)[0].split(",", 1)[0] or media.mime
+        return {"data_url": True, "mime": mime, "sha256": hashlib.sha256(url.encode()).hexdigest()}
+    return {"url": url}
+
+
+def remove_stale_parts(run_dir: Path) -> int:
+    """Delete the `.part` files a crashed run left in the run folder; returns how many."""
+    removed = 0
+    for folder in (run_dir, run_dir / VIDEOS_DIR, run_dir / "inputs"):
+        if not folder.is_dir():
+            continue
+        for part in folder.glob(f"*{PART_SUFFIX}"):
+            if part.is_file():
+                part.unlink(missing_ok=True)
+                removed += 1
+    return removed
+
+
+def render_summary(summary: RunSummary) -> str:
+    """A few lines for a person: what got done, what failed and why, what it cost and took."""
+    lines = [_done_line(summary)]
+    if summary.failed:
+        codes = ", ".join(f"{count} {code}" for code, count in _by_count(summary.failed_by_code))
+        lines.append(f"Failed: {summary.failed}" + (f" ({codes})" if codes else "") + ".")
+    other = [
+        f"{label}: {count}"
+        for label, count in (
+            ("Expired", summary.expired),
+            ("Cancelled", summary.cancelled),
+            ("Not finished", summary.unfinished),
+        )
+        if count
+    ]
+    if other:
+        lines.append(", ".join(other) + ".")
+    if summary.reconciled or summary.resubmitted_after_ambiguity:
+        lines.append(
+            f"Uncertain submissions: {summary.reconciled} found on the server and adopted, "
+            f"{summary.resubmitted_after_ambiguity} confirmed missing and submitted again."
+        )
+    lines.append(_cost_line(summary))
+    if summary.stopped_reason:
+        lines.append(f"Stopped early ({summary.stopped_reason}); run the same command again to resume.")
+    return "\n".join(lines)
+
+
+def format_duration(seconds: float) -> str:
+    """`3725.4` → `1h 02m 05s`; short durations stay short (`42.1s`)."""
+    if seconds < 60:
+        return f"{seconds:.1f}s"
+    whole = round(seconds)
+    hours, rest = divmod(whole, 3600)
+    minutes, secs = divmod(rest, 60)
+    return f"{hours}h {minutes:02d}m {secs:02d}s" if hours else f"{minutes}m {secs:02d}s"
+
+
+@contextmanager
+def atomic_write(path: Path) -> Iterator[Path]:
+    """Yield a `.part` path to write; on success fsync it and rename it over `path`."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    part = path.with_name(path.name + PART_SUFFIX)
+    try:
+        yield part
+        with part.open("rb+") as handle:
+            os.fsync(handle.fileno())
+        os.replace(part, path)
+    except BaseException:
+        part.unlink(missing_ok=True)
+        raise
+    _fsync_dir(path.parent)
+
+
+def _done_line(summary: RunSummary) -> str:
+    line = f"Done: {summary.done} of {summary.total} tasks"
+    if summary.skipped:
+        line += f" ({summary.skipped} already done before this run)"
+    return line + "."
+
+
+def _cost_line(summary: RunSummary) -> str:
+    parts = [
+        f"Cost: {summary.cost:.2f} {summary.currency}",
+        f"wall time: {format_duration(summary.wall_time_s)}",
+    ]
+    if summary.efficiency is not None:
+        parts.append(f"efficiency: {summary.efficiency:.0%} of the quota's best possible time")
+    return ", ".join(parts) + "."
+
+
+def _by_count(counts: Mapping[str, int]) -> list[tuple[str, int]]:
+    return sorted(counts.items(), key=lambda item: (-item[1], item[0]))
+
+
+def _check_task_name(task: str) -> None:
+    # Task ids become file names; the manifest validates them, this is the last line of defence.
+    if not task or task.startswith(".") or "/" in task or "\\" in task or "\0" in task:
+        msg = f"Task id {task!r} cannot be used as a file name."
+        raise ValueError(msg)
+
+
+def _flush_and_sync(file: IO[bytes]) -> None:
+    file.flush()
+    os.fsync(file.fileno())
+
+
+def _fsync_dir(folder: Path) -> None:
+    fd = os.open(folder, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)

@@ -1,0 +1,160 @@
+"""The status table: one row per task, as `status.csv` and `status.parquet` (the only pandas user).
+
+Rewritten whole and atomically from the journal, so it is always a consistent
+snapshot. The CSV is made safe for spreadsheets (formula-like cells are quoted);
+the Parquet file keeps the exact values and types.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, Final
+
+from runner.store import Store
+from runner.tasks import MediaRef, TaskRecord, TaskSpec
+
+if TYPE_CHECKING:
+    import pandas as pd
+
+__all__ = ["CSV_NAME", "PARQUET_NAME", "STATUS_COLUMNS", "image_label", "status_rows", "write_status_table"]
+
+CSV_NAME: Final = "status.csv"
+PARQUET_NAME: Final = "status.parquet"
+STATUS_COLUMNS: Final = (
+    "id",
+    "key",
+    "state",
+    "attempts",
+    "error_code",
+    "error_message",
+    "task_id",
+    "request_id",
+    "model",
+    "resolution",
+    "duration",
+    "seed",
+    "prompt",
+    "actual_prompt",
+    "img",
+    "submit_time",
+    "scheduled_time",
+    "end_time",
+    "cost",
+    "video_path",
+    "video_sha256",
+    "video_size",
+)
+_INTEGER_COLUMNS: Final = ("attempts", "duration", "seed", "video_size")
+_FORMULA_STARTS: Final = ("=", "+", "-", "@", "\t", "\r")
+_PART: Final = ".part"
+
+
+def write_status_table(run_dir: Path, store: Store) -> None:
+    """Rewrite `status.csv` and `status.parquet` in `run_dir` from the journal, atomically."""
+    frame = _frame(store)
+    csv_path, parquet_path = run_dir / CSV_NAME, run_dir / PARQUET_NAME
+    csv_part = csv_path.with_name(csv_path.name + _PART)
+    parquet_part = parquet_path.with_name(parquet_path.name + _PART)
+    try:
+        _spreadsheet_safe(frame).to_csv(csv_part, index=False)
+        frame.to_parquet(parquet_part, index=False)
+        for part, final in ((csv_part, csv_path), (parquet_part, parquet_path)):
+            _sync_and_replace(part, final)
+    finally:
+        csv_part.unlink(missing_ok=True)
+        parquet_part.unlink(missing_ok=True)
+
+
+def status_rows(store: Store) -> tuple[list[dict[str, Any]], list[str]]:
+    """Every task as a dict of status columns (manifest order) and the `meta.` column names."""
+    specs = {spec.id: spec for spec in store.specs()}
+    rows: list[dict[str, Any]] = []
+    meta_names: dict[str, None] = {}
+    for record in store.records():
+        spec = specs[record.id]
+        row = _row(spec, record)
+        for name, value in spec.meta.items():
+            column = f"meta.{name}"
+            meta_names.setdefault(column)
+            row[column] = value
+        rows.append(row)
+    return rows, list(meta_names)
+
+
+def image_label(media: MediaRef) -> str:
+    """How an input appears in tables: its path, its URL, or for a data: URL its mime and hash."""
+    if media.path is not None:
+        return media.path
+    url = media.url or ""
+    if url.startswith("data:"):
+        mime = url[5:].split(";", 1)[0].split(",", 1)[0] or "unknown"
+        return f"data:{mime};sha256={hashlib.sha256(url.encode()).hexdigest()}"
+    return url
+
+
+def _row(spec: TaskSpec, record: TaskRecord) -> dict[str, Any]:
+    return {
+        "id": record.id,
+        "key": record.key,
+        "state": record.state.value,
+        "attempts": record.attempts,
+        "error_code": record.error_code,
+        "error_message": record.error_message,
+        "task_id": record.task_id,
+        "request_id": record.request_id,
+        "model": spec.model,
+        "resolution": spec.parameters.get("resolution"),
+        "duration": spec.parameters.get("duration"),
+        "seed": spec.parameters.get("seed"),
+        "prompt": spec.prompt,
+        "actual_prompt": record.actual_prompt,
+        "img": image_label(spec.image),
+        "submit_time": record.submit_time,
+        "scheduled_time": record.scheduled_time,
+        "end_time": record.end_time,
+        "cost": record.cost,
+        "video_path": record.video_path,
+        "video_sha256": record.video_sha256,
+        "video_size": record.video_size,
+    }
+
+
+def _frame(store: Store) -> pd.DataFrame:
+    import pandas as pd  # here, not at the top: `runner --help` must not pay for pandas
+
+    rows, meta_names = status_rows(store)
+    columns = [*STATUS_COLUMNS, *meta_names]
+    frame = pd.DataFrame.from_records(rows, columns=columns)
+    for name in _INTEGER_COLUMNS:
+        frame[name] = pd.to_numeric(frame[name]).astype("Int64")
+    frame["cost"] = pd.to_numeric(frame["cost"]).astype("Float64")
+    for name in columns:
+        if name not in _INTEGER_COLUMNS and name != "cost":
+            frame[name] = frame[name].astype("string")
+    return frame
+
+
+def _spreadsheet_safe(frame: pd.DataFrame) -> pd.DataFrame:
+    """A copy whose text cells cannot be read as formulas (OWASP CSV injection): prefix a quote."""
+    safe = frame.copy()
+    for name in safe.columns:
+        column = safe[name]
+        if str(column.dtype) != "string":
+            continue
+        risky = column.str.startswith(_FORMULA_STARTS).fillna(False).astype(bool)
+        if risky.any():
+            safe.loc[risky, name] = "'" + column[risky]
+    return safe
+
+
+def _sync_and_replace(part: Path, final: Path) -> None:
+    with part.open("rb+") as handle:
+        os.fsync(handle.fileno())
+    os.replace(part, final)
+    fd = os.open(final.parent, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
