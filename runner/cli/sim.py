@@ -1,9 +1,86 @@
-"""`runner sim`: placeholder until the simulator lands (issue 3)."""
+"""`runner sim`: the built-in DashScope simulator on a loopback port."""
 
 from __future__ import annotations
 
+from pathlib import Path
+from typing import Any
+
 import click
+import yaml
 
-__all__ = ["COMMANDS"]
+from runner.simulator import PROFILES, SimConfig, create_app
+from runner.simulator.server import serve
 
-COMMANDS: list[click.Command] = []
+__all__ = ["COMMANDS", "sim"]
+
+
+@click.group()
+def sim() -> None:
+    """The built-in DashScope simulator: no account, no network."""
+
+
+@sim.command("serve")
+@click.option("--host", default="127.0.0.1", show_default=True, help="Interface to listen on.")
+@click.option("--port", default=8000, show_default=True, help="Port; 0 picks a free one.")
+@click.option(
+    "--config",
+    "config_path",
+    type=click.Path(exists=True, dir_okay=False, path_type=Path),
+    help="YAML file of simulator settings (see runner/simulator/config.py).",
+)
+@click.option("--profile", type=click.Choice(sorted(PROFILES)), help="Preset to start from.")
+@click.option("--api-key", help="The API key clients must send (default sk-sim-local).")
+@click.option("--time-scale", type=float, help="Real seconds per simulated second.")
+@click.option("--seed", type=int, help="Seed for generation times, ids and faults.")
+@click.option("--video-bytes", type=int, help="Size of each generated video in bytes.")
+def serve_command(
+    host: str,
+    port: int,
+    config_path: Path | None,
+    profile: str | None,
+    api_key: str | None,
+    time_scale: float | None,
+    seed: int | None,
+    video_bytes: int | None,
+) -> None:
+    """Serve the simulator; print its base URL (first stdout line); stop on Ctrl-C/SIGTERM.
+
+    Reserved input names rehearse media failures: image hosts ending `.invalid` cannot
+    be downloaded, `not-an-image.example` or a path ending `.txt` is not an image. A
+    prompt containing `[sim-fail:CODE]` fails its task with CODE.
+    """
+    config = _load(config_path, profile)
+    overrides: dict[str, Any] = {
+        "api_key": api_key,
+        "time_scale": time_scale,
+        "seed": seed,
+        "video_bytes": video_bytes,
+    }
+    config = config.replace(**{k: v for k, v in overrides.items() if v is not None})
+    click.echo(
+        f"DashScope simulator: time scale {config.time_scale}, "
+        f"seed {config.seed if config.seed is not None else 'random'}; "
+        "point clients (dashscope.base_http_api_url, or a manifest endpoint) at the URL "
+        "printed on stdout. Ctrl-C stops it.",
+        err=True,
+    )
+    serve(create_app(config), host=host, port=port)
+
+
+def _load(config_path: Path | None, profile: str | None) -> SimConfig:
+    """The config from the file (if any); --profile replaces the file's `profile` key."""
+    try:
+        data: dict[str, Any] = {}
+        if config_path is not None:
+            loaded = yaml.safe_load(config_path.read_text(encoding="utf-8")) or {}
+            if not isinstance(loaded, dict):
+                raise ValueError(f"Simulator config {config_path} must be a mapping of settings.")
+            data = loaded
+        if profile is not None:
+            data["profile"] = profile
+        return SimConfig.from_mapping(data)
+    except (ValueError, TypeError, yaml.YAMLError) as exc:
+        raise click.UsageError(f"Cannot load the simulator config: {exc}") from exc
+
+
+COMMANDS: list[click.Command] = [sim]

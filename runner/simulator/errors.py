@@ -1,0 +1,45 @@
+"""The wire's error shapes: JSON API errors and OSS-style storage errors."""
+
+from __future__ import annotations
+
+from xml.sax.saxutils import escape
+
+from starlette.responses import JSONResponse, Response
+
+__all__ = [
+    "BODY_INVALID",
+    "ApiError",
+    "api_error_response",
+    "oss_error_response",
+]
+
+BODY_INVALID = "Required body invalid, please check the request body format."
+
+
+class ApiError(Exception):
+    """A request the simulated service refuses, rendered as `{request_id, code, message}`."""
+
+    def __init__(self, status: int, code: str, message: str) -> None:
+        super().__init__(f"{status} {code}: {message}")
+        self.status = status
+        self.code = code
+        self.message = message
+
+
+def api_error_response(error: ApiError, request_id: str, headers: dict[str, str] | None = None) -> Response:
+    """The JSON body DashScope returns for a refused request."""
+    body = {"request_id": request_id, "code": error.code, "message": error.message}
+    return JSONResponse(body, status_code=error.status, headers=headers)
+
+
+def oss_error_response(
+    status: int, code: str, message: str, request_id: str, fmt: str, extra: dict[str, str]
+) -> Response:
+    """An object-storage error: XML like OSS by default, or JSON if configured."""
+    if fmt == "json":
+        body = {"Code": code, "Message": message, "RequestId": request_id, **extra}
+        return JSONResponse(body, status_code=status)
+    fields = {"Code": code, "Message": message, "RequestId": request_id, **extra}
+    inner = "".join(f"  <{k}>{escape(v)}</{k}>\n" for k, v in fields.items())
+    xml = f'<?xml version="1.0" encoding="UTF-8"?>\n<Error>\n{inner}</Error>\n'
+    return Response(xml, status_code=status, media_type="application/xml")
