@@ -1,0 +1,410 @@
+"""The DashScope HTTP client: one method per endpoint, every failure classified at this boundary.
+
+It runs over an injected `httpx.AsyncClient` (the CLI builds it: a real network client,
+or an ASGI transport into the in-process simulator) and is the only module that
+imports httpx. Failures leave it as exactly one of (runner.errors):
+
+- TransientApiError: 429, 5xx, timeouts, connection errors: the same request may succeed later;
+- TaskRejectedError: a 4xx that concerns this task only (validation, content, cancel refused);
+- AccountError: the key or the account cannot be used (401, 403, arrears, free tier exhausted);
+- AmbiguousSubmitError: a create request that may have reached the server with its reply lost.
+
+A create request is never retried here: only the scheduler, which journals the intent,
+decides whether to send it again. The API key travels only in the Authorization header
+of requests to the API base URL, never to the storage host of a video, never into a message.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import AsyncIterator, Mapping
+from contextlib import asynccontextmanager
+from dataclasses import dataclass
+from typing import Any, Final
+
+import httpx
+
+from runner.errors import (
+    AccountError,
+    AmbiguousSubmitError,
+    ApiError,
+    DownloadError,
+    TaskRejectedError,
+    TransientApiError,
+)
+from runner.tasks import TaskSpec
+
+__all__ = [
+    "CREATE_PATH",
+    "DashScopeClient",
+    "ListPage",
+    "ListedTask",
+    "ResolvedInputs",
+    "Submitted",
+    "TaskStatus",
+    "build_create_body",
+]
+
+CREATE_PATH: Final = "services/aigc/video-generation/video-synthesis"
+DOWNLOAD_CHUNK: Final = 256 * 1024
+
+#: codes that stop the whole run whatever their HTTP status (reference §5.2)
+_ACCOUNT_CODES: Final = frozenset(
+    {
+        "InvalidApiKey",
+        "NOT AUTHORIZED",
+        "Arrearage",
+        "AllocationQuota.FreeTierOnly",
+        "CommodityNotPurchased",
+        "PrepaidBillOverdue",
+        "PostpaidBillOverdue",
+        "AccessDenied.Unpurchased",
+        "Model.AccessDenied",
+        "Workspace.AccessDenied",
+        "WorkSpaceNotFound",
+    }
+)
+#: 5xx statuses whose reply comes from a gateway, not from DashScope's own logic: a create
+#: answered this way may still have been processed.
+_GATEWAY_STATUSES: Final = frozenset({502, 504})
+
+
+@dataclass(frozen=True, slots=True)
+class ResolvedInputs:
+    """The media URLs as they go on the wire (local files already turned into data: URLs)."""
+
+    img_url: str
+    audio_url: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Submitted:
+    """A create request the server accepted."""
+
+    task_id: str
+    request_id: str | None
+    status: str
+
+
+@dataclass(frozen=True, slots=True)
+class TaskStatus:
+    """What GET /tasks/{id} says about one task."""
+
+    task_id: str
+    status: str  #: PENDING, RUNNING, SUCCEEDED, FAILED, CANCELED or UNKNOWN
+    request_id: str | None = None
+    submit_time: str | None = None  #: server clock, "YYYY-MM-DD HH:MM:SS.mmm", no zone
+    scheduled_time: str | None = None
+    end_time: str | None = None
+    video_url: str | None = None
+    usage: dict[str, Any] | None = None
+    orig_prompt: str | None = None
+    actual_prompt: str | None = None
+    code: str | None = None
+    message: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class ListedTask:
+    """One row of the task list (GET /tasks): times are epoch milliseconds."""
+
+    task_id: str
+    status: str
+    model_name: str | None
+    gmt_create_ms: int | None
+    request_id: str | None
+
+
+@dataclass(frozen=True, slots=True)
+class ListPage:
+    """One page of the task list."""
+
+    tasks: tuple[ListedTask, ...]
+    page_no: int
+    total_page: int
+    total: int
+
+
+def build_create_body(spec: TaskSpec, inputs: ResolvedInputs) -> dict[str, Any]:
+    """The JSON body of a create request for `spec` (reference §2.1)."""
+    body_input: dict[str, Any] = {"img_url": inputs.img_url}
+    if spec.prompt is not None:
+        body_input["prompt"] = spec.prompt
+    if spec.negative_prompt is not None:
+        body_input["negative_prompt"] = spec.negative_prompt
+    if inputs.audio_url is not None:
+        body_input["audio_url"] = inputs.audio_url
+    return {"model": spec.model, "input": body_input, "parameters": dict(spec.parameters)}
+
+
+class DashScopeClient:
+    """The task endpoints of the DashScope API over an injected httpx client.
+
+    `http` must carry the API base URL (…/api/v1) as its `base_url`; paths here are relative.
+    """
+
+    def __init__(self, http: httpx.AsyncClient, api_key: str) -> None:
+        self._http = http
+        self._auth = {"Authorization": f"Bearer {api_key}"}
+
+    async def submit(self, spec: TaskSpec, inputs: ResolvedInputs) -> Submitted:
+        """POST one create request; AmbiguousSubmitError when it may have landed unanswered."""
+        body = json.dumps(build_create_body(spec, inputs), ensure_ascii=False).encode("utf-8")
+        headers = {**self._auth, "Content-Type": "application/json", "X-DashScope-Async": "enable"}
+        what = f"Submitting task {spec.id!r}"
+        try:
+            response = await self._http.post(CREATE_PATH, content=body, headers=headers)
+        except (httpx.ConnectError, httpx.ConnectTimeout, httpx.PoolTimeout) as exc:
+            raise TransientApiError(f"{what} failed before the request was sent ({_name(exc)}).") from None
+        except httpx.TransportError as exc:
+            msg = (
+                f"{what}: the request was sent but no answer arrived ({_name(exc)}); the task may "
+                "exist on the server and will be looked up before anything is sent again."
+            )
+            raise AmbiguousSubmitError(msg) from None
+        if _maybe_processed(response):
+            code = _opt_str((_error_body(response) or {}).get("code"))
+            msg = (
+                f"{what}: a gateway answered HTTP {response.status_code}"
+                + (f" {code}" if code else "")
+                + "; the task may exist on the server and will be looked up before anything is sent again."
+            )
+            raise AmbiguousSubmitError(msg, status_code=response.status_code, code=code)
+        data = _json_or_raise(response, what)
+        output = data.get("output")
+        if not isinstance(output, dict) or not output.get("task_id"):
+            msg = f"{what}: the answer (HTTP {response.status_code}) carries no task id."
+            raise AmbiguousSubmitError(msg, status_code=response.status_code)
+        return Submitted(
+            task_id=str(output["task_id"]),
+            request_id=_opt_str(data.get("request_id")),
+            status=str(output.get("task_status") or "PENDING"),
+        )
+
+    async def query(self, task_id: str) -> TaskStatus:
+        """GET /tasks/{task_id}: the task's status (UNKNOWN for expired or foreign ids)."""
+        what = f"Querying DashScope task {task_id}"
+        response = await self._request("GET", f"tasks/{task_id}", what)
+        data = _json_or_raise(response, what)
+        output = data.get("output")
+        if not isinstance(output, dict):
+            raise TransientApiError(f"{what}: the answer has no `output` object.")
+        usage = data.get("usage")
+        return TaskStatus(
+            task_id=str(output.get("task_id") or task_id),
+            status=str(output.get("task_status") or "UNKNOWN"),
+            request_id=_opt_str(data.get("request_id")),
+            submit_time=_opt_str(output.get("submit_time")),
+            scheduled_time=_opt_str(output.get("scheduled_time")),
+            end_time=_opt_str(output.get("end_time")),
+            video_url=_opt_str(output.get("video_url")),
+            usage=usage if isinstance(usage, dict) else None,
+            orig_prompt=_opt_str(output.get("orig_prompt")),
+            actual_prompt=_opt_str(output.get("actual_prompt")),
+            code=_opt_str(output.get("code")),
+            message=_opt_str(output.get("message")),
+        )
+
+    async def list_tasks(
+        self,
+        *,
+        model: str | None = None,
+        start: str | None = None,
+        end: str | None = None,
+        status: str | None = None,
+        page_no: int = 1,
+        page_size: int = 100,
+    ) -> ListPage:
+        """GET /tasks: one page of the account's tasks (`start`/`end` as YYYYMMDDhhmmss)."""
+        params: dict[str, str | int] = {"page_no": page_no, "page_size": page_size}
+        for name, value in (("model_name", model), ("start_time", start), ("end_time", end)):
+            if value is not None:
+                params[name] = value
+        if status is not None:
+            params["status"] = status
+        what = "Listing DashScope tasks"
+        response = await self._request("GET", "tasks", what, params=params)
+        data = _json_or_raise(response, what)
+        rows = data.get("data") or []
+        tasks = tuple(_listed(row) for row in rows if isinstance(row, dict) and row.get("task_id"))
+        return ListPage(
+            tasks=tasks,
+            page_no=_int(data.get("page_no"), page_no),
+            total_page=_int(data.get("total_page"), 1),
+            total=_int(data.get("total"), len(tasks)),
+        )
+
+    async def iter_tasks(self, **filters: Any) -> AsyncIterator[ListedTask]:
+        """Every task of the list, paging until the last page (`filters` as in `list_tasks`)."""
+        page_no = 1
+        while True:
+            page = await self.list_tasks(page_no=page_no, **filters)
+            for task in page.tasks:
+                yield task
+            if page_no >= page.total_page or not page.tasks:
+                return
+            page_no += 1
+
+    async def cancel(self, task_id: str) -> None:
+        """POST /tasks/{id}/cancel; TaskRejectedError(code UnsupportedOperation) unless PENDING."""
+        what = f"Cancelling DashScope task {task_id}"
+        response = await self._request("POST", f"tasks/{task_id}/cancel", what)
+        _json_or_raise(response, what)
+
+    @asynccontextmanager
+    async def stream_download(self, url: str) -> AsyncIterator[tuple[int | None, AsyncIterator[bytes]]]:
+        """Open a video URL: yields (Content-Length or None, chunk iterator).
+
+        No Authorization header goes to the storage host. 403/404 mean the signed URL expired
+        (DownloadError(expired=True)); anything else that goes wrong is a retryable DownloadError.
+        """
+        where = _safe_url(url)
+        try:
+            async with self._http.stream("GET", url) as response:
+                if response.status_code in (403, 404):
+                    msg = f"The video URL {where} answered HTTP {response.status_code}: it has expired."
+                    raise DownloadError(msg, expired=True)
+                if response.status_code != 200:
+                    msg = f"Downloading {where} failed with HTTP {response.status_code}."
+                    raise DownloadError(msg)
+                length = _content_length(response)
+                yield length, _chunks(response, where)
+        except httpx.HTTPError as exc:
+            raise DownloadError(f"Downloading {where} failed ({_name(exc)}).") from None
+
+    async def _request(
+        self, method: str, path: str, what: str, *, params: Mapping[str, str | int] | None = None
+    ) -> httpx.Response:
+        """Send an idempotent request (query, list, cancel); transport failures are transient."""
+        try:
+            return await self._http.request(method, path, params=params, headers=self._auth)
+        except httpx.TransportError as exc:
+            raise TransientApiError(f"{what} failed ({_name(exc)}); it will be tried again.") from None
+
+
+async def _chunks(response: httpx.Response, where: str) -> AsyncIterator[bytes]:
+    try:
+        async for chunk in response.aiter_bytes(DOWNLOAD_CHUNK):
+            yield chunk
+    except httpx.HTTPError as exc:
+        raise DownloadError(f"Downloading {where} broke off ({_name(exc)}).") from None
+
+
+def _json_or_raise(response: httpx.Response, what: str) -> dict[str, Any]:
+    """The JSON body of a successful answer, or the classified ApiError of a failed one."""
+    if response.status_code == 200:
+        try:
+            data = response.json()
+        except ValueError:
+            raise TransientApiError(f"{what}: HTTP 200 with a body that is not JSON.") from None
+        if isinstance(data, dict) and not data.get("code"):
+            return data
+        if not isinstance(data, dict):
+            raise TransientApiError(f"{what}: HTTP 200 with an unexpected JSON body.")
+    raise classify_error(response, what)
+
+
+def classify_error(response: httpx.Response, what: str) -> ApiError:
+    """Turn a refused request into the ApiError subclass that says what to do about it."""
+    status = response.status_code
+    body = _error_body(response) or {}
+    code = _opt_str(body.get("code"))
+    message = _opt_str(body.get("message")) or response.reason_phrase or "no message"
+    request_id = _opt_str(body.get("request_id"))
+    detail = f"{what} failed: HTTP {status}" + (f" {code}" if code else "") + f": {message}"
+    if request_id:
+        detail += f" (request id {request_id})"
+    kwargs: dict[str, Any] = {"status_code": status, "code": code, "request_id": request_id}
+    if code in _ACCOUNT_CODES or status == 401 or (status == 403 and _is_access_denied(code)):
+        return AccountError(detail + _account_hint(status, code), **kwargs)
+    if status == 429:
+        if code and code.startswith("Throttling.AllocationQuota") and "free" in message.lower():
+            return AccountError(detail + _account_hint(status, code), **kwargs)
+        return TransientApiError(detail, retry_after=_retry_after(response), **kwargs)
+    if status == 408 or status >= 500:
+        return TransientApiError(detail, retry_after=_retry_after(response), **kwargs)
+    return TaskRejectedError(detail, **kwargs)
+
+
+def _maybe_processed(response: httpx.Response) -> bool:
+    """A gateway 502/504, or a 5xx that is not a DashScope error: the create may have happened."""
+    status = response.status_code
+    return status in _GATEWAY_STATUSES or (status >= 500 and _error_body(response) is None)
+
+
+def _is_access_denied(code: str | None) -> bool:
+    return code is None or code.startswith("AccessDenied") or code.endswith("AccessDenied")
+
+
+def _account_hint(status: int, code: str | None) -> str:
+    if status == 401 or code == "InvalidApiKey":
+        return (
+            ". Check DASHSCOPE_API_KEY: keys are tied to one region, so use the endpoint of the "
+            "region the key was created in."
+        )
+    if code in ("Arrearage", "PrepaidBillOverdue", "PostpaidBillOverdue"):
+        return ". Top up or settle the Alibaba Cloud account, then run the same command again."
+    return ". Check the account's access to this model in the Model Studio console, then run again."
+
+
+def _error_body(response: httpx.Response) -> dict[str, Any] | None:
+    """The DashScope error object of a response, or None if the body is not one."""
+    try:
+        data = response.json()
+    except ValueError:
+        return None
+    if isinstance(data, dict) and (data.get("code") or data.get("message")):
+        return data
+    return None
+
+
+def _retry_after(response: httpx.Response) -> float | None:
+    for header, scale in (("retry-after-ms", 0.001), ("retry-after", 1.0)):
+        value = response.headers.get(header)
+        if value is None:
+            continue
+        try:
+            return max(0.0, float(value) * scale)
+        except ValueError:
+            continue
+    return None
+
+
+def _listed(row: Mapping[str, Any]) -> ListedTask:
+    created = row.get("gmt_create")
+    return ListedTask(
+        task_id=str(row["task_id"]),
+        status=str(row.get("status") or row.get("task_status") or "UNKNOWN"),
+        model_name=_opt_str(row.get("model_name")),
+        gmt_create_ms=int(created) if isinstance(created, int | float) else None,
+        request_id=_opt_str(row.get("request_id")),
+    )
+
+
+def _content_length(response: httpx.Response) -> int | None:
+    value = response.headers.get("content-length")
+    try:
+        return int(value) if value is not None else None
+    except ValueError:
+        return None
+
+
+def _safe_url(url: str) -> str:
+    """The URL without its query string: signed URLs carry credentials-like signatures."""
+    return url.split("?", 1)[0]
+
+
+def _opt_str(value: Any) -> str | None:
+    return None if value is None or value == "" else str(value)
+
+
+def _int(value: Any, default: int) -> int:
+    try:
+        return int(value)
+    except (TypeError, ValueError):
+        return default
+
+
+def _name(exc: BaseException) -> str:
+    text = str(exc)
+    return type(exc).__name__ + (f": {text}" if text else "")
