@@ -1,9 +1,330 @@
-"""`runner plan`: placeholder until the manifest loader lands (issue 2)."""
+"""`runner plan MANIFEST`: what a run would do, cost and take, without contacting any server.
+
+Also home of the manifest flags shared with `runner run` (`manifest_options`,
+`load_from_options`): a CSV can be planned or run on its own with `--model` and friends.
+"""
 
 from __future__ import annotations
 
+import json
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any, TypeVar
+
 import click
+from rich.console import Console
+from rich.table import Table
+from rich.text import Text
 
-__all__ = ["COMMANDS"]
+from runner.catalog import resolve_endpoint
+from runner.manifest import Manifest, load_manifest, run_folder
+from runner.plan import Disposition, Plan, build_plan, disposition_counts
+from runner.store import JOURNAL_NAME, Store
+from runner.tasks import TaskRecord
 
-COMMANDS: list[click.Command] = []
+__all__ = ["COMMANDS", "format_duration", "load_from_options", "manifest_options", "plan"]
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+#: CLI option name → manifest override key (the option's values are defaults for every row).
+_OVERRIDE_OPTIONS = (
+    "name",
+    "endpoint",
+    "model",
+    "resolution",
+    "duration",
+    "seed",
+    "prompt_extend",
+    "watermark",
+    "audio",
+    "concurrency",
+    "submit_rate",
+    "max_cost",
+    "max_wall_time",
+)
+_STYLES = {
+    Disposition.NEW: "green",
+    Disposition.CHANGED: "yellow",
+    Disposition.IN_FLIGHT: "cyan",
+    Disposition.FAILED: "red",
+    Disposition.DONE: "dim",
+}
+_LABELS = {d: d.value.replace("_", " ") for d in Disposition}
+
+
+def manifest_options(func: F) -> F:
+    """The flags that set or override manifest values (all optional), for plan and run."""
+    options = [
+        click.option("--name", help="Run name (output folder); may use {date}. Default: the file's stem."),
+        click.option("--endpoint", help="sim, beijing, singapore, virginia or an https://host base URL."),
+        click.option("--model", help="Model for rows that name none (needed for a bare CSV)."),
+        click.option("--resolution", help="Default resolution tier, e.g. 720P."),
+        click.option("--duration", type=int, help="Default video length in seconds."),
+        click.option("--seed", type=int, help="Default seed."),
+        click.option("--prompt-extend/--no-prompt-extend", default=None, help="Default prompt rewriting."),
+        click.option("--watermark/--no-watermark", default=None, help="Default watermark."),
+        click.option("--audio/--no-audio", default=None, help="Default soundtrack (wan2.6-i2v-flash)."),
+        click.option("--concurrency", type=int, help="Tasks in flight at once (capped by the quota)."),
+        click.option("--submit-rate", type=float, help="Submissions per second (capped by the quota)."),
+        click.option("--max-cost", type=float, help="Stop submitting past this cost."),
+        click.option("--max-wall-time", help='Stop submitting after this long, e.g. "2h" or "30m".'),
+    ]
+    for option in reversed(options):
+        func = option(func)
+    return func
+
+
+def load_from_options(path: Path, options: dict[str, Any]) -> Manifest:
+    """Load the manifest with the values of `manifest_options` as overrides."""
+    overrides = {key: options.get(key) for key in _OVERRIDE_OPTIONS}
+    return load_manifest(path, overrides={k: v for k, v in overrides.items() if v is not None})
+
+
+def read_journal(folder: Path) -> list[TaskRecord] | None:
+    """The records of the run folder's journal, or None when the run has not started."""
+    store = Store.open_readonly(folder / JOURNAL_NAME)
+    if store is None:
+        return None
+    try:
+        return store.records()
+    finally:
+        store.close()
+
+
+@click.command()
+@click.argument("manifest", type=click.Path(path_type=Path, dir_okay=False))
+@click.option(
+    "--out",
+    "out",
+    type=click.Path(path_type=Path, file_okay=False),
+    default=Path("outputs"),
+    show_default=True,
+)
+@click.option("--json", "as_json", is_flag=True, help="Print the plan as JSON for scripts.")
+@click.option("--all", "show_all", is_flag=True, help="List every task (default: the first 50).")
+@manifest_options
+def plan(manifest: Path, out: Path, as_json: bool, show_all: bool, **options: Any) -> None:
+    """Show what `runner run MANIFEST` would do: tasks, what is already done, cost and time.
+
+    Contacts no server and writes nothing. Exits 1 listing every problem when the
+    manifest is not valid.
+    """
+    loaded = load_from_options(manifest, options)
+    folder = run_folder(loaded, out)
+    records = read_journal(folder)
+    endpoint = resolve_endpoint(loaded.endpoint)
+    result = build_plan(
+        loaded.specs,
+        records or [],
+        endpoint,
+        concurrency=loaded.limits.concurrency,
+        submit_rate=loaded.limits.submit_rate,
+    )
+    if as_json:
+        click.echo(json.dumps(plan_json(loaded, result, folder, records is not None), indent=2))
+    else:
+        _print_plan(Console(highlight=False), loaded, result, folder, records is not None, show_all)
+
+
+def format_duration(seconds: float) -> str:
+    """'45 s', '3 min 20 s', '2 h 05 min'."""
+    total = round(seconds)
+    if total < 60:
+        return f"{total} s"
+    minutes, secs = divmod(total, 60)
+    if minutes < 60:
+        return f"{minutes} min {secs:02d} s"
+    hours, minutes = divmod(minutes, 60)
+    return f"{hours} h {minutes:02d} min"
+
+
+def _money(amount: float, currency: str) -> str:
+    return f"{amount:,.2f} {currency}"
+
+
+def plan_json(manifest: Manifest, result: Plan, folder: Path, has_journal: bool) -> dict[str, Any]:
+    """The plan as plain data (the `--json` output)."""
+    limits = manifest.limits
+    return {
+        "manifest": str(manifest.path),
+        "name": manifest.name,
+        "run_folder": str(folder),
+        "journal_exists": has_journal,
+        "endpoint": result.endpoint.name,
+        "currency": result.currency,
+        "total": len(result.tasks),
+        "to_run": result.to_run,
+        "counts": dict(disposition_counts(result)),
+        "tasks": [
+            {
+                "id": task.spec.id,
+                "key": task.spec.key,
+                "model": task.spec.model,
+                "resolution": task.spec.resolution,
+                "duration": task.spec.duration,
+                "seed": task.spec.seed,
+                "prompt": task.spec.prompt,
+                "status": task.disposition.value,
+                "journal_state": task.state.value if task.state else None,
+                "cost": task.cost,
+                "location": task.spec.location,
+            }
+            for task in result.tasks
+        ],
+        "cost": {
+            "total": round(result.total_cost, 6),
+            "retry_failed": round(result.retry_cost, 6),
+            "by_model_resolution": [
+                {
+                    "model": line.model,
+                    "resolution": line.resolution,
+                    "tasks": line.tasks,
+                    "seconds": line.seconds,
+                    "cost": round(line.cost, 6),
+                    "unpriced": line.unpriced,
+                }
+                for line in result.costs
+            ],
+        },
+        "wall_time": {
+            "seconds": round(result.wall_s, 1),
+            "by_model": [
+                {
+                    "model": e.model,
+                    "tasks": e.tasks,
+                    "submit_rate": e.submit_rate,
+                    "concurrency": e.concurrency,
+                    "seconds": round(e.wall_s, 1),
+                }
+                for e in result.estimates
+            ],
+        },
+        "limits": {
+            "concurrency": limits.concurrency,
+            "submit_rate": limits.submit_rate,
+            "max_cost": limits.max_cost,
+            "max_wall_time": limits.max_wall_time,
+            "queue_ahead": limits.queue_ahead,
+        },
+        "warnings": list(manifest.warnings),
+        "notes": list(result.notes),
+    }
+
+
+def _print_plan(
+    console: Console, manifest: Manifest, result: Plan, folder: Path, has_journal: bool, show_all: bool
+) -> None:
+    count = len(result.tasks)
+    console.print(
+        f"[bold]{manifest.name}[/bold]: {count:,} task{'s' if count != 1 else ''} from {manifest.path}"
+        f" → {folder}  (endpoint {result.endpoint.name})"
+    )
+    console.print(_task_table(result, show_all, console.width))
+    shown = len(result.tasks) if show_all else min(len(result.tasks), 50)
+    if shown < count:
+        console.print(f"… and {count - shown:,} more (use --all to list every task)")
+    console.print(_status_line(result, has_journal))
+    console.print(_cost_table(result))
+    _print_wall_time(console, result)
+    _print_caps(console, manifest, result)
+    for line in [*manifest.warnings, *result.notes]:
+        console.print(Text(f"note: {line}", style="yellow"))
+
+
+def _task_table(result: Plan, show_all: bool, width: int) -> Table:
+    tasks = result.tasks if show_all else result.tasks[:50]
+    model_w = max((len(t.spec.model) for t in tasks), default=5)
+    seed_w = max([4, *(len(str(t.spec.seed)) for t in tasks if t.spec.seed is not None)])
+    fixed = 6 * 3 + model_w + 5 + 4 + seed_w + 9  # separators with padding, and the short columns
+    longest_id = max((len(t.spec.id) for t in tasks), default=2)
+    id_w = min(longest_id, max(16, (width - fixed) * 3 // 5))
+    prompt_w = max(8, width - fixed - id_w)
+    table = Table(show_edge=False, pad_edge=False)
+    table.add_column("id", no_wrap=True, overflow="ellipsis", width=id_w)
+    table.add_column("model", no_wrap=True, width=model_w)
+    table.add_column("res", no_wrap=True, width=5)
+    table.add_column("dur", justify="right", no_wrap=True, width=4)
+    table.add_column("seed", justify="right", no_wrap=True, width=seed_w)
+    table.add_column("status", no_wrap=True, width=9)
+    table.add_column("prompt", no_wrap=True, overflow="ellipsis", width=prompt_w)
+    for task in tasks:
+        spec = task.spec
+        prompt = Text(" ".join((spec.prompt or "").split()), no_wrap=True, overflow="ellipsis")
+        table.add_row(
+            spec.id,
+            spec.model,
+            spec.resolution,
+            f"{spec.duration}s",
+            "" if spec.seed is None else str(spec.seed),
+            Text(_LABELS[task.disposition], style=_STYLES[task.disposition]),
+            prompt,
+        )
+    return table
+
+
+def _status_line(result: Plan, has_journal: bool) -> str:
+    if not has_journal:
+        return f"No run folder yet: all {len(result.tasks):,} tasks are new."
+    parts = [f"{n:,} {_LABELS[d]}" for d, n in result.counts.items() if n]
+    line = "Journal: " + ", ".join(parts) + "."
+    failed = result.counts[Disposition.FAILED]
+    if failed:
+        line += f" The {failed:,} failed run again only with --retry-failed."
+    return line
+
+
+def _cost_table(result: Plan) -> Table:
+    table = Table(title=f"Estimated cost ({result.currency})", title_justify="left", show_edge=False)
+    for name, justify in (
+        ("model", "left"),
+        ("resolution", "left"),
+        ("tasks", "right"),
+        ("seconds", "right"),
+    ):
+        table.add_column(name, justify=justify)  # type: ignore[arg-type]
+    table.add_column("cost", justify="right")
+    for line in result.costs:
+        table.add_row(
+            line.model, line.resolution, f"{line.tasks:,}", f"{line.seconds:,}", f"{line.cost:,.2f}"
+        )
+    table.add_row("total", "", f"{result.to_run:,}", "", Text(f"{result.total_cost:,.2f}", style="bold"))
+    if result.counts[Disposition.FAILED]:
+        table.add_row(
+            "retry failed", "", f"{result.counts[Disposition.FAILED]:,}", "", f"{result.retry_cost:,.2f}"
+        )
+    return table
+
+
+def _print_wall_time(console: Console, result: Plan) -> None:
+    if not result.estimates:
+        console.print("Nothing to run.")
+        return
+    console.print(f"Estimated wall time: about [bold]{format_duration(result.wall_s)}[/bold]")
+    for e in result.estimates:
+        console.print(
+            f"  {e.model}: {e.tasks:,} tasks, {e.submit_rate:g} submits/s, {e.concurrency} at once"
+            f" → {format_duration(e.wall_s)}"
+        )
+
+
+def _print_caps(console: Console, manifest: Manifest, result: Plan) -> None:
+    limits = manifest.limits
+    if limits.max_cost is not None and result.total_cost > limits.max_cost:
+        console.print(
+            Text(
+                f"max_cost {_money(limits.max_cost, result.currency)} is below the estimate; "
+                "the run would stop early (exit 4) and resume next time.",
+                style="yellow",
+            )
+        )
+    if limits.max_wall_time is not None and result.wall_s > limits.max_wall_time:
+        console.print(
+            Text(
+                f"max_wall_time {format_duration(limits.max_wall_time)} is below the estimate; "
+                "the run would stop early (exit 4) and resume next time.",
+                style="yellow",
+            )
+        )
+
+
+COMMANDS: list[click.Command] = [plan]
