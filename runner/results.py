@@ -31,6 +31,7 @@ __all__ = [
     "VideoFile",
     "VideoWriter",
     "atomic_write",
+    "format_duration",
     "media_provenance",
     "remove_stale_parts",
     "render_summary",

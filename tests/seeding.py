@@ -6,6 +6,7 @@ The engine is not needed: tasks are journalled with `Store.add_tasks` and moved 
 
 from __future__ import annotations
 
+import base64
 import hashlib
 import struct
 import zlib
@@ -30,10 +31,14 @@ def video_bytes() -> bytes:
     return SIM_CLIP.read_bytes() if SIM_CLIP.is_file() else minimal_mp4(b"\x00" * 64)
 
 
-def make_png(width: int = 4, height: int = 3, rgb: tuple[int, int, int] = (200, 80, 40)) -> bytes:
-    """A tiny valid PNG of one colour."""
-    row = b"\x00" + bytes(rgb) * width
-    raw = row * height
+def make_png(width: int = 160, height: int = 90, rgb: tuple[int, int, int] = (200, 80, 40)) -> bytes:
+    """A small valid PNG: a diagonal gradient from `rgb` to a darker shade, so previews look like pictures."""
+
+    def pixel(x: int, y: int) -> bytes:
+        shade = 1.0 - 0.6 * (x / width + y / height) / 2
+        return bytes(int(channel * shade) for channel in rgb)
+
+    raw = b"".join(b"\x00" + b"".join(pixel(x, y) for x in range(width)) for y in range(height))
 
     def chunk(kind: bytes, data: bytes) -> bytes:
         body = kind + data
@@ -94,7 +99,7 @@ def seed_run(run_dir: Path, inputs_dir: Path) -> Store:
         make_spec("owl-1", image=owl, model="wan2.5-i2v-preview", prompt="An owl blinks at dusk"),
         make_spec("owl-2", image=owl, prompt="An owl takes off"),
         make_spec("remote", image=MediaRef("image", url="https://example.com/cat.jpg"), prompt="A cat yawns"),
-        make_spec("queued", image=MediaRef("image", url="data:image/png;base64,AAAA"), prompt=None),
+        make_spec("queued", image=MediaRef("image", url=_data_url(make_png(rgb=(90, 160, 90)))), prompt=None),
     ]
     store = Store.open(run_dir / JOURNAL_NAME)
     store.add_tasks(specs)
@@ -114,6 +119,10 @@ def seed_run(run_dir: Path, inputs_dir: Path) -> Store:
     store.set_meta("manifest", "manifests/demo.yaml")
     store.set_meta("currency", "USD")
     return store
+
+
+def _data_url(png: bytes) -> str:
+    return "data:image/png;base64," + base64.b64encode(png).decode()
 
 
 def _finish(store: Store, run_dir: Path, task: str, clip: bytes) -> None:

@@ -1,0 +1,96 @@
+"""The HTML report: self-contained, escaped, relative paths, inputs copied once (runner.report)."""
+
+from __future__ import annotations
+
+import json
+import re
+from pathlib import Path
+from typing import Any
+
+from seeding import seed_run
+
+from runner.report import INPUTS_DIR, report_data, script_safe_json, write_report
+from runner.store import JOURNAL_NAME, Store
+
+
+def _embedded(page: str) -> dict[str, Any]:
+    match = re.search(r'<script type="application/json" id="report-data">(.*?)</script>', page, re.S)
+    assert match is not None
+    data: dict[str, Any] = json.loads(match.group(1))
+    return data
+
+
+def _by_id(data: dict[str, Any]) -> dict[str, dict[str, Any]]:
+    return {task["id"]: task for task in data["tasks"]}
+
+
+def test_report_embeds_every_task_with_relative_paths(tmp_path: Path) -> None:
+    """report.html carries each task's data; videos and copied inputs are referenced relatively."""
+    run = tmp_path / "run"
+    with seed_run(run, tmp_path / "in") as store:
+        path = write_report(run, store)
+    assert path == run / "report.html"
+    tasks = _by_id(_embedded(path.read_text(encoding="utf-8")))
+    assert list(tasks) == ["fox-1", "fox-2", "owl-1", "owl-2", "remote", "queued"]
+    assert tasks["fox-1"]["video"] == "videos/fox-1.mp4"
+    assert tasks["fox-1"]["image"].startswith(f"{INPUTS_DIR}/") and (run / tasks["fox-1"]["image"]).is_file()
+    assert tasks["owl-1"]["video"] is None and tasks["owl-1"]["problem"] is True
+    assert tasks["owl-1"]["error_code"] == "DataInspectionFailed"
+    assert tasks["remote"]["image"] == "https://example.com/cat.jpg"
+    assert (run / tasks["queued"]["image"]).read_bytes().startswith(b"\x89PNG")
+
+
+def test_report_copies_each_distinct_input_once(tmp_path: Path) -> None:
+    """Two tasks sharing an input image share one copy in inputs/; a second report copies nothing new."""
+    run = tmp_path / "run"
+    with seed_run(run, tmp_path / "in") as store:
+        write_report(run, store)
+        first = sorted(p.name for p in (run / INPUTS_DIR).iterdir())
+        tasks = _by_id(report_data(run, store))
+    assert tasks["fox-1"]["image"] == tasks["fox-2"]["image"]
+    assert len(first) == 3  # fox, owl, and the decoded data: URL image
+    assert sorted(p.name for p in (run / INPUTS_DIR).iterdir()) == first
+
+
+def test_report_escapes_user_text(tmp_path: Path) -> None:
+    """A prompt containing </script> cannot end the data block or inject markup."""
+    run = tmp_path / "run"
+    with seed_run(run, tmp_path / "in") as store:
+        page = write_report(run, store).read_text(encoding="utf-8")
+    assert "<script>alert(1)" not in page
+    assert page.count("</script>") == 2  # the data block and the page script, nothing from the data
+    assert _by_id(_embedded(page))["fox-2"]["prompt"].endswith("<script>alert(1)</script>")
+    assert script_safe_json({"p": "a</b>&\u2028"}) == '{"p":"a\\u003c/b\\u003e\\u0026\\u2028"}'
+
+
+def test_report_header_shows_dashes_for_unknown_run_info(tmp_path: Path) -> None:
+    """Run facts the engine did not record show as a dash; recorded ones are formatted."""
+    run = tmp_path / "run"
+    with seed_run(run, tmp_path / "in") as store:
+        store.set_meta("wall_time_s", "3725")
+        store.set_meta("efficiency", "0.912")
+        header = report_data(run, store)["run"]
+    assert header["manifest"] == "manifests/demo.yaml"
+    assert header["endpoint"] == "—" and header["started_at"] == "—"
+    assert header["wall_time"] == "1h 02m 05s" and header["efficiency"] == "91%"
+    assert header["cost"] == "0.75 USD"
+    assert header["counts"] == {"done": 3, "failed": 1, "expired": 1, "running": 1}
+    assert header["problems"] == 2
+
+
+def test_report_omits_missing_videos(tmp_path: Path) -> None:
+    """A done task whose file was deleted gets no video source, so the page never points at nothing."""
+    run = tmp_path / "run"
+    with seed_run(run, tmp_path / "in") as store:
+        (run / "videos" / "fox-1.mp4").unlink()
+        tasks = _by_id(report_data(run, store))
+    assert tasks["fox-1"]["video"] is None and tasks["fox-2"]["video"] == "videos/fox-2.mp4"
+
+
+def test_report_page_needs_no_network(tmp_path: Path) -> None:
+    """The page loads no stylesheet, script or font from elsewhere: everything is inline."""
+    with Store.open(tmp_path / JOURNAL_NAME) as store:
+        page = write_report(tmp_path, store).read_text(encoding="utf-8")
+    assert not re.search(r'<(script|link|img|iframe)[^>]+(src|href)="(https?:)?//', page)
+    assert '<link rel="icon" href="data:,">' in page
+    assert _embedded(page)["tasks"] == []
