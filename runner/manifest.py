@@ -19,13 +19,14 @@ from typing import Any, Final
 from runner.catalog import Endpoint, resolve_endpoint
 from runner.errors import ConfigError, ManifestError, Problem
 from runner.expand import Expansion, RawTask, count_variants, expand_task
-from runner.fields import FIELD_NAMES, FieldChecker, Request, suggest
+from runner.fields import FIELD_NAMES, FieldChecker, suggest
+from runner.identity import check_explicit_id, make_spec
 from runner.limits import LIMIT_KEYS, Limits, parse_limits
 from runner.media import MediaCache
 from runner.mediarefs import MediaResolver
 from runner.readers import MarkedDict, RowPlace, read_csv, read_yaml
-from runner.tasks import TaskSpec, canonical_request, task_key
-from runner.templates import TemplateError, is_safe_id, render, slugify
+from runner.tasks import TaskSpec
+from runner.templates import TemplateError, is_safe_id, render
 
 __all__ = ["DEFAULT_MAX_TASKS", "TOP_LEVEL_KEYS", "Limits", "Manifest", "load_manifest", "run_folder"]
 
@@ -171,8 +172,12 @@ def _name(loader: _Loader, doc: Mapping[str, Any]) -> str:
     context = {"date": loader.today.isoformat(), "name": loader.path.stem, "stem": loader.path.stem}
     try:
         name = render(str(raw), context)
-    except (KeyError, TemplateError) as exc:
-        loader.fail(loader.at(doc, "name"), "name", f"{exc!s}: only {{date}} and {{name}} may be used.")
+    except KeyError as exc:
+        msg = f"unknown placeholder {{{exc.args[0]}}}; only {{date}} and {{name}} may be used."
+        loader.fail(loader.at(doc, "name"), "name", msg)
+        return loader.path.stem
+    except TemplateError as exc:
+        loader.fail(loader.at(doc, "name"), "name", f"{exc}.")
         return loader.path.stem
     if not is_safe_id(name):
         msg = (
@@ -344,12 +349,14 @@ def _build_specs(
     by_id: dict[str, TaskSpec] = {}
     duplicates = 0
     for task in raw_tasks:
-        explicit = _explicit_id(loader, task)
+        explicit, id_problem = check_explicit_id(task.values.get("id"))
+        if id_problem is not None:
+            loader.fail(task.place.where("id"), "id", id_problem)
         for variant in expand_task(task, exp, loader.problems):
             request = checker.check(variant.values, task.place, loader.problems, variant.defaulted)
-            if request is None or explicit is False:
+            if request is None or id_problem is not None:
                 continue
-            spec = _spec(request, explicit, variant.suffix, task.place.location)
+            spec = make_spec(request, explicit, variant.suffix, task.place.location)
             first = by_key.get(spec.key)
             if first is not None:
                 duplicates += 1
@@ -368,65 +375,6 @@ def _build_specs(
         )
     loader.warnings += checker.warnings
     return specs
-
-
-def _explicit_id(loader: _Loader, task: RawTask) -> str | bool | None:
-    """The task's own id, None when it has none, False when it is unusable (reported)."""
-    raw = task.values.get("id")
-    if raw is None or raw == "":
-        return None
-    text = str(raw).strip()
-    if not is_safe_id(text):
-        msg = (
-            f"{text!r} cannot be used as a task id and file name; use letters, digits, '.', '_' or '-' "
-            "(at most 100, starting with a letter or digit, no '..')."
-        )
-        loader.fail(task.place.where("id"), "id", msg)
-        return False
-    return text
-
-
-def _spec(request: Request, explicit: str | bool | None, suffix: tuple[str, ...], location: str) -> TaskSpec:
-    canonical = canonical_request(
-        request.model,
-        request.prompt,
-        request.negative_prompt,
-        request.image,
-        request.audio,
-        request.parameters,
-        request.variant,
-    )
-    key = task_key(canonical)
-    if isinstance(explicit, str):
-        task_id = "-".join((explicit, *suffix))[:100].rstrip("-.")
-    else:
-        task_id = f"{_readable_stem(request)}-{key[:8]}"
-    return TaskSpec(
-        id=task_id,
-        key=key,
-        model=request.model,
-        image=request.image,
-        prompt=request.prompt,
-        negative_prompt=request.negative_prompt,
-        audio=request.audio,
-        parameters=request.parameters,
-        variant=request.variant,
-        meta=request.meta,
-        location=location,
-    )
-
-
-def _readable_stem(request: Request) -> str:
-    if request.prompt:
-        slug = slugify(request.prompt)
-        if slug:
-            return slug
-    source = request.image.path or request.image.url or ""
-    if source and not source.startswith("data:"):
-        slug = slugify(PurePosixPath(source.replace("\\", "/")).stem)
-        if slug:
-            return slug
-    return "task"
 
 
 def _claim_id(loader: _Loader, spec: TaskSpec, by_id: dict[str, TaskSpec]) -> None:
