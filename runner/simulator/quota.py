@@ -1,6 +1,7 @@
 """Rate quotas as token buckets over simulated time.
 
-A bucket holds at most `burst` tokens (default: one second worth, i.e. the rate) and
+A bucket holds at most `burst` tokens (default: one second worth, i.e. the rate, and
+never less than one) and
 refills continuously at `rate` per second. A client that sends requests exactly 1/rate
 apart always finds a token: the refill between two requests is exactly one token, and
 a small tolerance absorbs floating-point error.
@@ -18,7 +19,8 @@ class TokenBucket:
 
     def __init__(self, rate: float, burst: float | None = None) -> None:
         self.rate = rate
-        self.burst = rate if burst is None else burst
+        # At least one token, or a rate below 1/s could never admit anything.
+        self.burst = max(1.0, rate if burst is None else burst)
         self._tokens = self.burst
         self._stamp: float | None = None
 
