@@ -71,10 +71,24 @@ async def test_submit_time_uses_epoch_and_utc_plus_8() -> None:
 @pytest.mark.parametrize(
     ("model", "params", "usage"),
     [
-        ("wan2.6-i2v", {"resolution": "1080P", "duration": 10}, {"duration": 10, "input_video_duration": 0, "output_video_duration": 10, "video_count": 1, "SR": 1080}),  # fmt: skip
+        (
+            "wan2.6-i2v",
+            {"resolution": "1080P", "duration": 10},
+            {
+                "duration": 10,
+                "input_video_duration": 0,
+                "output_video_duration": 10,
+                "video_count": 1,
+                "SR": 1080,
+            },
+        ),
         ("wan2.5-i2v-preview", {"resolution": "480P"}, {"duration": 5, "SR": 480, "video_count": 1}),
         ("wan2.2-i2v-flash", {}, {"duration": 5, "SR": 720, "video_count": 1}),
-        ("wanx2.1-i2v-turbo", {"duration": 3}, {"video_duration": 3, "video_ratio": "standard", "video_count": 1}),  # fmt: skip
+        (
+            "wanx2.1-i2v-turbo",
+            {"duration": 3},
+            {"video_duration": 3, "video_ratio": "standard", "video_count": 1},
+        ),
     ],
 )
 async def test_usage_is_shaped_by_model_family(
@@ -178,9 +192,7 @@ async def test_list_time_window_filters_and_caps_at_24_hours() -> None:
         await h.submit_id()
         hit = await h.client.get("/tasks?start_time=19700101080000", headers=AUTH)
         miss = await h.client.get("/tasks?start_time=19700101090000", headers=AUTH)
-        wide = await h.client.get(
-            "/tasks?start_time=19700101080000&end_time=19700103080000", headers=AUTH
-        )
+        wide = await h.client.get("/tasks?start_time=19700101080000&end_time=19700103080000", headers=AUTH)
         assert hit.json()["total"] == 1 and miss.json()["total"] == 0
         assert wide.status_code == 400 and wide.json()["code"] == "InvalidParameter"
 

@@ -89,9 +89,7 @@ async def test_queued_tasks_start_when_a_slot_frees() -> None:
         assert await h.status(third) == "PENDING"
         h.clock.advance(10_000)
         by_id = {s["task_id"]: s for s in h.sim.ledger()["submissions"]}
-        assert by_id[third]["scheduled_time"] == min(
-            by_id[first]["end_time"], by_id[second]["end_time"]
-        )
+        assert by_id[third]["scheduled_time"] == min(by_id[first]["end_time"], by_id[second]["end_time"])
 
 
 async def test_reject_mode_refuses_beyond_concurrency() -> None:

@@ -102,7 +102,10 @@ async def test_i2v_model_on_kf2v_path_is_url_error() -> None:
         body(shot_type="triple"),
         body(watermark="yes"),
         body(prompt_extend="no"),
-        {"model": "wan2.2-i2v-plus", "input": {"img_url": "https://e.example/a.png", "audio_url": "https://e.example/a.mp3"}},  # fmt: skip
+        {
+            "model": "wan2.2-i2v-plus",
+            "input": {"img_url": "https://e.example/a.png", "audio_url": "https://e.example/a.mp3"},
+        },
         body(prompt=123),  # type: ignore[arg-type]
     ],
 )
