@@ -28,7 +28,17 @@ from runner.results import PART_SUFFIX, atomic_write, format_duration
 from runner.store import Store
 from runner.tasks import TERMINAL_STATES, MediaRef, TaskRecord, TaskSpec, TaskState
 
-__all__ = ["INPUTS_DIR", "META_NAMES", "REPORT_NAME", "render_report", "report_data", "write_report"]
+__all__ = [
+    "INPUTS_DIR",
+    "META_NAMES",
+    "PROBLEM_STATES",
+    "REPORT_NAME",
+    "render_report",
+    "report_data",
+    "run_header",
+    "script_safe_json",
+    "write_report",
+]
 
 REPORT_NAME: Final = "report.html"
 INPUTS_DIR: Final = "inputs"
@@ -87,10 +97,11 @@ def report_data(run_dir: Path, store: Store) -> dict[str, Any]:
     records = store.records()
     images = _InputImages(run_dir)
     tasks = [_task_entry(run_dir, specs[record.id], record, images) for record in records]
-    return {"run": _run_entry(run_dir, store, records), "tasks": tasks}
+    return {"run": run_header(run_dir, store, records), "tasks": tasks}
 
 
-def _run_entry(run_dir: Path, store: Store, records: list[TaskRecord]) -> dict[str, Any]:
+def run_header(run_dir: Path, store: Store, records: list[TaskRecord]) -> dict[str, Any]:
+    """The run's facts for a header: journal meta (a dash when unknown), counts, cost."""
     meta = {name: store.get_meta(name) for name in META_NAMES}
     counts = {state.value: count for state, count in store.counts().items()}
     costs = [record.cost for record in records if record.cost is not None]

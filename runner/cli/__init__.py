@@ -49,9 +49,9 @@ def main() -> None:
 
 def _register() -> None:
     # Imported here so every command module can import EXIT_* from this package.
-    from runner.cli import plan, run, sim
+    from runner.cli import plan, report, run, sim, status
 
-    for module in (plan, run, sim):
+    for module in (plan, run, sim, status, report):
         for command in module.COMMANDS:
             main.add_command(command)
 

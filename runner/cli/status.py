@@ -1,0 +1,244 @@
+"""`runner status OUT_OR_MANIFEST`: what a run folder's journal says, read-only and offline.
+
+Also home of the run-folder lookup shared with `runner report` (`run_folder_options`,
+`find_run_folder`): a command may be given the run folder itself or the manifest
+that writes to it.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any, Final, TypeVar
+
+import click
+from rich.console import Console
+from rich.table import Table
+from rich.text import Text
+
+from runner.errors import ConfigError
+from runner.report import META_NAMES, PROBLEM_STATES, run_header
+from runner.status_table import status_rows
+from runner.store import JOURNAL_NAME, Store
+from runner.tasks import TaskRecord, TaskState
+
+__all__ = ["COMMANDS", "find_run_folder", "run_folder_options", "status", "status_data"]
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+MANIFEST_SUFFIXES: Final = frozenset({".yaml", ".yml", ".csv"})
+_PROMPT_WIDTH: Final = 40
+_ERROR_WIDTH: Final = 60
+_STATE_STYLES: Final = {
+    TaskState.DONE: "green",
+    TaskState.FAILED: "bold red",
+    TaskState.EXPIRED: "dark_orange",
+    TaskState.CANCELLED: "bright_black",
+    TaskState.AMBIGUOUS: "magenta",
+    TaskState.PLANNED: "bright_black",
+}
+_STATE_ORDER: Final = (
+    TaskState.DONE,
+    TaskState.FAILED,
+    TaskState.EXPIRED,
+    TaskState.CANCELLED,
+    TaskState.AMBIGUOUS,
+    TaskState.DOWNLOADING,
+    TaskState.SUCCEEDED,
+    TaskState.RUNNING,
+    TaskState.PENDING,
+    TaskState.SUBMITTING,
+    TaskState.PLANNED,
+)
+
+
+def run_folder_options(func: F) -> F:
+    """`--out`, `--name`, `--model`: how to find the run folder of a manifest (as `runner run` does)."""
+    options = [
+        click.option(
+            "--out",
+            type=click.Path(path_type=Path, file_okay=False),
+            default=Path("outputs"),
+            show_default=True,
+            help="Folder holding the runs, when given a manifest.",
+        ),
+        click.option("--name", help="Run name, when the run was started with --name."),
+        click.option("--model", help="Model, when given a bare CSV that names none."),
+    ]
+    for option in reversed(options):
+        func = option(func)
+    return func
+
+
+def find_run_folder(target: Path, out: Path, name: str | None = None, model: str | None = None) -> Path:
+    """The run folder for `target`: the folder itself, or the one a manifest's run writes to."""
+    if target.is_dir():
+        return target
+    if target.suffix.lower() in MANIFEST_SUFFIXES and target.is_file():
+        from runner.cli.plan import load_from_options  # the manifest machinery, only when needed
+        from runner.manifest import run_folder
+
+        manifest = load_from_options(target, {"name": name, "model": model})
+        return run_folder(manifest, out)
+    msg = (
+        f"{target} is neither a run folder nor a manifest (.yaml, .yml or .csv). "
+        "Give the folder a run wrote to (e.g. outputs/demo) or the manifest you ran."
+    )
+    raise ConfigError(msg)
+
+
+def open_journal(folder: Path) -> Store | None:
+    """The run folder's journal opened read-only, or None (after saying so) when there is none."""
+    store = Store.open_readonly(folder / JOURNAL_NAME)
+    if store is None:
+        click.echo(f"No run has been recorded in {folder} yet (there is no {JOURNAL_NAME}).")
+    return store
+
+
+@click.command()
+@click.argument("target", metavar="OUT_OR_MANIFEST", type=click.Path(path_type=Path))
+@run_folder_options
+@click.option("--all", "show_all", is_flag=True, help="List every task (default: only problems).")
+@click.option("--json", "as_json", is_flag=True, help="Print the status as JSON for scripts.")
+def status(
+    target: Path, out: Path, name: str | None, model: str | None, show_all: bool, as_json: bool
+) -> None:
+    """Show how a run stands, from its journal: counts, cost, failures by code, problem tasks.
+
+    Reads only the run folder (no network, no lock: safe while a run is going on).
+    """
+    folder = find_run_folder(target, out, name, model)
+    store = open_journal(folder)
+    if store is None:
+        return
+    with store:
+        data = status_data(folder, store, show_all=show_all)
+    if as_json:
+        click.echo(json.dumps(data, indent=2, ensure_ascii=False))
+    else:
+        print_status(Console(highlight=False), data)
+
+
+def status_data(folder: Path, store: Store, *, show_all: bool = False) -> dict[str, Any]:
+    """The status as plain data: run facts, counts, failures by code, and the listed tasks."""
+    records = store.records()
+    header = run_header(folder, store, records)
+    rows, _ = status_rows(store)
+    problem_values = {state.value for state in PROBLEM_STATES}
+    listed = rows if show_all else [row for row in rows if row["state"] in problem_values]
+    return {
+        "run_folder": str(folder),
+        "manifest": header["manifest"],
+        "endpoint": header["endpoint"],
+        "started_at": header["started_at"],
+        "finished_at": header["finished_at"],
+        "wall_time": header["wall_time"],
+        "efficiency": header["efficiency"],
+        "meta": {name: store.get_meta(name) for name in META_NAMES},
+        "total": len(records),
+        "counts": header["counts"],
+        "cost": round(sum(record.cost or 0.0 for record in records), 6),
+        "currency": header["currency"] or None,
+        "failures_by_code": _failures_by_code(records),
+        "tasks_listed": "all" if show_all else "problems",
+        "tasks": listed,
+    }
+
+
+def print_status(console: Console, data: dict[str, Any]) -> None:
+    """The human form of `status_data`."""
+    console.print(Text(data["run_folder"], style="bold"))
+    facts = [f"manifest {data['manifest']}", f"endpoint {data['endpoint']}", f"started {data['started_at']}"]
+    console.print(Text("  ·  ".join(facts), style="dim"))
+    console.print(_counts_line(data))
+    cost = f"{data['cost']:.2f} {data['currency'] or ''}".strip()
+    console.print(Text(f"Cost {cost}  ·  wall time {data['wall_time']}  ·  efficiency {data['efficiency']}"))
+    if data["failures_by_code"]:
+        console.print(_failures_table(data["failures_by_code"]))
+    _print_tasks(console, data)
+
+
+def _counts_line(data: dict[str, Any]) -> Text:
+    line = Text(f"{data['total']} tasks: ")
+    parts = [(TaskState(s), n) for s, n in data["counts"].items()]
+    parts.sort(key=lambda part: _STATE_ORDER.index(part[0]))
+    for index, (state, count) in enumerate(parts):
+        if index:
+            line.append(" · ", style="dim")
+        line.append(f"{state.value} {count}", style=_STATE_STYLES.get(state, "cyan"))
+    return line
+
+
+def _failures_by_code(records: list[TaskRecord]) -> dict[str, dict[str, Any]]:
+    failures: dict[str, dict[str, Any]] = {}
+    for record in records:
+        if record.state not in PROBLEM_STATES:
+            continue
+        code = record.error_code or record.state.value
+        entry = failures.setdefault(code, {"count": 0, "sample_task": record.id, "sample_message": None})
+        entry["count"] += 1
+        if entry["sample_message"] is None and record.error_message:
+            entry["sample_message"] = record.error_message
+            entry["sample_task"] = record.id
+    return dict(sorted(failures.items(), key=lambda item: (-item[1]["count"], item[0])))
+
+
+def _failures_table(failures: dict[str, dict[str, Any]]) -> Table:
+    table = Table(title="Problems by code", title_justify="left", expand=False)
+    table.add_column("code", style="red")
+    table.add_column("tasks", justify="right")
+    table.add_column("for example")
+    for code, entry in failures.items():
+        sample = f"{entry['sample_task']}: {entry['sample_message'] or '(no message)'}"
+        table.add_row(Text(code), str(entry["count"]), Text(sample))
+    return table
+
+
+def _print_tasks(console: Console, data: dict[str, Any]) -> None:
+    tasks = data["tasks"]
+    hidden = data["total"] - len(tasks)
+    if tasks:
+        title = "Tasks" if data["tasks_listed"] == "all" else "Tasks with problems"
+        table = Table(title=title, title_justify="left")
+        table.add_column("id", overflow="fold")
+        table.add_column("state")
+        table.add_column("tries", justify="right")
+        table.add_column("seed", justify="right")
+        table.add_column("prompt")
+        table.add_column("error or video")
+        for row in tasks:
+            table.add_row(*_task_cells(row))
+        console.print(table)
+    if not data["total"]:
+        console.print("The journal holds no tasks.")
+    elif hidden:
+        lead = "No problems. " if not tasks else ""
+        console.print(Text(f"{lead}{hidden} other tasks not listed; --all lists every task.", style="dim"))
+
+
+def _cut(text: str, width: int) -> str:
+    """One line of at most `width` characters, with an ellipsis when something was cut."""
+    line = " ".join(text.split())
+    return line if len(line) <= width else line[: width - 1] + "…"
+
+
+def _task_cells(row: dict[str, Any]) -> tuple[str | Text, ...]:
+    state = TaskState(row["state"])
+    prompt = _cut(row["prompt"] or "", _PROMPT_WIDTH)
+    if row["error_code"] or row["error_message"]:
+        error = f"{row['error_code'] or ''}: {row['error_message'] or ''}".strip(": ")
+        outcome = Text(_cut(error, _ERROR_WIDTH), style="red")
+    else:
+        outcome = Text(row["video_path"] or "", style="dim")
+    return (
+        Text(row["id"]),
+        Text(state.value, style=_STATE_STYLES.get(state, "cyan")),
+        str(row["attempts"]),
+        "" if row["seed"] is None else str(row["seed"]),
+        Text(prompt),
+        outcome,
+    )
+
+
+COMMANDS: list[click.Command] = [status]
