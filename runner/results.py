@@ -258,7 +258,8 @@ def format_duration(seconds: float) -> str:
 def atomic_write(path: Path) -> Iterator[Path]:
     """Yield a `.part` path to write; on success fsync it and rename it over `path`."""
     path.parent.mkdir(parents=True, exist_ok=True)
-    part = path.with_name(path.name + PART_SUFFIX)
+    # The pid keeps two writers (a run and `runner report`) from sharing one temporary file.
+    part = path.with_name(f"{path.name}.{os.getpid()}{PART_SUFFIX}")
     try:
         yield part
         with part.open("rb+") as handle:
