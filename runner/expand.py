@@ -20,7 +20,7 @@ from runner.fields import suggest
 from runner.readers import RowPlace
 from runner.templates import TemplateError, placeholders, render, slugify
 
-__all__ = ["TEMPLATED_FIELDS", "Axis", "Expansion", "RawTask", "Variant", "count_variants", "expand_task"]
+__all__ = ["TEMPLATED_FIELDS", "Axis", "Expansion", "RawTask", "Variant", "count_variants", "expand_task", "task_axes"]
 
 #: Fields whose text may contain `{name}` placeholders.
 TEMPLATED_FIELDS: Final = ("prompt", "negative_prompt", "img_url", "audio_url")
@@ -63,8 +63,11 @@ class Variant:
     suffix: tuple[str, ...]  #: the varying values, for readable ids ("noir", "s1")
 
 
-def _axes(task: RawTask, exp: Expansion) -> list[Axis]:
+def task_axes(task: RawTask, exp: Expansion) -> list[Axis]:
+    """The dimensions `task` is crossed over: the vars its templates use, then the matrix fields it leaves open."""
     matrix = [Axis(name, values, False) for name, values in exp.matrix.items() if name not in task.values]
+    if not exp.vars:
+        return matrix
     texts = _template_texts(task, exp)
     used: dict[str, None] = {}
     for text in texts:
@@ -87,17 +90,16 @@ def _template_texts(task: RawTask, exp: Expansion) -> list[str]:
     return texts
 
 
-def count_variants(task: RawTask, exp: Expansion) -> int:
-    """How many rows `task` expands to, without expanding it."""
+def count_variants(axes: list[Axis]) -> int:
+    """How many rows a task crossed over `axes` expands to, without expanding it."""
     total = 1
-    for axis in _axes(task, exp):
+    for axis in axes:
         total *= len(axis.values)
     return total
 
 
-def expand_task(task: RawTask, exp: Expansion, problems: list[Problem]) -> Iterator[Variant]:
-    """Every concrete row of `task`; template problems are appended and that row is skipped."""
-    axes = _axes(task, exp)
+def expand_task(task: RawTask, axes: list[Axis], exp: Expansion, problems: list[Problem]) -> Iterator[Variant]:
+    """Every concrete row of `task` over its `axes`; template problems are appended and that row is skipped."""
     varying = [len(axis.values) > 1 for axis in axes]
     default_keys = frozenset(exp.defaults)
     for combo in itertools.product(*(axis.values for axis in axes)):

@@ -18,7 +18,7 @@ from typing import Any, Final
 
 from runner.catalog import Endpoint, resolve_endpoint
 from runner.errors import ConfigError, ManifestError, Problem
-from runner.expand import Expansion, RawTask, count_variants, expand_task
+from runner.expand import Axis, Expansion, RawTask, count_variants, expand_task, task_axes
 from runner.fields import FIELD_NAMES, FieldChecker, suggest
 from runner.identity import check_explicit_id, make_spec
 from runner.limits import LIMIT_KEYS, Limits, parse_limits
@@ -100,7 +100,8 @@ def load_manifest(
     exp = _expansion(loader, doc, field_overrides, name, top.get("model"))
     raw_tasks = _raw_tasks(loader, doc)
     cap = limits.max_tasks or max_tasks
-    total = sum(count_variants(task, exp) for task in raw_tasks)
+    axes = [task_axes(task, exp) for task in raw_tasks]
+    total = sum(count_variants(its_axes) for its_axes in axes)
     if total > cap:
         msg = f"expands to {total:,} tasks; the limit is {cap:,} (raise limits.max_tasks if you mean it)."
         loader.fail(loader.display, None, msg)
@@ -108,7 +109,7 @@ def load_manifest(
         loader.fail(loader.display, None, "there are no tasks: add `tasks:` or `rows:`.")
     if total > cap:  # expanding would be the problem itself
         raise ManifestError(_condense(loader.problems), source=loader.display)
-    specs = _build_specs(loader, raw_tasks, exp, endpoint)
+    specs = _build_specs(loader, list(zip(raw_tasks, axes, strict=True)), exp, endpoint)
     if loader.problems:
         raise ManifestError(_condense(loader.problems), source=loader.display)
     model = doc.get("model")
@@ -337,7 +338,7 @@ def _csv_columns(loader: _Loader, header: list[str], display: str) -> list[tuple
 
 
 def _build_specs(
-    loader: _Loader, raw_tasks: list[RawTask], exp: Expansion, endpoint: str | None
+    loader: _Loader, raw_tasks: list[tuple[RawTask, list[Axis]]], exp: Expansion, endpoint: str | None
 ) -> list[TaskSpec]:
     try:
         resolved: Endpoint | None = resolve_endpoint(endpoint)
@@ -348,11 +349,11 @@ def _build_specs(
     by_key: dict[str, TaskSpec] = {}
     by_id: dict[str, TaskSpec] = {}
     duplicates = 0
-    for task in raw_tasks:
+    for task, its_axes in raw_tasks:
         explicit, id_problem = check_explicit_id(task.values.get("id"))
         if id_problem is not None:
             loader.fail(task.place.where("id"), "id", id_problem)
-        for variant in expand_task(task, exp, loader.problems):
+        for variant in expand_task(task, its_axes, exp, loader.problems):
             request = checker.check(variant.values, task.place, loader.problems, variant.defaulted)
             if request is None or id_problem is not None:
                 continue

@@ -52,6 +52,7 @@ class MediaResolver:
         self._cache = cache or MediaCache()
         self._paths: dict[tuple[Path, Path, str], Path | str] = {}
         self._data_urls: dict[str, LocalFile | str] = {}
+        self._files: dict[Path, LocalFile | str] = {}  # files do not change during one load
 
     def image(self, value: str, place: RowPlace, model: ModelInfo) -> Outcome:
         """A MediaRef for an image value, or the reason it cannot be used with `model`."""
@@ -96,6 +97,12 @@ class MediaResolver:
         path = self._path(value, place)
         if isinstance(path, str):
             return path
+        known = self._files.get(path)
+        if known is None:
+            known = self._files[path] = self._inspect(value, path)
+        return known
+
+    def _inspect(self, value: str, path: Path) -> LocalFile | str:
         try:
             return self._cache.inspect(path)
         except FileNotFoundError:

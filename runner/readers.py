@@ -64,27 +64,31 @@ class MarkedDict(dict[str, Any]):
 
 
 class _MarkedLoader(yaml.SafeLoader):
-    """SafeLoader whose mappings are MarkedDicts and which records duplicate keys."""
+    """SafeLoader whose mappings are MarkedDicts; duplicate and unusable keys are recorded as issues."""
 
     def __init__(self, stream: str) -> None:
         super().__init__(stream)
-        self.duplicates: list[tuple[int, str]] = []
+        self.issues: list[tuple[int, str]] = []
 
 
 def _construct_marked_map(loader: _MarkedLoader, node: yaml.MappingNode) -> MarkedDict:
-    loader.flatten_mapping(node)
+    own_keys: set[object] = set()
+    for key_node, _ in node.value:
+        if key_node.tag == "tag:yaml.org,2002:merge" or not isinstance(key_node, yaml.ScalarNode):
+            continue
+        if key_node.value in own_keys:
+            loader.issues.append((key_node.start_mark.line + 1, f"key {key_node.value!r} appears twice"))
+        own_keys.add(key_node.value)
+    loader.flatten_mapping(node)  # merged keys first, the mapping's own keys after (they win)
     data = MarkedDict()
     data.line = node.start_mark.line + 1
     for key_node, value_node in node.value:
         key = loader.construct_object(key_node, deep=True)
-        if not isinstance(key, str | int | float | bool) and key is not None:
-            loader.duplicates.append((key_node.start_mark.line + 1, f"unusable key {key!r}"))
+        if not isinstance(key, str | int | float | bool):
+            loader.issues.append((key_node.start_mark.line + 1, f"unusable key {key!r}"))
             continue
-        text = str(key)
-        if text in data.key_lines and key_node.tag != "tag:yaml.org,2002:merge":
-            loader.duplicates.append((key_node.start_mark.line + 1, f"key {text!r} appears twice"))
-        data[text] = loader.construct_object(value_node, deep=True)
-        data.key_lines[text] = key_node.start_mark.line + 1
+        data[str(key)] = loader.construct_object(value_node, deep=True)
+        data.key_lines[str(key)] = key_node.start_mark.line + 1
     return data
 
 
@@ -154,7 +158,7 @@ def read_yaml(path: Path, display: str) -> tuple[Any, list[Problem]]:
         return None, [Problem(display, None, "the YAML is nested too deeply to be a manifest.")]
     finally:
         loader.dispose()
-    problems += [Problem(f"{display}:{line}", None, f"{what}.") for line, what in loader.duplicates]
+    problems += [Problem(f"{display}:{line}", None, f"{what}.") for line, what in loader.issues]
     return data, problems
 
 

@@ -32,10 +32,12 @@ def png(width: int, height: int, pixel: Pixel | None = None, *, alpha: bool = Fa
     return b"\x89PNG\r\n\x1a\n" + body
 
 
-def jpeg(width: int, height: int, *, app_bytes: int = 16) -> bytes:
-    """A JPEG header (SOI, APP0 of `app_bytes`, SOF0) followed by EOI; enough for size sniffing."""
-    app = b"\xff\xe0" + struct.pack(">H", app_bytes + 2) + b"\x00" * app_bytes
-    sof = b"\xff\xc0" + struct.pack(">HBHHB", 17, 8, height, width, 3) + b"\x01\x22\x00\x02\x11\x01\x03\x11\x01"
+def jpeg(width: int, height: int, *, app_segments: int = 1) -> bytes:
+    """A JPEG header (SOI, `app_segments` large APPn segments, SOF0) then EOI; enough for size sniffing."""
+    app = (b"\xff\xe1" + struct.pack(">H", 60_002) + b"\x00" * 60_000) * app_segments
+    sof = (
+        b"\xff\xc0" + struct.pack(">HBHHB", 17, 8, height, width, 3) + b"\x01\x22\x00\x02\x11\x01\x03\x11\x01"
+    )
     return b"\xff\xd8" + app + sof + b"\xff\xd9"
 
 
@@ -43,7 +45,9 @@ def bmp(width: int, height: int, *, top_down: bool = False) -> bytes:
     """A valid 24-bit BMP filled with black."""
     row = (width * 3 + 3) & ~3
     pixels = b"\x00" * row * height
-    info = struct.pack("<IiiHHIIiiII", 40, width, -height if top_down else height, 1, 24, 0, len(pixels), 0, 0, 0, 0)
+    info = struct.pack(
+        "<IiiHHIIiiII", 40, width, -height if top_down else height, 1, 24, 0, len(pixels), 0, 0, 0, 0
+    )
     header = b"BM" + struct.pack("<IHHI", 14 + len(info) + len(pixels), 0, 0, 54)
     return header + info + pixels
 
@@ -75,7 +79,9 @@ def wav(seconds: float, *, rate: int = 8000) -> bytes:
     """A valid mono 16-bit PCM WAV of silence lasting `seconds`."""
     data = b"\x00\x00" * int(rate * seconds)
     fmt = struct.pack("<HHIIHH", 1, 1, rate, rate * 2, 2, 16)
-    body = b"WAVE" + b"fmt " + struct.pack("<I", len(fmt)) + fmt + b"data" + struct.pack("<I", len(data)) + data
+    body = (
+        b"WAVE" + b"fmt " + struct.pack("<I", len(fmt)) + fmt + b"data" + struct.pack("<I", len(data)) + data
+    )
     return b"RIFF" + struct.pack("<I", len(body)) + body
 
 
