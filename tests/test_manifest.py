@@ -162,7 +162,8 @@ def test_generated_ids_are_prompt_slugs_with_the_key(folder: Path) -> None:
         """
         model: wan2.6-i2v-flash
         tasks:
-          - {prompt: "Café au lait: a VERY long prompt about a cat that keeps on going", img_url: images/a.png}
+          - prompt: "Café au lait: a VERY long prompt about a cat that keeps on going"
+            img_url: images/a.png
           - {prompt: "一只猫", img_url: images/b.jpg}
         """,
     )
@@ -197,7 +198,8 @@ def test_duplicate_content_is_planned_once_with_a_warning(folder: Path) -> None:
     manifest = load_manifest(path, overrides={"model": "wan2.6-i2v-flash"})
     assert len(manifest.specs) == 1
     assert manifest.warnings == [
-        f"rows.csv:row 2 asks for the same content as rows.csv:row 1; it is planned once, as {manifest.specs[0].id!r}."
+        "rows.csv:row 2 asks for the same content as rows.csv:row 1; "
+        f"it is planned once, as {manifest.specs[0].id!r}."
     ]
 
 

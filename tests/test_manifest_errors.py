@@ -58,7 +58,8 @@ def yaml_problems(folder: Path, text: str) -> list[str]:
         ),
         (
             "wan2.6-i2v-flash,16,,",
-            "rows.csv:row 1: duration: wan2.6-i2v-flash allows any whole number of seconds from 2 to 15, got 16.",
+            "rows.csv:row 1: duration: wan2.6-i2v-flash allows any whole number of seconds "
+            "from 2 to 15, got 16.",
         ),
         (
             "wan2.5-i2v-preview,7,,",
@@ -79,9 +80,10 @@ def yaml_problems(folder: Path, text: str) -> list[str]:
         ("wan2.6-i2v-flash,five,,", "rows.csv:row 1: duration: must be a whole number, got 'five'."),
         (
             "wan2.6-i2v-flsh,,,",
-            "rows.csv:row 1: model: unknown model 'wan2.6-i2v-flsh'. Did you mean 'wan2.6-i2v-flash'? Known models: "
-            "wan2.6-i2v-flash, wan2.6-i2v, wan2.6-i2v-us, wan2.5-i2v-preview, wan2.2-i2v-flash, wan2.2-i2v-plus, "
-            "wanx2.1-i2v-turbo, wan2.1-i2v-turbo, wanx2.1-i2v-plus, wan2.1-i2v-plus.",
+            "rows.csv:row 1: model: unknown model 'wan2.6-i2v-flsh'. Did you mean 'wan2.6-i2v-flash'? "
+            "Known models: wan2.6-i2v-flash, wan2.6-i2v, wan2.6-i2v-us, wan2.5-i2v-preview, "
+            "wan2.2-i2v-flash, wan2.2-i2v-plus, wanx2.1-i2v-turbo, wan2.1-i2v-turbo, wanx2.1-i2v-plus, "
+            "wan2.1-i2v-plus.",
         ),
     ],
 )
@@ -103,7 +105,8 @@ def test_every_bad_row_is_reported_at_once_with_its_row_number(folder: Path) -> 
     assert csv_problems(folder, text) == [
         "rows.csv:row 2: duration: wan2.6-i2v-flash allows any whole number of seconds from 2 to 15, got 1.",
         "rows.csv:row 2: prompt_extend: must be true or false (also yes/no, 1/0), got 'maybe'.",
-        "rows.csv:row 4: img_url: every task needs a first-frame image: an http(s) URL, a data: URL or a file path.",
+        "rows.csv:row 4: img_url: every task needs a first-frame image: an http(s) URL, a data: URL "
+        "or a file path.",
     ]
 
 
@@ -153,7 +156,8 @@ def test_defaults_a_model_cannot_take_are_dropped_with_a_warning(folder: Path) -
         ),
         (
             "images/alpha.png",
-            "'images/alpha.png' is a PNG with an alpha channel, which the API refuses; save it without transparency.",
+            "'images/alpha.png' is a PNG with an alpha channel, which the API refuses; "
+            "save it without transparency.",
         ),
         (
             "images/fake.png",
@@ -188,7 +192,7 @@ def test_defaults_a_model_cannot_take_are_dropped_with_a_warning(folder: Path) -
     ],
 )
 def test_images_are_checked_by_content_and_size(folder: Path, img_url: str, expected: str) -> None:
-    """Local and data: images must be a supported format by content, within the pixel limits, without alpha."""
+    """Local and data: images must be a supported format by content, within pixel limits, without alpha."""
     assert csv_problems(folder, f'img_url\n"{img_url}"\n') == [f"rows.csv:row 1: img_url: {expected}"]
 
 
@@ -205,7 +209,8 @@ def test_missing_files_and_escaping_paths_are_reported(folder: Path) -> None:
     """A missing file names where it was looked for; a relative path may not leave the manifest's folder."""
     problems = csv_problems(folder, "img_url\nimages/nope.png\n../outside.png\n")
     assert problems == [
-        f"rows.csv:row 1: img_url: file 'images/nope.png' does not exist (looked for {folder}/images/nope.png).",
+        "rows.csv:row 1: img_url: file 'images/nope.png' does not exist "
+        f"(looked for {folder}/images/nope.png).",
         f"rows.csv:row 2: img_url: '../outside.png' points outside the manifest's folder ({folder}); "
         "move the file inside it, or give an absolute path if you really mean that file.",
     ]
@@ -243,12 +248,13 @@ def test_unknown_csv_columns_suggest_the_field(folder: Path) -> None:
     """A misspelt column is an error with the closest field; other extras are told to use meta.*."""
     assert csv_problems(folder, "promt,img_url,character\nx,images/ok.png,y\n") == [
         "rows.csv:header: promt: unknown column. Did you mean 'prompt'?",
-        "rows.csv:header: character: unknown column. Name extra columns meta.<name> to keep them as metadata.",
+        "rows.csv:header: character: unknown column. "
+        "Name extra columns meta.<name> to keep them as metadata.",
     ]
 
 
 def test_yaml_problems_point_at_their_lines(folder: Path) -> None:
-    """Unknown keys, misspelt fields, bad ids, unknown placeholders and duplicate ids carry YAML line numbers."""
+    """Unknown keys, misspelt fields, bad ids, unknown placeholders and duplicate ids carry YAML lines."""
     problems = yaml_problems(
         folder,
         """
@@ -276,8 +282,8 @@ def test_yaml_problems_point_at_their_lines(folder: Path) -> None:
         "m.yaml:2: modle: unknown top-level key. Did you mean 'model'? Known keys: name, endpoint, model, "
         "defaults, limits, matrix, vars, tasks, rows.",
         "m.yaml:7: promt: unknown field in task. Did you mean 'prompt'? Fields: id, model, prompt, "
-        "negative_prompt, img_url, audio_url, resolution, duration, prompt_extend, watermark, seed, shot_type, "
-        "audio, variant, meta.",
+        "negative_prompt, img_url, audio_url, resolution, duration, prompt_extend, watermark, seed, "
+        "shot_type, audio, variant, meta.",
         "m.yaml:9: id: 'two/../x' cannot be used as a task id and file name; use letters, digits, '.', '_' "
         "or '-' (at most 100, starting with a letter or digit, no '..').",
         "m.yaml:12: prompt: unknown placeholder {styel}. Did you mean 'style'? Known names here: date, id, "
@@ -303,12 +309,13 @@ def test_structure_errors_are_explained(folder: Path) -> None:
     assert problems == [
         "m.yaml:1: name: 'my run' is not a safe folder name; use letters, digits, '.', '_' or '-' "
         "(at most 100, starting with a letter or digit).",
-        "m.yaml:2: endpoint: Endpoint 'ftp://x' is neither a known region (sim, beijing, singapore, virginia) "
-        "nor an http(s) URL.",
+        "m.yaml:2: endpoint: Endpoint 'ftp://x' is neither a known region "
+        "(sim, beijing, singapore, virginia) nor an http(s) URL.",
         "m.yaml:4: concurrency: must be a whole number of at least 1, got 0.",
-        'm.yaml:4: max_wall_time: must be a positive duration in seconds or like "30m", "2h", "1h30m", got \'soon\'.',
-        "m.yaml:4: max_cots: unknown limit. Did you mean 'max_cost'? Known: concurrency, submit_rate, max_cost, "
-        "max_wall_time, queue_ahead, max_tasks.",
+        'm.yaml:4: max_wall_time: must be a positive duration in seconds or like "30m", "2h", "1h30m", '
+        "got 'soon'.",
+        "m.yaml:4: max_cots: unknown limit. Did you mean 'max_cost'? Known: concurrency, submit_rate, "
+        "max_cost, max_wall_time, queue_ahead, max_tasks.",
         "m.yaml:5: matrix: 'seed' has no values; give at least one.",
         "m.yaml:6: vars: 'seed' is a task field; to cross over its values put it under `matrix:`.",
     ]
@@ -350,7 +357,8 @@ def test_yaml_bombs_are_refused(folder: Path) -> None:
     path = folder / "bomb.yaml"
     path.write_text("\n".join(lines) + "\n", encoding="utf-8")
     assert problems_of(path) == [
-        f"{path}: the YAML expands to more than 1,000,000 values through anchors and aliases; refusing to load it."
+        f"{path}: the YAML expands to more than 1,000,000 values through anchors and aliases; "
+        "refusing to load it."
     ]
 
 
@@ -359,7 +367,8 @@ def test_oversized_and_invalid_yaml_files_are_refused(folder: Path) -> None:
     big = folder / "big.yaml"
     big.write_bytes(b"#" * (MAX_YAML_BYTES + 1))
     assert problems_of(big) == [
-        f"{big}: the file is {MAX_YAML_BYTES + 1:,} bytes; the limit is {MAX_YAML_BYTES:,}. Split it into smaller files."
+        f"{big}: the file is {MAX_YAML_BYTES + 1:,} bytes; the limit is {MAX_YAML_BYTES:,}. "
+        "Split it into smaller files."
     ]
     broken = folder / "broken.yaml"
     broken.write_text("tasks: [\n  {a: 1\n", encoding="utf-8")
