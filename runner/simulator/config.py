@@ -133,7 +133,7 @@ class SimConfig:
         if name not in PROFILES:
             known = ", ".join(sorted(PROFILES))
             raise ValueError(f"Unknown simulator profile {name!r}; choose one of: {known}.")
-        return _merge(cls(), {**PROFILES[name], **overrides})
+        return _merge(_merge(cls(), PROFILES[name]), overrides)
 
     @classmethod
     def from_mapping(cls, data: dict[str, Any]) -> SimConfig:

@@ -71,8 +71,9 @@ async def download_video(request: Request, ctx: Context) -> Response | ASGIApp:
         return _oss_error(ctx, 416, "InvalidRange", "The requested range is not satisfiable.")
     start, stop = span
     partial = (start, stop) != (0, layout.size)
-    downloads["truncated" if fault == "truncate" else "ranged" if partial else "served"] += 1
-    sim.ledger_data.download_bytes += stop - start
+    if request.method != "HEAD":
+        downloads["truncated" if fault == "truncate" else "ranged" if partial else "served"] += 1
+        sim.ledger_data.download_bytes += stop - start
     return VideoBody(layout, start, stop, ctx.request_id, partial, truncate=fault == "truncate")
 
 
@@ -129,7 +130,11 @@ class VideoBody:
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         """Send the headers, then the body in chunks (half of it, then a drop, if truncated)."""
-        await send({"type": "http.response.start", "status": self.status_code, "headers": self.headers})
+        start = {"type": "http.response.start", "status": self.status_code, "headers": self.headers}
+        await send(start)
+        if scope.get("method") == "HEAD":
+            await send({"type": "http.response.body", "body": b"", "more_body": False})
+            return
         cut = self.start + (self.stop - self.start) // 2 if self.truncate else self.stop
         for chunk in self.layout.chunks(self.start, cut):
             await send({"type": "http.response.body", "body": chunk, "more_body": True})
