@@ -11,7 +11,7 @@ from starlette.types import ASGIApp
 
 from runner.simulator.errors import BODY_INVALID, ApiError
 from runner.simulator.faults import Disconnect
-from runner.simulator.gateway import Context, json_reply
+from runner.simulator.gateway import Context, Handler, json_reply
 from runner.simulator.views import list_body, query_output
 
 __all__ = [
@@ -27,7 +27,7 @@ __all__ = [
 _TOO_LARGE = ApiError(413, "BadRequest.TooLarge", "Payload Too Large.")
 
 
-def create_handler(segment: str) -> Any:
+def create_handler(segment: str) -> Handler:
     """The create handler for one path segment (video-generation or image2video)."""
 
     async def create(request: Request, ctx: Context) -> Response | ASGIApp:

@@ -41,8 +41,8 @@ def create_app(config: SimConfig | None = None, *, clock: Clock | None = None) -
         route(API_PREFIX + "/uploads", "upload_policy", api_routes.get_policy, "GET"),
         route("/_oss/upload", "upload", oss_routes.upload_form, "POST", auth=False),
         route("/_oss/videos/{name}", "download", oss_routes.download_video, "GET", auth=False),
-        route("/_sim/ledger", "sim", api_routes.sim_ledger, "GET", faults=False),
-        route("/_sim/reset", "sim", api_routes.sim_reset, "POST", faults=False),
+        route("/_sim/ledger", "sim", api_routes.sim_ledger, "GET", internal=True),
+        route("/_sim/reset", "sim", api_routes.sim_reset, "POST", internal=True),
     ]  # fmt: skip
     app = Starlette(
         routes=routes,

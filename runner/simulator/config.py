@@ -91,7 +91,7 @@ class SimConfig:
     seed: int | None = None  # None: a fresh random seed per app (reported in the ledger)
     time_scale: float = 1.0  # real seconds per simulated second (0.01: 90 s task takes 0.9 s)
     epoch: float | None = None  # unix time of simulated t=0; None: wall time at app creation
-    region: str = "cn-beijing"
+    region: str = "ap-southeast-1"  # shown in task list rows (the runner bills sim like Singapore)
     utc_offset_hours: float = 8.0  # time zone of submit_time/scheduled_time/end_time strings
     timing: TimingConfig = field(default_factory=TimingConfig)
     # Quotas and model table (open questions 1 and 2 in the reference).

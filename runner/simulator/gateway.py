@@ -46,14 +46,17 @@ Handler = Callable[[Request, Context], Awaitable[Response | ASGIApp]]
 
 
 def gateway(
-    sim: Simulator, endpoint: str, handler: Handler, *, auth: bool = True, faults: bool = True
+    sim: Simulator, endpoint: str, handler: Handler, *, auth: bool = True, internal: bool = False
 ) -> Callable[[Request], Awaitable[Response | ASGIApp]]:
-    """Wrap `handler` with request ids, faults, API-key checks and request counting."""
+    """Wrap `handler` with request ids, faults, API-key checks and request counting.
+
+    `internal` endpoints (/_sim) get neither faults nor a place in the request counts.
+    """
 
     async def endpoint_fn(request: Request) -> Response | ASGIApp:
         request_id = sim.new_request_id()
         number = sim.next_number(endpoint)
-        fault = sim.faults.request_fault(endpoint, number, sim.now()) if faults else None
+        fault = None if internal else sim.faults.request_fault(endpoint, number, sim.now())
         if fault == "slow":
             sim.ledger_data.faults["slow"] += 1
             await sim.clock.sleep(sim.config.faults.slow_seconds)
@@ -73,8 +76,8 @@ def gateway(
             response = await handler(request, ctx)
         except ApiError as error:
             response = error_reply(sim, error, request_id)
-        status = getattr(response, "status_code", 0)  # 0: the connection was dropped
-        sim.ledger_data.count_request(endpoint, status)
+        if not internal:  # status 0: the connection was dropped
+            sim.ledger_data.count_request(endpoint, getattr(response, "status_code", 0))
         return response
 
     return endpoint_fn

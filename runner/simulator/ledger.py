@@ -1,4 +1,26 @@
-"""The ledger: what the simulator saw and did, for tests and benchmarks to assert on."""
+"""The ledger: what the simulator saw and did, for tests and benchmarks to assert on.
+
+`GET /_sim/ledger` (and `app.state.simulator.ledger()`) returns, times in simulated
+seconds since the simulator started (T_i = end_time - scheduled_time):
+
+    {"request_id": "...",              # HTTP only
+     "now": 812.4, "seed": 7,
+     "submissions": [{"index": 1, "task_id": "...", "model": "wan2.6-i2v-flash",
+                      "request_sha256": "<sha256 of the canonical JSON body>",
+                      "submit_time": 0.0, "scheduled_time": 1.2, "end_time": 95.0,
+                      "status": "SUCCEEDED", "expired": false, "code": null,
+                      "reply_lost": false, "video_sha256": "...", "video_bytes": 65536}],
+     "peak_running": {"wan2.6-i2v-flash": 5},
+     "requests": {"create": {"200": 40, "429": 3, "0": 1}, "query": {"200": 310}},  # 0 = dropped
+     "throttled": {"create": 3}, "throttled_total": 3,
+     "faults": {"drop": 1, "500": 2},
+     "downloads": {"served": 40, "ranged": 0, "denied": 0, "reset": 0, "truncated": 1,
+                   "expired": 0, "bytes": 2621440},
+     "duplicate_bodies": 0, "uploads": 0}
+
+`status` ignores expiry (a benchmark wants the outcome); `expired` says whether the
+API would now answer UNKNOWN. scheduled/end times are null until known.
+"""
 
 from __future__ import annotations
 
