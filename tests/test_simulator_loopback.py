@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 import hashlib
+import json
 
 import httpx
 import pytest
+from click.testing import CliRunner
 from sim_helpers import AUTH, HEADERS, body
 
+from runner.cli.sim import sim
 from runner.simulator import ManualClock, SimConfig, create_app
 from runner.simulator.server import serve_in_thread
 
@@ -64,3 +67,16 @@ def test_drops_and_truncation_are_transport_errors_over_a_socket() -> None:
             with pytest.raises(httpx.TransportError):
                 client.get(video_url)
         assert client.get(video_url).status_code == 200
+
+
+def test_cli_ledger_prints_and_resets_a_running_simulator() -> None:
+    """`runner sim ledger URL --reset` prints the ledger JSON, then clears it."""
+    app = create_app(SimConfig(seed=2), clock=ManualClock())
+    with serve_in_thread(app) as url, httpx.Client(base_url=url) as client:
+        client.post(_CREATE, json=body(), headers=HEADERS)
+        result = CliRunner().invoke(sim, ["ledger", url, "--reset"])
+        assert result.exit_code == 0, result.output
+        assert len(json.loads(result.output)["submissions"]) == 1
+        assert app.state.simulator.ledger()["submissions"] == []
+        wrong = CliRunner().invoke(sim, ["ledger", url, "--api-key", "sk-nope"])
+        assert wrong.exit_code == 1 and "HTTP 401" in wrong.output

@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
+import json
+import urllib.error
+import urllib.request
 from pathlib import Path
 from typing import Any
 
 import click
 import yaml
 
-from runner.simulator import PROFILES, SimConfig, create_app
+from runner.simulator import DEFAULT_API_KEY, PROFILES, SimConfig, create_app
 from runner.simulator.server import serve
 
 __all__ = ["COMMANDS", "sim"]
@@ -65,6 +68,35 @@ def serve_command(
         err=True,
     )
     serve(create_app(config), host=host, port=port)
+
+
+@sim.command("ledger")
+@click.argument("url")
+@click.option("--api-key", default=DEFAULT_API_KEY, show_default=True, help="The simulator's key.")
+@click.option("--reset", is_flag=True, help="Clear the ledger (POST /_sim/reset) after printing it.")
+def ledger_command(url: str, api_key: str, reset: bool) -> None:
+    """Print the ledger of a running simulator as JSON; URL is its base URL (…/api/v1)."""
+    root = url.rstrip("/").removesuffix("/api/v1")
+    click.echo(json.dumps(_call(f"{root}/_sim/ledger", api_key, "GET"), indent=2))
+    if reset:
+        _call(f"{root}/_sim/reset", api_key, "POST")
+
+
+def _call(url: str, api_key: str, method: str) -> Any:
+    """One JSON request to the simulator's /_sim endpoints, errors as click errors."""
+    request = urllib.request.Request(url, method=method, data=b"" if method == "POST" else None)
+    request.add_header("Authorization", f"Bearer {api_key}")
+    try:
+        with urllib.request.urlopen(request, timeout=30) as response:
+            return json.loads(response.read())
+    except urllib.error.HTTPError as exc:
+        raise click.ClickException(
+            f"The simulator at {url} answered HTTP {exc.code}; check the URL and --api-key."
+        ) from exc
+    except (urllib.error.URLError, OSError) as exc:
+        raise click.ClickException(
+            f"Cannot reach the simulator at {url} ({exc}); is `runner sim serve` running?"
+        ) from exc
 
 
 def _load(config_path: Path | None, profile: str | None) -> SimConfig:
