@@ -3,13 +3,15 @@
 The key is `task_key` of the canonical request (local files by content hash), so the
 same content has the same key whatever its row, order, file name or manifest format.
 The id is the row's own `id` (plus the varying matrix/vars values, `rap-boy-noir-s1`),
-or a slug of the prompt plus the key's first 8 hex digits (`a-cat-on-a-roof-2feaba7a`).
+or a slug of the prompt plus the key's first 8 hex digits (`a-cat-on-a-roof-2feaba7a`);
+both survive row reordering and file renames.
 """
 
 from __future__ import annotations
 
 from pathlib import PurePosixPath
 from typing import Final
+from urllib.parse import unquote, urlsplit
 
 from runner.fields import Request
 from runner.tasks import TaskSpec, canonical_request, task_key
@@ -64,14 +66,17 @@ def make_spec(request: Request, explicit_id: str | None, suffix: tuple[str, ...]
 
 
 def readable_stem(request: Request) -> str:
-    """A slug of the prompt, else of the image's file name, else "task"."""
+    """A slug of the prompt, else of an image URL's file name, else "task".
+
+    Never a local file's name: ids must not change when a file is renamed (its key does not).
+    """
     if request.prompt:
         slug = slugify(request.prompt)
         if slug:
             return slug
-    source = request.image.path or request.image.url or ""
-    if source and not source.startswith("data:"):
-        slug = slugify(PurePosixPath(source.replace("\\", "/")).stem)
+    url = request.image.url or ""
+    if url.startswith(("http://", "https://", "oss://")):
+        slug = slugify(PurePosixPath(unquote(urlsplit(url).path)).stem)
         if slug:
             return slug
     return "task"

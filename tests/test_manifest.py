@@ -165,11 +165,13 @@ def test_generated_ids_are_prompt_slugs_with_the_key(folder: Path) -> None:
           - prompt: "Café au lait: a VERY long prompt about a cat that keeps on going"
             img_url: images/a.png
           - {prompt: "一只猫", img_url: images/b.jpg}
+          - {img_url: "https://example.com/shots/Red%20Fox.png?x=1"}
         """,
     )
-    first, second = load_manifest(path).specs
+    first, second, third = load_manifest(path).specs
     assert first.id == f"cafe-au-lait-a-very-long-prompt-about-a-{first.key[:8]}"
-    assert second.id == f"b-{second.key[:8]}"  # no ASCII in the prompt: the image's name
+    assert second.id == f"task-{second.key[:8]}"  # no ASCII; a local file's name could change
+    assert third.id == f"red-fox-{third.key[:8]}"  # no prompt: the URL's file name
 
 
 def test_key_ignores_row_order_file_names_and_format(folder: Path) -> None:
