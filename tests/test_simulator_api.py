@@ -262,6 +262,7 @@ async def test_ledger_needs_the_api_key_and_reset_clears_it() -> None:
         assert (await h.client.post("http://sim.local/_sim/reset", headers=AUTH)).status_code == 200
         assert h.sim.ledger()["submissions"] == []
         assert await h.status(task_id) == "UNKNOWN"
+        assert await h.submit_id() != task_id
 
 
 async def test_unknown_route_answers_json_404() -> None:

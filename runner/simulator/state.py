@@ -52,11 +52,16 @@ class Simulator:
         )
         self.faults = FaultPlan(config.faults, self.seed)
         self._url_secret = hashlib.sha256(f"url-secret:{self.seed}".encode()).digest()
+        self._generation = -1  # bumped by every reset, so ids never repeat after one
         self.reset()
 
     def reset(self) -> None:
-        """Forget every task, upload, quota and counter (the clock keeps running)."""
+        """Forget every task, upload, quota and counter (the clock keeps running).
+
+        Draws restart (the same seed replays the same run) but ids do not repeat.
+        """
         config = self.config
+        self._generation += 1
         self.board = TaskBoard(self.models, config.timing.max_run_s)
         self.rates = RateBook()
         self.ledger_data = Ledger()
@@ -79,7 +84,7 @@ class Simulator:
     def new_request_id(self) -> str:
         """A fresh request id (deterministic under the seed)."""
         self._request_ids += 1
-        return seeded_uuid(self.seed, "request", self._request_ids)
+        return seeded_uuid(self.seed, "request", self._generation, self._request_ids)
 
     def next_number(self, endpoint: str) -> int:
         """The 1-based count of requests to `endpoint` including this one."""
@@ -132,7 +137,7 @@ class Simulator:
         )
         task = Task(
             index=index,
-            task_id=seeded_uuid(self.seed, "task", index),
+            task_id=seeded_uuid(self.seed, "task", self._generation, index),
             request_id=request_id,
             request=request,
             body_sha256=canonical_sha256(body),

@@ -48,6 +48,14 @@ class CreateRequest:
     forced_seconds: float | None = None  # from a `[sim-time:SECONDS]` marker in the prompt
 
 
+class _ParameterProblem(Exception):
+    """A parameter-value problem; the caller decides between refusal and task failure."""
+
+    def __init__(self, problem: MediaProblem) -> None:
+        super().__init__(problem.message)
+        self.problem = problem
+
+
 def _missing(field: str) -> MediaProblem:
     return MediaProblem(
         "InvalidParameter",
@@ -91,14 +99,6 @@ def _validate(
     )
 
 
-class _ParameterProblem(Exception):
-    """A parameter-value problem; the caller decides between refusal and task failure."""
-
-    def __init__(self, problem: MediaProblem) -> None:
-        super().__init__(problem.message)
-        self.problem = problem
-
-
 def validate_create(
     body: Any,
     segment: str,
@@ -107,7 +107,11 @@ def validate_create(
     config: SimConfig,
     resolve_oss: OssResolver,
 ) -> CreateRequest:
-    """Like validate_create, but parameter problems fail the task when validation_at=task."""
+    """Check one create body; raise ApiError to refuse it at submission.
+
+    Parameter-value problems are refused too when validation_at=submit; with
+    validation_at=task the request is accepted and carries the problem as `deferred`.
+    """
     try:
         return _validate(body, segment, oss_enabled, models, config, resolve_oss)
     except _ParameterProblem as exc:
