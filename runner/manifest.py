@@ -289,7 +289,7 @@ def _csv_tasks(loader: _Loader, name: str, where: str) -> list[RawTask]:
     if not relative.is_absolute() and not path.is_relative_to(loader.root):
         loader.fail(where, "rows", f"{name!r} points outside the manifest's folder ({loader.root}).")
         return []
-    display = name if loader.path.name == name else str(loader.path.parent / name)
+    display = loader.display if loader.path.name == name else str(loader.path.parent / name)
     table, problems = read_csv(path, display)
     loader.problems += problems
     if table is None:
