@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import textwrap
 from pathlib import Path
 
 import pytest
+import yaml
 from click.testing import CliRunner
 
+import runner.simulator.config as config_module
 from runner.cli.sim import _load, sim
 from runner.simulator import PROFILES, FaultWindow, SimConfig
 from runner.simulator.models import MODELS, model_table
@@ -108,3 +111,11 @@ def test_cli_help_documents_reserved_names() -> None:
     """`runner sim serve --help` mentions the reserved rehearsal names."""
     result = CliRunner().invoke(sim, ["serve", "--help"])
     assert result.exit_code == 0 and ".invalid" in result.output and "--port" in result.output
+
+
+def test_documented_yaml_example_loads() -> None:
+    """The YAML example in the config module's docstring is a valid configuration."""
+    assert config_module.__doc__ is not None
+    example = config_module.__doc__.split("::", 1)[1].split("Endpoint names", 1)[0]
+    config = SimConfig.from_mapping(yaml.safe_load(textwrap.dedent(example)))
+    assert config.concurrency_mode == "reject" and config.faults.script[0].nth == 3

@@ -2,7 +2,27 @@
 
 The defaults imitate the documented DashScope behaviour. Where the reference leaves a
 question open, the behaviour is a switch here and the default is the most plausible
-reading (noted beside each field).
+reading (noted beside each field). All times, rates and windows are in simulated
+seconds: at `time_scale: 0.01` a 5/s submit quota admits 500 requests per real second.
+
+A YAML file (`runner sim serve --config sim.yaml`) names a profile and overrides any
+field; nested sections merge field by field::
+
+    profile: fast
+    seed: 42
+    concurrency_mode: reject          # queue (default) | reject
+    validation_at: task               # submit (default) | task
+    models: {wan2.6-i2v-flash: {concurrency: 10, submit_rate: 10}}
+    timing: {distribution: heavy, median_s: 120}
+    faults:
+      http_503_rate: 0.05
+      task_failure_rates: {InternalError: 0.02}
+      windows: [{kind: "429", start: 60, end: 90, endpoints: [create]}]
+      script: [{endpoint: create, nth: 3, kind: lost_reply}]
+
+Endpoint names for faults: create, query, cancel, list, upload_policy, upload,
+download (`*` = all). Download scripts (reset, truncate, expired) count the downloads
+that reach the body.
 """
 
 from __future__ import annotations
