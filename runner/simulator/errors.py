@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from xml.sax.saxutils import escape
 
 from starlette.responses import JSONResponse, Response
@@ -9,11 +10,21 @@ from starlette.responses import JSONResponse, Response
 __all__ = [
     "BODY_INVALID",
     "ApiError",
+    "Problem",
     "api_error_response",
     "oss_error_response",
 ]
 
 BODY_INVALID = "Required body invalid, please check the request body format."
+
+
+@dataclass(frozen=True)
+class Problem:
+    """Why a request or its input is unusable, in the wire's terms (code, message, status)."""
+
+    code: str
+    message: str
+    status: int = 400
 
 
 class ApiError(Exception):

@@ -21,9 +21,10 @@ import struct
 from dataclasses import dataclass
 from urllib.parse import urlsplit
 
+from runner.simulator.errors import Problem
+
 __all__ = [
     "ImageInfo",
-    "MediaProblem",
     "check_audio_url",
     "check_image_bytes",
     "check_remote_url",
@@ -42,15 +43,6 @@ _ALLOWED_MIME = {"image/jpeg", "image/jpg", "image/png", "image/bmp", "image/web
 
 
 @dataclass(frozen=True)
-class MediaProblem:
-    """Why an input medium is unusable, in the wire's terms."""
-
-    code: str
-    message: str
-    status: int = 400
-
-
-@dataclass(frozen=True)
 class ImageInfo:
     """What sniffing an image's header found."""
 
@@ -60,76 +52,76 @@ class ImageInfo:
     alpha: bool = False
 
 
-def check_remote_url(url: str) -> MediaProblem | None:
+def check_remote_url(url: str) -> Problem | None:
     """Rehearse download/format failures of an http(s) URL through the reserved names."""
     parts = urlsplit(url)
     host = (parts.hostname or "").lower()
     if not host:
-        return MediaProblem("InvalidURL", "Invalid URL provided in your request.")
+        return Problem("InvalidURL", "Invalid URL provided in your request.")
     if host == "timeout.invalid" or host.endswith(".timeout.invalid"):
-        return MediaProblem("InvalidParameter.DataInspection", _DOWNLOAD_TIMEOUT)
+        return Problem("InvalidParameter.DataInspection", _DOWNLOAD_TIMEOUT)
     if host.endswith(".invalid") or host == "invalid":
-        return MediaProblem("InvalidParameter.DataInspection", _DOWNLOAD_FAILED)
+        return Problem("InvalidParameter.DataInspection", _DOWNLOAD_FAILED)
     if host == "forbidden.example":
-        return MediaProblem("InvalidParameter", _FORBIDDEN)
+        return Problem("InvalidParameter", _FORBIDDEN)
     if host == "missing.example":
-        return MediaProblem("InvalidParameter", _NOT_FOUND)
+        return Problem("InvalidParameter", _NOT_FOUND)
     if host == "not-an-image.example" or parts.path.lower().endswith(".txt"):
-        return MediaProblem("InvalidImage.FileFormat", _NOT_IMAGE)
+        return Problem("InvalidImage.FileFormat", _NOT_IMAGE)
     return None
 
 
-def check_audio_url(url: str) -> MediaProblem | None:
+def check_audio_url(url: str) -> Problem | None:
     """An audio URL must be http(s) or oss://, reachable, and name a .wav or .mp3 file."""
     if url.startswith("oss://"):
         return None
     if not url.startswith(("http://", "https://")):
-        return MediaProblem("InvalidURL", "Invalid URL provided in your request.")
+        return Problem("InvalidURL", "Invalid URL provided in your request.")
     problem = check_remote_url(url)
     if problem is not None and problem.code != "InvalidImage.FileFormat":
         return problem
     if not urlsplit(url).path.lower().endswith((".wav", ".mp3")):
-        return MediaProblem("InvalidURL", "File type is not supported. Allowed types are: .wav, .mp3.")
+        return Problem("InvalidURL", "File type is not supported. Allowed types are: .wav, .mp3.")
     return None
 
 
-def decode_data_url(url: str) -> tuple[str, bytes] | MediaProblem:
+def decode_data_url(url: str) -> tuple[str, bytes] | Problem:
     """Split `data:<mime>;base64,<data>` into (mime, bytes), or say why it is malformed."""
     header, sep, payload = url.partition(",")
     if not sep or not header.startswith("data:") or not header.endswith(";base64"):
-        return MediaProblem("InvalidParameter.DataInspection", _BAD_FORMAT)
+        return Problem("InvalidParameter.DataInspection", _BAD_FORMAT)
     mime = header[len("data:") : -len(";base64")].lower()
     if mime not in _ALLOWED_MIME:
-        return MediaProblem("InvalidImage.FileFormat", _NOT_IMAGE)
+        return Problem("InvalidImage.FileFormat", _NOT_IMAGE)
     try:
         data = base64.b64decode(payload, validate=True)
     except (binascii.Error, ValueError):
-        return MediaProblem("InvalidParameter.DataInspection", _BAD_FORMAT)
+        return Problem("InvalidParameter.DataInspection", _BAD_FORMAT)
     return mime, data
 
 
 def check_image_bytes(
     data: bytes, min_px: int, max_px: int, max_bytes: int, size: int | None = None
-) -> MediaProblem | None:
+) -> Problem | None:
     """Check that bytes (or a file's leading bytes and its `size`) are a usable image."""
     size = len(data) if size is None else size
     if size > max_bytes:
-        return MediaProblem(
+        return Problem(
             "InvalidParameter",
             f"The image is {size} bytes, larger than the model's limit of {max_bytes} bytes.",
         )
     info = sniff_image(data)
     if info is None:
-        return MediaProblem("InvalidImage.FileFormat", _NOT_IMAGE)
+        return Problem("InvalidImage.FileFormat", _NOT_IMAGE)
     if info.width <= 0 or info.height <= 0:
-        return MediaProblem("InvalidParameter", _DECODE_FAILED)
+        return Problem("InvalidParameter", _DECODE_FAILED)
     if info.alpha:
-        return MediaProblem(
+        return Problem(
             "InvalidImage.FileFormat", "Invalid image type: PNG images must not have an alpha channel."
         )
     for side in (info.width, info.height):
         if not min_px <= side <= max_px:
-            return MediaProblem(
+            return Problem(
                 "InvalidParameter",
                 f"The image is {info.width}x{info.height} pixels; each side must be within "
                 f"[{min_px}, {max_px}].",

@@ -15,7 +15,7 @@ import json
 from dataclasses import dataclass
 
 from runner.simulator.draws import seeded_uuid
-from runner.simulator.media import MediaProblem
+from runner.simulator.errors import Problem
 
 __all__ = ["HEAD_BYTES", "StoredObject", "UploadError", "UploadStore"]
 
@@ -99,17 +99,17 @@ class UploadStore:
         self.objects[key] = StoredObject(head[:HEAD_BYTES], size, document["model"], now)
         return key
 
-    def resolve(self, url: str, model: str, now: float) -> MediaProblem | tuple[bytes, int]:
+    def resolve(self, url: str, model: str, now: float) -> Problem | tuple[bytes, int]:
         """The stored object behind an oss:// URL for `model`, or why it cannot be used."""
         key = url.removeprefix("oss://")
         stored = self._live(key, now)
         if stored is None:
-            return MediaProblem(
+            return Problem(
                 "InvalidParameter",
                 "Failed to find the requested media resource during the data inspection process.",
             )
         if stored.model != model:
-            return MediaProblem(
+            return Problem(
                 "InvalidParameter",
                 "Don't have authorization to access the media resource during the data inspection process.",
             )

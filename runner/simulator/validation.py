@@ -13,9 +13,8 @@ from dataclasses import dataclass
 from typing import Any
 
 from runner.simulator.config import SimConfig
-from runner.simulator.errors import BODY_INVALID, ApiError
+from runner.simulator.errors import BODY_INVALID, ApiError, Problem
 from runner.simulator.media import (
-    MediaProblem,
     check_audio_url,
     check_image_bytes,
     check_remote_url,
@@ -26,7 +25,7 @@ from runner.simulator.models import ModelSpec
 __all__ = ["CreateRequest", "OssResolver", "validate_create"]
 
 # Resolves an oss:// URL for a model: a problem, or the stored object's leading bytes and size.
-OssResolver = Callable[[str, str], "MediaProblem | tuple[bytes, int]"]
+OssResolver = Callable[[str, str], "Problem | tuple[bytes, int]"]
 
 _SIM_FAIL = re.compile(r"\[sim-fail:([A-Za-z0-9_.]+)\]")
 _SIM_TIME = re.compile(r"\[sim-time:([0-9]+(?:\.[0-9]+)?)\]")
@@ -43,7 +42,7 @@ class CreateRequest:
     duration: int
     prompt_extend: bool
     audio: bool
-    deferred: MediaProblem | None = None
+    deferred: Problem | None = None
     forced_failure: str | None = None  # from a `[sim-fail:CODE]` marker in the prompt
     forced_seconds: float | None = None  # from a `[sim-time:SECONDS]` marker in the prompt
 
@@ -51,13 +50,13 @@ class CreateRequest:
 class _ParameterProblem(Exception):
     """A parameter-value problem; the caller decides between refusal and task failure."""
 
-    def __init__(self, problem: MediaProblem) -> None:
+    def __init__(self, problem: Problem) -> None:
         super().__init__(problem.message)
         self.problem = problem
 
 
-def _missing(field: str) -> MediaProblem:
-    return MediaProblem(
+def _missing(field: str) -> Problem:
+    return Problem(
         "InvalidParameter",
         f"Required parameter({field}) missing or invalid, please check the request parameters.",
     )
@@ -131,7 +130,7 @@ def validate_create(
         )
 
 
-def _refusal(problem: MediaProblem) -> ApiError:
+def _refusal(problem: Problem) -> ApiError:
     return ApiError(problem.status, problem.code, problem.message)
 
 
@@ -167,7 +166,7 @@ def _prompt(value: Any, limit: int, field: str, config: SimConfig) -> str | None
     if len(value) > limit:
         if config.long_prompt == "reject":
             raise _ParameterProblem(
-                MediaProblem(
+                Problem(
                     "InvalidParameter",
                     f"Parameter {field} is {len(value)} characters long; the limit is {limit}.",
                 )
@@ -203,8 +202,8 @@ def _parameters(spec: ModelSpec, inputs: dict[str, Any], params: dict[str, Any])
     return str(resolution), duration, audio
 
 
-def _invalid(field: str, value: Any, rule: str) -> MediaProblem:
-    return MediaProblem(
+def _invalid(field: str, value: Any, rule: str) -> Problem:
+    return Problem(
         "InvalidParameter",
         f"Required parameter({field}) missing or invalid, please check the request parameters. "
         f"Got {value!r}; {rule}.",
@@ -217,7 +216,7 @@ def _media(
     oss_enabled: bool,
     config: SimConfig,
     resolve_oss: OssResolver,
-) -> MediaProblem | None:
+) -> Problem | None:
     """The first problem with the input images or audio, if any."""
     fields = [spec.image_field] + (["last_frame_url"] if spec.kind == "kf2v" else [])
     for field in fields:
@@ -241,7 +240,7 @@ def _media(
 
 def _image(
     url: str, spec: ModelSpec, oss_enabled: bool, config: SimConfig, resolve_oss: OssResolver
-) -> MediaProblem | None:
+) -> Problem | None:
     """Check one image reference: http(s), oss:// or a data URI."""
     limits = (config.image_min_px, config.image_max_px, spec.image_max_mb * 1024 * 1024)
     if url.startswith(("http://", "https://")):
@@ -250,12 +249,12 @@ def _image(
         return _oss(url, spec, oss_enabled, resolve_oss, limits)
     if url.startswith("data:"):
         if len(url) > config.data_url_max_bytes:
-            return MediaProblem("BadRequest.TooLarge", "Payload Too Large.", status=413)
+            return Problem("BadRequest.TooLarge", "Payload Too Large.", status=413)
         decoded = decode_data_url(url)
-        if isinstance(decoded, MediaProblem):
+        if isinstance(decoded, Problem):
             return decoded
         return check_image_bytes(decoded[1], *limits)
-    return MediaProblem("InvalidURL", "Invalid URL provided in your request.")
+    return Problem("InvalidURL", "Invalid URL provided in your request.")
 
 
 def _oss(
@@ -264,15 +263,15 @@ def _oss(
     oss_enabled: bool,
     resolve_oss: OssResolver,
     limits: tuple[int, int, int] | None,
-) -> MediaProblem | None:
+) -> Problem | None:
     """oss:// needs the resolve header and a live upload made for this model."""
     if not oss_enabled:
-        return MediaProblem(
+        return Problem(
             "InvalidParameter.DataInspection",
             "The media format is not supported or incorrect for the data inspection.",
         )
     found = resolve_oss(url, spec.name)
-    if isinstance(found, MediaProblem):
+    if isinstance(found, Problem):
         return found
     head, size = found
     return None if limits is None else check_image_bytes(head, *limits, size=size)
