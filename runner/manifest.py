@@ -259,7 +259,8 @@ def _check_field_name(
         message = f"cannot be set in {section}."
     else:
         allowed = [f for f in FIELD_NAMES if f not in forbidden]
-        message = f"unknown field in {section}.{suggest(key, allowed)} Fields: {', '.join(allowed)}."
+        hint = suggest(key, allowed) or f" Fields: {', '.join(allowed)}."
+        message = f"unknown field in {section}.{hint}"
     loader.fail(loader.at(data, key), key, message)
     return False
 
@@ -273,9 +274,9 @@ def _raw_tasks(loader: _Loader, doc: Mapping[str, Any]) -> list[RawTask]:
         if not isinstance(item, MarkedDict):
             loader.fail(loader.at(doc, "tasks"), "tasks", f"each task must be a mapping, got {item!r}.")
             continue
-        if all(_check_field_name(loader, key, item, "task", ()) for key in list(item)):
-            place = RowPlace(loader.at(item), loader.root, loader.root, item.key_lines, loader.display)
-            tasks.append(RawTask({k: v for k, v in item.items() if v is not None}, place))
+        known = [key for key in item if _check_field_name(loader, key, item, "task", ())]
+        place = RowPlace(loader.at(item), loader.root, loader.root, item.key_lines, loader.display)
+        tasks.append(RawTask({k: item[k] for k in known if item[k] is not None}, place))
     rows = doc.get("rows")
     files = rows if isinstance(rows, list) else [rows] if rows is not None else []
     for name in files:
