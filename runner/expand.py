@@ -20,7 +20,16 @@ from runner.fields import suggest
 from runner.readers import RowPlace
 from runner.templates import TemplateError, placeholders, render, slugify
 
-__all__ = ["TEMPLATED_FIELDS", "Axis", "Expansion", "RawTask", "Variant", "count_variants", "expand_task", "task_axes"]
+__all__ = [
+    "TEMPLATED_FIELDS",
+    "Axis",
+    "Expansion",
+    "RawTask",
+    "Variant",
+    "count_variants",
+    "expand_task",
+    "task_axes",
+]
 
 #: Fields whose text may contain `{name}` placeholders.
 TEMPLATED_FIELDS: Final = ("prompt", "negative_prompt", "img_url", "audio_url")
@@ -64,7 +73,7 @@ class Variant:
 
 
 def task_axes(task: RawTask, exp: Expansion) -> list[Axis]:
-    """The dimensions `task` is crossed over: the vars its templates use, then the matrix fields it leaves open."""
+    """What `task` is crossed over: the vars its templates use, then the matrix fields it leaves open."""
     matrix = [Axis(name, values, False) for name, values in exp.matrix.items() if name not in task.values]
     if not exp.vars:
         return matrix
@@ -98,8 +107,10 @@ def count_variants(axes: list[Axis]) -> int:
     return total
 
 
-def expand_task(task: RawTask, axes: list[Axis], exp: Expansion, problems: list[Problem]) -> Iterator[Variant]:
-    """Every concrete row of `task` over its `axes`; template problems are appended and that row is skipped."""
+def expand_task(
+    task: RawTask, axes: list[Axis], exp: Expansion, problems: list[Problem]
+) -> Iterator[Variant]:
+    """Every concrete row of `task` over `axes`; template problems are appended and the row skipped."""
     varying = [len(axis.values) > 1 for axis in axes]
     default_keys = frozenset(exp.defaults)
     for combo in itertools.product(*(axis.values for axis in axes)):
