@@ -13,6 +13,7 @@ Library code raises only these (plus ValueError/TypeError for programming mistak
     │   ├── AccountError         401/403/arrears/free tier exhausted: stop the whole run
     │   └── AmbiguousSubmitError the create may have reached the server: reconcile, never resend blindly
     ├── DownloadError        a video could not be fetched or verified
+    ├── InputFileError       a local input file vanished or changed since planning (fails that task)
     └── InvalidTransitionError   the lifecycle refused a move; always a bug in our code
 """
 
@@ -26,6 +27,7 @@ __all__ = [
     "ApiError",
     "ConfigError",
     "DownloadError",
+    "InputFileError",
     "InvalidTransitionError",
     "ManifestError",
     "Problem",
@@ -116,6 +118,10 @@ class DownloadError(RunnerError):
         super().__init__(message)
         self.expired = expired
         self.disk_full = disk_full
+
+
+class InputFileError(RunnerError):
+    """A task's local input file is missing or no longer matches the hash it was planned with."""
 
 
 class InvalidTransitionError(RunnerError):

@@ -1,9 +1,266 @@
-"""`runner run`, `runner status`, `runner cancel`: placeholder until the engine lands (issue 4)."""
+"""`runner run MANIFEST` and `runner cancel MANIFEST`.
+
+`run` executes the manifest's tasks (resuming whatever the run folder's journal says is
+unfinished), shows progress, prints a summary and exits 0 all done · 1 bad input ·
+3 finished with failed tasks · 4 stopped early, resumable · 5 account-level error.
+`cancel` cancels the run's tasks still queued (PENDING) on DashScope.
+"""
 
 from __future__ import annotations
 
+import logging
+import os
+import signal
+import sys
+from pathlib import Path
+from typing import Any
+
+import anyio
 import click
+from rich.console import Console
+from rich.logging import RichHandler
 
-__all__ = ["COMMANDS"]
+from runner.catalog import Endpoint, get_model, resolve_endpoint
+from runner.cli import EXIT_ACCOUNT, EXIT_FAILED_TASKS, EXIT_OK, EXIT_STOPPED
+from runner.cli.plan import load_from_options, manifest_options
+from runner.cli.progress import show_progress
+from runner.cli.wiring import DEFAULT_SIM_TIME_SCALE, SimOptions, open_connection, resolve_api_key
+from runner.errors import AccountError, ApiError, ConfigError, TaskRejectedError
+from runner.lifecycle import Event
+from runner.manifest import Manifest, run_folder
+from runner.ratelimit import Pacer
+from runner.results import render_summary
+from runner.scheduler import DEFAULT_QUEUE_AHEAD, Engine, EngineConfig
+from runner.store import JOURNAL_NAME, Store
+from runner.tasks import RunSummary, TaskState
 
-COMMANDS: list[click.Command] = []
+__all__ = ["COMMANDS", "cancel", "exit_code", "run"]
+
+log = logging.getLogger("runner")
+
+
+@click.command()
+@click.argument("manifest", type=click.Path(path_type=Path, dir_okay=False))
+@click.option(
+    "--out", type=click.Path(path_type=Path, file_okay=False), default=Path("outputs"), show_default=True
+)
+@manifest_options
+@click.option(
+    "--queue-ahead", type=click.IntRange(min=0), help="Tasks submitted beyond the concurrency quota."
+)
+@click.option("--max-attempts", type=click.IntRange(min=1), default=3, show_default=True)
+@click.option("--retry-failed", is_flag=True, help="Submit again failed/expired tasks worth retrying.")
+@click.option("--retry-code", multiple=True, help="With --retry-failed: also retry this error code.")
+@click.option("--api-key-file", type=click.Path(path_type=Path, dir_okay=False), help="File holding the key.")
+@click.option("--sim-profile", default="default", show_default=True, help="Embedded simulator preset.")
+@click.option(
+    "--sim-time-scale", type=click.FloatRange(min=0, min_open=True), default=DEFAULT_SIM_TIME_SCALE,
+    show_default=True, help="Embedded simulator: real seconds per simulated second.",
+)  # fmt: skip
+@click.option("--sim-seed", type=int, help="Embedded simulator seed.")
+@click.option("--progress/--no-progress", default=None, help="Live display (default: on a terminal).")
+def run(
+    manifest: Path,
+    out: Path,
+    queue_ahead: int | None,
+    max_attempts: int,
+    retry_failed: bool,
+    retry_code: tuple[str, ...],
+    api_key_file: Path | None,
+    sim_profile: str,
+    sim_time_scale: float,
+    sim_seed: int | None,
+    progress: bool | None,
+    **options: Any,
+) -> None:
+    """Run MANIFEST's tasks: submit within quota, poll, download, verify; resume on re-run.
+
+    Finished tasks are never touched again; in-flight ones are polled again; uncertain
+    submissions are looked up before anything is resent. Ctrl-C stops cleanly (exit 4).
+    """
+    loaded = load_from_options(manifest, options)
+    endpoint = resolve_endpoint(loaded.endpoint)
+    key = resolve_api_key(endpoint, api_key_file)
+    folder = run_folder(loaded, out)
+    config = _engine_config(loaded, queue_ahead, max_attempts, retry_failed, retry_code)
+    console = Console(highlight=False)
+    live = console.is_terminal if progress is None else progress
+    handler = _log_handler(console, live)
+    log.addHandler(handler)
+    log.setLevel(logging.INFO)
+    try:
+        with Store.open(folder / JOURNAL_NAME) as store:
+            store.add_tasks(loaded.specs)
+            store.set_meta("manifest", str(manifest))
+            store.set_meta("currency", endpoint.currency)
+            _warn_sim_resume(endpoint, store)
+            sim = SimOptions(sim_profile, sim_time_scale, sim_seed)
+            engine, summary = anyio.run(
+                _execute, store, folder, endpoint, key, config, sim, loaded, console, live
+            )
+    finally:
+        log.removeHandler(handler)
+    click.echo(render_summary(summary))
+    click.echo(f"Output: {folder}/ (videos/, status.csv, status.parquet, {JOURNAL_NAME})")
+    code = exit_code(summary, engine.account_error)
+    if engine.account_error is not None:
+        click.echo(f"Error: {engine.account_error}", err=True)
+    sys.exit(code)
+
+
+async def _execute(
+    store: Store,
+    folder: Path,
+    endpoint: Endpoint,
+    key: str,
+    config: EngineConfig,
+    sim: SimOptions,
+    loaded: Manifest,
+    console: Console,
+    live: bool,
+) -> tuple[Engine, RunSummary]:
+    async with open_connection(endpoint, key, sim) as connection:
+        config = _with_clock(config, connection.time_scale, connection.learn_clock)
+        ids = [spec.id for spec in loaded.specs]
+        engine = Engine(store, connection.client, folder, endpoint, config, task_ids=ids)
+        async with anyio.create_task_group() as group:
+            group.start_soon(_stop_on_signals, engine)
+            group.start_soon(show_progress, engine.snapshot, console, live)
+            summary = await engine.run()
+            group.cancel_scope.cancel()
+    return engine, summary
+
+
+async def _stop_on_signals(engine: Engine) -> None:
+    """First Ctrl-C (or SIGTERM): stop cleanly, resumable. Second: leave at once."""
+    with anyio.open_signal_receiver(signal.SIGINT, signal.SIGTERM) as signals:
+        async for _ in signals:
+            if engine.snapshot().stopping:
+                os._exit(130)  # the journal is consistent at every instant
+            log.warning(
+                "Stopping: no new submissions; in-flight tasks stay in the journal (Ctrl-C again to quit)."
+            )
+            engine.request_stop("interrupted")
+
+
+def exit_code(summary: RunSummary, account_error: AccountError | None) -> int:
+    """5 account error · 4 stopped early or unfinished (resumable) · 3 failed tasks · 0 all done."""
+    if account_error is not None:
+        return EXIT_ACCOUNT
+    if summary.stopped_reason or summary.unfinished:
+        return EXIT_STOPPED
+    if summary.failed or summary.expired or summary.cancelled:
+        return EXIT_FAILED_TASKS
+    return EXIT_OK
+
+
+def _engine_config(
+    loaded: Manifest,
+    queue_ahead: int | None,
+    max_attempts: int,
+    retry_failed: bool,
+    retry_codes: tuple[str, ...],
+) -> EngineConfig:
+    """Limits: flags over manifest over the catalogue quota of the manifest's (slowest) model."""
+    limits = loaded.limits
+    models = [get_model(name) for name in sorted({spec.model for spec in loaded.specs})]
+    quotas = [m for m in models if m is not None]
+    concurrency = limits.concurrency or min((m.concurrency for m in quotas), default=1)
+    submit_rate = limits.submit_rate or min((m.submit_rate for m in quotas), default=1.0)
+    ahead = queue_ahead if queue_ahead is not None else limits.queue_ahead
+    return EngineConfig(
+        concurrency=concurrency,
+        submit_rate=submit_rate,
+        queue_ahead=DEFAULT_QUEUE_AHEAD if ahead is None else ahead,
+        max_cost=limits.max_cost,
+        max_wall_time=limits.max_wall_time,
+        max_attempts=max_attempts,
+        retry_failed=retry_failed,
+        retry_codes=frozenset(retry_codes),
+    )
+
+
+def _with_clock(config: EngineConfig, time_scale: float, learn_clock: bool) -> EngineConfig:
+    from dataclasses import replace
+
+    return replace(config, time_scale=time_scale, learn_clock=learn_clock)
+
+
+def _warn_sim_resume(endpoint: Endpoint, store: Store) -> None:
+    counts = store.counts()
+    in_flight = sum(counts.get(s, 0) for s in (TaskState.PENDING, TaskState.RUNNING, TaskState.SUCCEEDED))
+    if endpoint.is_simulator and in_flight:
+        log.warning(
+            "%d tasks were in flight when the last run stopped. The built-in simulator starts afresh in "
+            "every process and no longer knows them: they will be reported expired (re-run with "
+            "--retry-failed to generate them). Resumption against a server that remembers tasks can be "
+            "tried with `runner sim serve` and --endpoint http://127.0.0.1:PORT.",
+            in_flight,
+        )
+
+
+def _log_handler(console: Console, live: bool) -> logging.Handler:
+    if live:
+        return RichHandler(console=console, show_path=False, markup=False)
+    handler = logging.StreamHandler(sys.stderr)
+    handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(message)s", "%H:%M:%S"))
+    return handler
+
+
+@click.command()
+@click.argument("manifest", type=click.Path(path_type=Path, dir_okay=False))
+@click.option(
+    "--out", type=click.Path(path_type=Path, file_okay=False), default=Path("outputs"), show_default=True
+)
+@click.option("--endpoint", help="sim, beijing, singapore, virginia or a base URL (default: the manifest's).")
+@click.option("--api-key-file", type=click.Path(path_type=Path, dir_okay=False), help="File holding the key.")
+def cancel(manifest: Path, out: Path, endpoint: str | None, api_key_file: Path | None) -> None:
+    """Cancel MANIFEST's tasks still queued (PENDING) on DashScope; running ones cannot be cancelled."""
+    loaded = load_from_options(manifest, {"endpoint": endpoint})
+    target = resolve_endpoint(loaded.endpoint)
+    folder = run_folder(loaded, out)
+    if not (folder / JOURNAL_NAME).is_file():
+        raise ConfigError(
+            f"{folder} has no journal: `runner run {manifest}` has not started, nothing to cancel."
+        )
+    if target.is_simulator:
+        raise ConfigError(
+            "The built-in simulator lives inside each `runner run` process: its tasks end with it, "
+            "there is nothing to cancel. Use `runner sim serve` and --endpoint http://127.0.0.1:PORT "
+            "to rehearse cancellation."
+        )
+    key = resolve_api_key(target, api_key_file)
+    with Store.open(folder / JOURNAL_NAME) as store:
+        lines = anyio.run(_cancel_all, store, target, key)
+    for line in lines:
+        click.echo(line)
+
+
+async def _cancel_all(store: Store, endpoint: Endpoint, key: str) -> list[str]:
+    lines: list[str] = []
+    cancelled = 0
+    async with open_connection(endpoint, key, SimOptions()) as connection:
+        pacer = Pacer(15.0)
+        for record in store.records([TaskState.PENDING, TaskState.RUNNING]):
+            if record.state is TaskState.RUNNING or record.task_id is None:
+                lines.append(f"{record.id}: running on DashScope; running tasks cannot be cancelled.")
+                continue
+            await pacer.wait()
+            try:
+                await connection.client.cancel(record.task_id)
+            except TaskRejectedError:
+                lines.append(f"{record.id}: already running or finished; it cannot be cancelled.")
+                continue
+            except ApiError as error:
+                lines.append(f"{record.id}: not cancelled: {error}")
+                continue
+            store.transition(record.id, Event.CANCELLED, detail={"by": "runner cancel"})
+            cancelled += 1
+    planned = store.counts().get(TaskState.PLANNED, 0)
+    lines.append(f"Cancelled {cancelled} queued task(s).")
+    if planned:
+        lines.append(f"{planned} task(s) were never submitted; `runner run` would submit them.")
+    return lines
+
+
+COMMANDS: list[click.Command] = [run, cancel]

@@ -1,0 +1,98 @@
+"""Connecting `runner run`/`cancel` to an API: the key, the HTTP client, the embedded simulator.
+
+The API key comes from DASHSCOPE_API_KEY or `--api-key-file`; the simulator (`sim`, or a
+loopback URL such as `runner sim serve` prints, when no key is given) uses the key it
+accepts by default. The key goes into the client and nowhere else: httpx's request log
+(which names URLs) is kept at WARNING so that signed video URLs stay out of the output.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Final
+from urllib.parse import urlsplit
+
+import httpx
+
+from runner.catalog import SIM_API_KEY, Endpoint
+from runner.client import DashScopeClient
+from runner.errors import ConfigError
+
+__all__ = ["DEFAULT_SIM_TIME_SCALE", "Connection", "SimOptions", "open_connection", "resolve_api_key"]
+
+DEFAULT_SIM_TIME_SCALE: Final = 0.05  #: the demo's 90 s tasks take 4.5 s
+_TIMEOUT: Final = httpx.Timeout(60.0, connect=10.0)
+_LOOPBACK: Final = ("localhost", "127.0.0.1", "::1")
+
+
+@dataclass(frozen=True, slots=True)
+class SimOptions:
+    """Settings of the in-process simulator (`endpoint: sim`)."""
+
+    profile: str = "default"
+    time_scale: float = DEFAULT_SIM_TIME_SCALE
+    seed: int | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Connection:
+    """A ready client plus what the engine must know about the server's clock."""
+
+    client: DashScopeClient
+    time_scale: float  #: real seconds per server second (known only for the embedded simulator)
+    learn_clock: bool  #: a loopback server may be a compressed simulator: learn its clock rate
+
+
+def is_loopback(endpoint: Endpoint) -> bool:
+    host = urlsplit(endpoint.base_url).hostname or ""
+    return host in _LOOPBACK or host.startswith("127.")
+
+
+def resolve_api_key(endpoint: Endpoint, key_file: Path | None) -> str:
+    """The API key for `endpoint`, or ConfigError saying how to provide one (or try the simulator)."""
+    if endpoint.is_simulator:
+        return SIM_API_KEY
+    if key_file is not None:
+        try:
+            key = key_file.read_text(encoding="utf-8").strip()
+        except OSError as exc:
+            raise ConfigError(f"The API key file {key_file} cannot be read ({exc.strerror}).") from None
+        if not key:
+            raise ConfigError(f"The API key file {key_file} is empty.")
+        return key
+    key = os.environ.get("DASHSCOPE_API_KEY", "").strip()
+    if key:
+        return key
+    if is_loopback(endpoint):
+        return SIM_API_KEY
+    msg = (
+        f"No API key for the {endpoint.name} endpoint ({endpoint.base_url}): set DASHSCOPE_API_KEY "
+        "or pass --api-key-file. To try runner without an account, use --endpoint sim."
+    )
+    raise ConfigError(msg)
+
+
+@asynccontextmanager
+async def open_connection(endpoint: Endpoint, api_key: str, sim: SimOptions) -> AsyncIterator[Connection]:
+    """An httpx client for the endpoint (an ASGI transport into a fresh simulator for `sim`)."""
+    logging.getLogger("httpx").setLevel(logging.WARNING)
+    logging.getLogger("httpcore").setLevel(logging.WARNING)
+    if endpoint.is_simulator:
+        from runner.simulator import SimConfig, create_app
+
+        try:
+            config = SimConfig.profile(sim.profile, time_scale=sim.time_scale, seed=sim.seed)
+        except ValueError as exc:
+            raise ConfigError(str(exc)) from None
+        transport = httpx.ASGITransport(app=create_app(config))
+        async with httpx.AsyncClient(transport=transport, base_url=endpoint.base_url) as http:
+            yield Connection(DashScopeClient(http, api_key), sim.time_scale, learn_clock=False)
+        return
+    limits = httpx.Limits(max_connections=32, max_keepalive_connections=16)
+    async with httpx.AsyncClient(base_url=endpoint.base_url, timeout=_TIMEOUT, limits=limits) as http:
+        yield Connection(DashScopeClient(http, api_key), 1.0, learn_clock=is_loopback(endpoint))

@@ -1,0 +1,171 @@
+"""The download pool: fetch each succeeded task's video into place, verified, then journal it.
+
+Its own small concurrency, separate from the submit slots (a task's slot is released when
+the server says SUCCEEDED, before its video is fetched). Each download streams into a
+results.VideoWriter (`.part`, size and MP4 check, sha256, fsync, atomic rename), then the
+sidecar is written, then the journal says DONE: a crash anywhere leaves either no video,
+or a complete video that the next run fetches again.
+
+- an expired URL (403/404 from the storage host) is refreshed by querying the task again;
+  a task the server no longer knows is EXPIRED;
+- truncated or reset transfers are retried a few times, then left SUCCEEDED for the next run;
+- a full disk stops the run's submissions (the engine decides) and leaves the task SUCCEEDED.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+from pathlib import Path
+from typing import Any, Final, Protocol
+
+import anyio
+from anyio.streams.memory import MemoryObjectReceiveStream, MemoryObjectSendStream
+
+from runner.client import DashScopeClient
+from runner.crashpoints import crash_point
+from runner.errors import AccountError, ApiError, DownloadError
+from runner.lifecycle import Event
+from runner.polling import Poller
+from runner.results import VideoFile, VideoWriter, write_sidecar
+from runner.store import Store
+from runner.tasks import TaskRecord, TaskState
+
+__all__ = ["DownloadListener", "Downloader"]
+
+MAX_TRIES: Final = 4
+
+
+class DownloadListener(Protocol):
+    """What the engine does when a download settles."""
+
+    def download_settled(self, task: str) -> None: ...
+
+    def disk_full(self, error: DownloadError) -> None: ...
+
+    def account_failed(self, error: AccountError) -> None: ...
+
+
+class Downloader:
+    """A queue of succeeded tasks and the workers that fetch their videos."""
+
+    def __init__(
+        self,
+        store: Store,
+        client: DashScopeClient,
+        poller: Poller,
+        run_dir: Path,
+        listener: DownloadListener,
+        *,
+        workers: int = 4,
+        retry_delay: float = 0.5,
+    ) -> None:
+        self._store = store
+        self._client = client
+        self._poller = poller
+        self._run_dir = run_dir
+        self._listener = listener
+        self._workers = workers
+        self._retry_delay = retry_delay
+        self._send: MemoryObjectSendStream[str]
+        self._receive: MemoryObjectReceiveStream[str]
+        self._send, self._receive = anyio.create_memory_object_stream[str](math.inf)
+        self.queued = 0  # enqueued and not yet settled
+        self.retries = 0
+        self.stopped = False  # disk full: leave the rest for the next run
+
+    def enqueue(self, task: str) -> None:
+        self.queued += 1
+        self._send.send_nowait(task)
+
+    async def run(self) -> None:
+        """Run the workers until cancelled."""
+        async with anyio.create_task_group() as group:
+            for _ in range(self._workers):
+                group.start_soon(self._worker)
+
+    async def _worker(self) -> None:
+        async for task in self._receive:
+            try:
+                if not self.stopped:
+                    await self._download(task)
+            finally:
+                self.queued -= 1
+                self._listener.download_settled(task)
+
+    async def _download(self, task: str) -> None:
+        record = self._store.record(task)
+        if record.state is not TaskState.SUCCEEDED:
+            return
+        record = self._store.transition(task, Event.DOWNLOAD_STARTED)
+        for attempt in range(1, MAX_TRIES + 1):
+            try:
+                video = await self._fetch(task, record.video_url or "")
+            except DownloadError as error:
+                if error.disk_full:
+                    self._interrupted(task, error)
+                    self.stopped = True
+                    self._listener.disk_full(error)
+                    return
+                if attempt == MAX_TRIES:
+                    self._interrupted(task, error)  # left SUCCEEDED: the next run tries again
+                    return
+                if error.expired:
+                    refreshed = await self._refresh(task, error)
+                    if refreshed is None:
+                        return
+                    record = refreshed
+                self.retries += 1
+                await anyio.sleep(self._retry_delay * attempt)
+                continue
+            self._done(task, record, video)
+            return
+
+    async def _fetch(self, task: str, url: str) -> VideoFile:
+        async with self._client.stream_download(url) as (length, chunks):
+            with VideoWriter(self._run_dir, task, length) as writer:
+                first = True
+                async for chunk in chunks:
+                    writer.write(chunk)
+                    if first:
+                        crash_point("mid_download")
+                        first = False
+                video = writer.finish()
+        crash_point("after_rename_before_journal")
+        return video
+
+    def _done(self, task: str, record: TaskRecord, video: VideoFile) -> None:
+        fields: dict[str, Any] = {
+            "video_path": video.path,
+            "video_sha256": video.sha256,
+            "video_size": video.size,
+        }
+        final = dataclasses.replace(record, state=TaskState.DONE, **fields)
+        write_sidecar(self._run_dir, self._store.spec(task), final)
+        self._store.transition(task, Event.DOWNLOADED, cost=record.cost, **fields)
+
+    async def _refresh(self, task: str, error: DownloadError) -> TaskRecord | None:
+        """A fresh signed URL from the server; None when the task expired (journalled) or on error."""
+        record = self._store.record(task)
+        try:
+            status = await self._poller.query(record.task_id or "")
+        except AccountError as account:
+            self._interrupted(task, error)
+            self._listener.account_failed(account)
+            return None
+        except ApiError:
+            self._interrupted(task, error)
+            return None
+        if status.status == "SUCCEEDED" and status.video_url:
+            self._store.transition(task, Event.DOWNLOAD_INTERRUPTED, video_url=status.video_url)
+            return self._store.transition(task, Event.DOWNLOAD_STARTED)
+        message = (
+            f"The video of task {task!r} (DashScope task {record.task_id}) expired before it was "
+            f"downloaded: the server now reports {status.status}. "
+            "Run with --retry-failed to generate it again."
+        )
+        self._store.transition(task, Event.EXPIRED, error_code="VideoExpired", error_message=message)
+        return None
+
+    def _interrupted(self, task: str, error: DownloadError) -> None:
+        self._store.transition(task, Event.DOWNLOAD_INTERRUPTED, detail={"error": str(error)})

@@ -1,0 +1,146 @@
+"""What a run counts as it goes: the progress snapshot, the final summary, retryable codes.
+
+The scheduler fills a `RunStats`; a progress display reads `Snapshot`s (it never touches
+the engine's internals); `build_summary` turns the journal plus the stats into the
+RunSummary that decides the exit code. Efficiency = makespan lower bound / observed
+makespan (reliability-performance.md §4.4), both in server seconds.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Final
+
+from runner.efficiency import efficiency, makespan_lower_bound, server_seconds
+from runner.store import Store
+from runner.tasks import RunSummary, TaskRecord, TaskState
+
+__all__ = ["RETRYABLE_CODES", "RunStats", "Snapshot", "build_summary", "is_retryable"]
+
+#: task failures worth another attempt (a code or any of its sub-codes); content and
+#: parameter rejections (DataInspectionFailed, IPInfringementSuspect, InvalidParameter*) are not
+RETRYABLE_CODES: Final = (
+    "InternalError",
+    "SystemError",
+    "ModelServiceFailed",
+    "ModelServingError",
+    "ModelUnavailable",
+    "RequestTimeOut",
+    "InvalidURL.Timeout",
+    "BadRequest.InputDownloadFailed",
+)
+_BILLED: Final = frozenset({TaskState.SUCCEEDED, TaskState.DOWNLOADING, TaskState.DONE})
+
+
+def is_retryable(code: str | None) -> bool:
+    """Whether a task that failed with `code` may succeed if submitted again."""
+    if not code:
+        return False
+    return any(code == prefix or code.startswith(prefix + ".") for prefix in RETRYABLE_CODES)
+
+
+@dataclass(frozen=True, slots=True)
+class Snapshot:
+    """The state of a run at one instant, for progress displays."""
+
+    counts: Mapping[TaskState, int]
+    total: int
+    done_this_run: int
+    cost: float
+    currency: str
+    submit_rate: float  #: submissions per second allowed now (server seconds)
+    submitted: int  #: accepted submissions in this run
+    slots_used: int
+    slots_capacity: int
+    polls: int
+    elapsed_s: float
+    eta_s: float | None
+    stopping: str | None  #: why the run is stopping, if it is
+
+
+@dataclass(slots=True)
+class RunStats:
+    """Counters the engine keeps while it runs."""
+
+    submitted: int = 0
+    throttled: int = 0  #: submissions refused with 429
+    reconciled: int = 0
+    resubmitted_after_ambiguity: int = 0
+    retried: int = 0
+    skipped: int = 0  #: done before this run started
+    done: int = 0  #: videos fetched by this run
+    first_submit_local: float | None = None
+    last_settled_local: float | None = None
+    durations: list[float] = field(default_factory=list)  #: server run times of this run's tasks
+    _this_run: set[str] = field(default_factory=set)
+    _cost_base: float | None = None
+    _cost_added: float = 0.0
+
+    def note_submit(self, task: str, now: float) -> None:
+        if self.first_submit_local is None:
+            self.first_submit_local = now
+        self._this_run.add(task)
+
+    def note_finished(self, task: str, record: TaskRecord, now: float) -> None:
+        """A task reached a terminal server state (its cost counts from now if it succeeded)."""
+        self.last_settled_local = now
+        if record.state is TaskState.SUCCEEDED and record.cost:
+            self._cost_added += record.cost
+        if task not in self._this_run:
+            return
+        start, end = server_seconds(record.scheduled_time), server_seconds(record.end_time)
+        if start is not None and end is not None and end >= start:
+            self.durations.append(end - start)
+
+    def note_done(self, now: float) -> None:
+        self.done += 1
+        self.last_settled_local = now
+
+    def cost_so_far(self, store: Store) -> float:
+        """Actual cost of every succeeded task of the run folder (journal at start + this run)."""
+        if self._cost_base is None:
+            self._cost_base = sum(r.cost or 0.0 for r in store.records(_BILLED))
+        return self._cost_base + self._cost_added
+
+
+def build_summary(
+    store: Store,
+    stats: RunStats,
+    *,
+    currency: str,
+    wall_time_s: float,
+    stopped_reason: str | None,
+    concurrency: int,
+    submit_rate: float,
+    slope: float,
+) -> RunSummary:
+    """The run's outcome from the journal (the truth) and this run's counters."""
+    records = store.records()
+    counts = Counter(r.state for r in records)
+    settled = sum(
+        counts[s] for s in (TaskState.DONE, TaskState.FAILED, TaskState.EXPIRED, TaskState.CANCELLED)
+    )
+    failed_by_code = Counter(r.error_code or "Unknown" for r in records if r.state is TaskState.FAILED)
+    summary = RunSummary(
+        total=len(records),
+        done=counts[TaskState.DONE],
+        failed=counts[TaskState.FAILED],
+        expired=counts[TaskState.EXPIRED],
+        cancelled=counts[TaskState.CANCELLED],
+        skipped=stats.skipped,
+        unfinished=len(records) - settled,
+        failed_by_code=dict(failed_by_code),
+        cost=round(sum(r.cost or 0.0 for r in records if r.state in _BILLED), 6),
+        currency=currency,
+        wall_time_s=wall_time_s,
+        stopped_reason=stopped_reason,
+        reconciled=stats.reconciled,
+        resubmitted_after_ambiguity=stats.resubmitted_after_ambiguity,
+    )
+    first, last = stats.first_submit_local, stats.last_settled_local
+    if stats.durations and first is not None and last is not None:
+        bound = makespan_lower_bound(stats.durations, concurrency, submit_rate)
+        summary.efficiency = efficiency(bound, (last - first) * slope)
+    return summary

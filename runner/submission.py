@@ -1,0 +1,152 @@
+"""One submission, journalled around the POST: intent (durable) → create → outcome.
+
+The order is what makes a crash at any instant resumable without paying twice: the
+intent is on disk before the request leaves, and the answer is journalled before
+anything acts on it. The caller (the scheduler) decides what each outcome means for
+slots, pacing and retries; this module only talks to the client and the journal.
+"""
+
+from __future__ import annotations
+
+import heapq
+import itertools
+import time
+from collections import deque
+from collections.abc import Iterable
+from dataclasses import dataclass
+from enum import StrEnum
+from typing import Final
+
+from runner.client import DashScopeClient
+from runner.crashpoints import crash_point
+from runner.errors import (
+    AccountError,
+    AmbiguousSubmitError,
+    ApiError,
+    InputFileError,
+    TaskRejectedError,
+    TransientApiError,
+)
+from runner.inputs import resolve_inputs
+from runner.lifecycle import Event
+from runner.ratelimit import Clock
+from runner.store import Store
+from runner.tasks import TaskSpec
+
+__all__ = ["Outcome", "SubmitQueue", "SubmitResult", "submit_task"]
+
+#: fields of an earlier attempt that must not survive into a new one
+_CLEARED: Final = dict.fromkeys(
+    (
+        "task_id",
+        "request_id",
+        "error_code",
+        "error_message",
+        "submit_time",
+        "scheduled_time",
+        "end_time",
+        "video_url",
+        "usage",
+        "cost",
+        "orig_prompt",
+        "actual_prompt",
+    )
+)
+
+
+class Outcome(StrEnum):
+    ACCEPTED = "accepted"  #: PENDING with a task id
+    DEFERRED = "deferred"  #: refused before anything was created (429, 5xx): PLANNED again
+    REJECTED = "rejected"  #: refused for good: FAILED
+    AMBIGUOUS = "ambiguous"  #: may exist on the server: reconcile before resending
+    ACCOUNT = "account"  #: the account cannot be used: PLANNED again, the run stops
+
+
+@dataclass(frozen=True, slots=True)
+class SubmitResult:
+    outcome: Outcome
+    sent_local: float | None = None  #: monotonic instant the create was sent
+    task_id: str | None = None
+    error: ApiError | None = None
+
+
+async def submit_task(
+    store: Store, client: DashScopeClient, task: str, spec: TaskSpec, clock: Clock
+) -> SubmitResult:
+    """Journal the intent, send the create, journal what came back."""
+    record = store.record(task)
+    try:
+        inputs = resolve_inputs(spec)
+    except InputFileError as error:
+        store.transition(task, Event.SUBMIT_INTENT)
+        store.transition(task, Event.REJECTED, error_code="InputFileChanged", error_message=str(error))
+        return SubmitResult(Outcome.REJECTED)
+    store.transition(
+        task,
+        Event.SUBMIT_INTENT,
+        durable=True,
+        attempts=record.attempts + 1,
+        submitted_at=time.time(),
+        **_CLEARED,
+    )
+    crash_point("after_intent")
+    sent = clock.now()
+    try:
+        submitted = await client.submit(spec, inputs)
+    except TransientApiError as error:
+        store.transition(task, Event.DEFERRED, detail={"status": error.status_code, "code": error.code})
+        return SubmitResult(Outcome.DEFERRED, sent, error=error)
+    except TaskRejectedError as error:
+        code = error.code or f"HTTP{error.status_code}"
+        store.transition(task, Event.REJECTED, error_code=code, error_message=str(error))
+        return SubmitResult(Outcome.REJECTED, sent, error=error)
+    except AmbiguousSubmitError as error:
+        store.transition(task, Event.REPLY_LOST, detail={"error": str(error)})
+        return SubmitResult(Outcome.AMBIGUOUS, sent, error=error)
+    except AccountError as error:
+        store.transition(task, Event.DEFERRED, detail={"code": error.code})
+        return SubmitResult(Outcome.ACCOUNT, sent, error=error)
+    crash_point("after_post_before_journal")
+    store.transition(
+        task,
+        Event.ACCEPTED,
+        task_id=submitted.task_id,
+        request_id=submitted.request_id,
+        detail={"task_id": submitted.task_id},
+    )
+    return SubmitResult(Outcome.ACCEPTED, sent, task_id=submitted.task_id)
+
+
+class SubmitQueue:
+    """Tasks waiting to be submitted: in order, plus deferred ones with a not-before instant."""
+
+    def __init__(self, tasks: Iterable[str] = ()) -> None:
+        self._ready: deque[str] = deque(tasks)
+        self._deferred: list[tuple[float, int, str]] = []
+        self._seq = itertools.count()
+
+    def __bool__(self) -> bool:
+        return bool(self._ready or self._deferred)
+
+    def __len__(self) -> int:
+        return len(self._ready) + len(self._deferred)
+
+    def append(self, task: str) -> None:
+        self._ready.append(task)
+
+    def put_back(self, task: str) -> None:
+        """Return a task taken but not submitted: it goes first next time."""
+        self._ready.appendleft(task)
+
+    def defer(self, task: str, until: float) -> None:
+        heapq.heappush(self._deferred, (until, next(self._seq), task))
+
+    def take(self, now: float) -> str | None:
+        """The next task to submit at `now` (deferred ones whose time has come first), or None."""
+        if self._deferred and self._deferred[0][0] <= now:
+            return heapq.heappop(self._deferred)[2]
+        return self._ready.popleft() if self._ready else None
+
+    def wait_hint(self, now: float) -> float | None:
+        """Seconds until a deferred task becomes due, if any is waiting."""
+        return max(0.0, self._deferred[0][0] - now) if self._deferred else None

@@ -1,0 +1,114 @@
+"""Shared helpers for engine tests: specs, an in-process simulator, and one call to run a batch."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import AsyncIterator, Sequence
+from contextlib import asynccontextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import httpx
+from starlette.applications import Starlette
+
+from runner.catalog import ENDPOINTS, SIM_API_KEY
+from runner.client import DashScopeClient
+from runner.scheduler import Engine, EngineConfig
+from runner.simulator import SimConfig, create_app
+from runner.store import JOURNAL_NAME, Store
+from runner.tasks import MediaRef, RunSummary, TaskSpec, TaskState, canonical_request, task_key
+
+__all__ = ["Batch", "assert_folder_complete", "make_specs", "run_batch", "sha256_of", "sim_app", "spec"]
+
+SIM_BASE = "http://sim.local/api/v1"
+
+
+def spec(task: str, prompt: str | None = None, *, model: str = "wan2.6-i2v-flash", **params: Any) -> TaskSpec:
+    """A task with a remote image (the simulator accepts it without fetching) and a real content key."""
+    image = MediaRef("image", url=f"https://img.example/{task}.png")
+    parameters: dict[str, str | int | bool] = {"resolution": "720P", "duration": 5, **params}
+    prompt = prompt if prompt is not None else f"A scene for {task}"
+    key = task_key(canonical_request(model, prompt, None, image, None, parameters, None))
+    return TaskSpec(id=task, key=key, model=model, image=image, prompt=prompt, parameters=parameters)
+
+
+def make_specs(count: int, prefix: str = "t", **params: Any) -> list[TaskSpec]:
+    return [spec(f"{prefix}{i:04d}", **params) for i in range(count)]
+
+
+def sim_app(profile: str = "fast", **overrides: Any) -> Starlette:
+    return create_app(SimConfig.profile(profile, **overrides))
+
+
+@dataclass
+class Batch:
+    """What one engine run produced."""
+
+    summary: RunSummary
+    engine: Engine
+    ledger: dict[str, Any]
+    run_dir: Path
+
+
+@asynccontextmanager
+async def sim_client(app: Starlette, api_key: str = SIM_API_KEY) -> AsyncIterator[DashScopeClient]:
+    transport = httpx.ASGITransport(app=app)
+    async with httpx.AsyncClient(transport=transport, base_url=SIM_BASE) as http:
+        yield DashScopeClient(http, api_key)
+
+
+async def run_batch(
+    run_dir: Path,
+    specs: Sequence[TaskSpec],
+    app: Starlette,
+    *,
+    api_key: str = SIM_API_KEY,
+    stop_after: float | None = None,
+    **config: Any,
+) -> Batch:
+    """Journal `specs` in `run_dir` and run the engine against `app` until done (or `stop_after` s)."""
+    scale = app.state.simulator.config.time_scale
+    values: dict[str, Any] = {"concurrency": 5, "submit_rate": 5.0, "time_scale": scale, **config}
+    store = Store.open(run_dir / JOURNAL_NAME)
+    try:
+        store.add_tasks(specs)
+        async with sim_client(app, api_key) as client:
+            engine = Engine(store, client, run_dir, ENDPOINTS["sim"], EngineConfig(**values), seed=1)
+            if stop_after is not None:
+                import anyio
+
+                async def stop_later() -> None:
+                    await anyio.sleep(stop_after)
+                    engine.request_stop("interrupted")
+
+                async with anyio.create_task_group() as group:
+                    group.start_soon(stop_later)
+                    summary = await engine.run()
+                    group.cancel_scope.cancel()
+            else:
+                summary = await engine.run()
+    finally:
+        store.close()
+    return Batch(summary, engine, app.state.simulator.ledger(), run_dir)
+
+
+def sha256_of(path: Path) -> str:
+    return hashlib.sha256(path.read_bytes()).hexdigest()
+
+
+def assert_folder_complete(run_dir: Path, ledger: dict[str, Any]) -> None:
+    """Every DONE task's video matches the simulator's ledger and has a sidecar; no .part is left;
+    the status tables exist."""
+    by_task_id = {s["task_id"]: s for s in ledger["submissions"]}
+    with Store.open(run_dir / JOURNAL_NAME) as store:
+        for record in store.records([TaskState.DONE]):
+            assert record.video_path is not None
+            entry = by_task_id[record.task_id]
+            assert sha256_of(run_dir / record.video_path) == entry["video_sha256"] == record.video_sha256
+            sidecar = json.loads((run_dir / "videos" / f"{record.id}.json").read_text())
+            assert sidecar["task_id"] == record.task_id
+    assert not list(run_dir.rglob("*.part"))
+    assert (run_dir / "status.csv").is_file()
+    assert (run_dir / "status.parquet").is_file()

@@ -1,0 +1,86 @@
+"""`runner run` and `runner cancel` from the command line, on the embedded simulator."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+
+from runner.cli import main
+
+DEMO = Path(__file__).resolve().parent.parent / "manifests" / "demo.yaml"
+FAST = ["--sim-time-scale", "0.002", "--no-progress"]
+
+
+def write_manifest(folder: Path, body: str) -> Path:
+    path = folder / "m.yaml"
+    path.write_text(body, encoding="utf-8")
+    return path
+
+
+MANIFEST = """
+name: cli
+endpoint: sim
+model: wan2.6-i2v-flash
+defaults: {resolution: 720P, duration: 5}
+tasks:
+  - {id: one, prompt: "A kite over a beach", img_url: "https://img.example/one.png"}
+  - {id: two, prompt: "A lantern on a river", img_url: "https://img.example/two.png"}
+  - {id: bad, prompt: "Forbidden [sim-fail:DataInspectionFailed]", img_url: "https://img.example/b.png"}
+"""
+
+
+def test_demo_runs_then_resumes_with_nothing_to_do(tmp_path: Path) -> None:
+    """The demo finishes with exit 0 and a complete folder; running it again touches nothing."""
+    runner = CliRunner()
+    first = runner.invoke(main, ["run", str(DEMO), "--out", str(tmp_path), *FAST])
+    assert first.exit_code == 0, first.output
+    assert "Done: 8 of 8 tasks." in first.output
+    folder = tmp_path / "demo"
+    assert len(list((folder / "videos").glob("*.mp4"))) == 8
+    assert (folder / "status.parquet").is_file()
+    second = runner.invoke(main, ["run", str(DEMO), "--out", str(tmp_path), *FAST])
+    assert second.exit_code == 0, second.output
+    assert "(8 already done before this run)" in second.output
+
+
+def test_failed_tasks_exit_3_and_name_the_code(tmp_path: Path) -> None:
+    """A content rejection leaves the run finished with exit 3 and the code in the summary."""
+    result = CliRunner().invoke(
+        main, ["run", str(write_manifest(tmp_path, MANIFEST)), "--out", str(tmp_path), *FAST]
+    )
+    assert result.exit_code == 3, result.output
+    assert "DataInspectionFailed" in result.output
+
+
+def test_budget_cap_stops_early_with_exit_4(tmp_path: Path) -> None:
+    """--max-cost below one task's price submits nothing and exits 4 (resumable)."""
+    manifest = write_manifest(tmp_path, MANIFEST)
+    result = CliRunner().invoke(
+        main, ["run", str(manifest), "--out", str(tmp_path), "--max-cost", "0.1", *FAST]
+    )
+    assert result.exit_code == 4, result.output
+    assert "max-cost" in result.output
+
+
+def test_real_endpoint_without_key_says_how_to_try_the_simulator(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """No DASHSCOPE_API_KEY for a real region: one sentence, exit 1, pointing at --endpoint sim."""
+    manifest = write_manifest(tmp_path, MANIFEST)
+    result = CliRunner().invoke(
+        main, ["run", str(manifest), "--out", str(tmp_path), "--endpoint", "singapore"]
+    )
+    assert result.exit_code == 1
+    assert "DASHSCOPE_API_KEY" in result.output
+    assert "--endpoint sim" in result.output
+
+
+def test_cancel_refuses_the_embedded_simulator(tmp_path: Path) -> None:
+    """Cancelling a sim run explains that the embedded simulator's tasks end with its process."""
+    manifest = write_manifest(tmp_path, MANIFEST)
+    CliRunner().invoke(main, ["run", str(manifest), "--out", str(tmp_path), *FAST])
+    result = CliRunner().invoke(main, ["cancel", str(manifest), "--out", str(tmp_path)])
+    assert result.exit_code == 1
+    assert "runner sim serve" in result.output

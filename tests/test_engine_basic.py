@@ -1,0 +1,60 @@
+"""The engine against the in-process simulator: complete, verified, within quota, never twice."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from engine_helpers import assert_folder_complete, make_specs, run_batch, sim_app, spec
+
+from runner.store import JOURNAL_NAME, Store
+
+pytestmark = pytest.mark.anyio
+
+
+async def test_batch_completes_with_verified_videos(tmp_path: Path) -> None:
+    """Every task ends DONE with a video whose sha256 matches the simulator's ledger, and a sidecar."""
+    batch = await run_batch(tmp_path, make_specs(12), sim_app("fast", time_scale=0.002, seed=1))
+    assert batch.summary.done == 12
+    assert batch.summary.unfinished == 0
+    assert_folder_complete(tmp_path, batch.ledger)
+
+
+async def test_fault_free_run_stays_within_quota_and_submits_once(tmp_path: Path) -> None:
+    """No 429, never more running than the quota, one accepted submission per task."""
+    batch = await run_batch(
+        tmp_path, make_specs(20), sim_app("fast", time_scale=0.002, seed=2), concurrency=5
+    )
+    assert batch.ledger["throttled_total"] == 0
+    assert batch.ledger["peak_running"]["wan2.6-i2v-flash"] <= 5
+    assert len(batch.ledger["submissions"]) == 20
+    assert batch.ledger["duplicate_bodies"] == 0
+
+
+async def test_queue_ahead_is_dropped_when_the_server_rejects_surplus(tmp_path: Path) -> None:
+    """A server that refuses tasks beyond the quota costs at most the first 429, then queue-ahead is 0."""
+    app = sim_app("fast", time_scale=0.002, seed=3, concurrency_mode="reject")
+    batch = await run_batch(tmp_path, make_specs(12), app, concurrency=5, queue_ahead=2)
+    assert batch.summary.done == 12
+    assert batch.engine.queue_ahead == 0
+    assert batch.ledger["throttled"].get("create", 0) <= 2
+
+
+async def test_permanent_task_failure_is_recorded_not_retried(tmp_path: Path) -> None:
+    """A content rejection fails that task once with its code; the others finish."""
+    specs = [spec("bad", "A scene [sim-fail:DataInspectionFailed]"), *make_specs(3)]
+    batch = await run_batch(tmp_path, specs, sim_app("fast", time_scale=0.002, seed=4))
+    assert batch.summary.done == 3
+    assert batch.summary.failed_by_code == {"DataInspectionFailed": 1}
+    with Store.open(tmp_path / JOURNAL_NAME) as store:
+        assert store.record("bad").attempts == 1
+
+
+async def test_retryable_task_failure_is_resubmitted_up_to_max_attempts(tmp_path: Path) -> None:
+    """An InternalError failure is submitted again, at most max_attempts times in all."""
+    specs = [spec("flaky", "A scene [sim-fail:InternalError]")]
+    batch = await run_batch(tmp_path, specs, sim_app("fast", time_scale=0.002, seed=5), max_attempts=3)
+    assert batch.summary.failed_by_code == {"InternalError": 1}
+    assert len(batch.ledger["submissions"]) == 3
+    with Store.open(tmp_path / JOURNAL_NAME) as store:
+        assert store.record("flaky").attempts == 3
