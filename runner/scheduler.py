@@ -50,6 +50,7 @@ DEFAULT_QUEUE_AHEAD: Final = 2
 _IN_FLIGHT: Final = (TaskState.PENDING, TaskState.RUNNING)
 _DEFER_BASE_S: Final = 1.0  # server seconds
 _DEFER_CAP_S: Final = 60.0
+_QUEUE_AHEAD_RETRY_S: Final = 60.0  # server seconds before queue-ahead is tried again
 _RECONCILE_DELAY_S: Final = 2.0  # server seconds: let the task list catch up with the create
 
 
@@ -120,6 +121,8 @@ class Engine:
         self.account_error: AccountError | None = None
         self.disk_error: DownloadError | None = None
         self.queue_ahead = config.queue_ahead
+        self._surplus_refusals = 0
+        self._queue_ahead_retry_at: float | None = None
         self._queue = SubmitQueue()
         self._deferrals: dict[str, int] = {}
         self._in_flight = 0
@@ -287,21 +290,35 @@ class Engine:
         """Back off a task whose create was refused before anything was created."""
         if error.status_code == 429:
             self.stats.throttled += 1
+            self._submit_pacer.throttled(error.retry_after)
             if in_flight_at_send > self.config.concurrency and self.queue_ahead > 0:
-                self.queue_ahead = 0
-                log.warning(
-                    "DashScope refused a submission beyond the concurrency quota (HTTP 429); "
-                    "queue-ahead is off for the rest of this run."
-                )
-            else:
-                self._submit_pacer.throttled(error.retry_after)
+                self._surplus_refused()
         count = self._deferrals[task] = self._deferrals.get(task, 0) + 1
         ceiling = min(_DEFER_CAP_S, _DEFER_BASE_S * 2 ** (count - 1)) * self.config.time_scale
         delay = max(ceiling * self._random.uniform(0.5, 1.0), error.retry_after or 0.0)
         self._queue.defer(task, self._clock.now() + delay)
         self._notify()
 
+    def _surplus_refused(self) -> None:
+        """A 429 on a task beyond the concurrency quota: the server may refuse surplus tasks
+        (or it was plain throttling). Queue-ahead goes off; after a first refusal it is tried
+        again a minute later, after a second it stays off for the run."""
+        self._surplus_refusals += 1
+        self.queue_ahead = 0
+        if self._surplus_refusals == 1:
+            self._queue_ahead_retry_at = self._clock.now() + _QUEUE_AHEAD_RETRY_S * self.config.time_scale
+            log.warning("A submission beyond the concurrency quota got HTTP 429; queue-ahead paused.")
+        else:
+            self._queue_ahead_retry_at = None
+            log.warning(
+                "DashScope refuses tasks beyond the concurrency quota; queue-ahead is off for this run."
+            )
+
     def _capacity(self) -> int:
+        retry_at = self._queue_ahead_retry_at
+        if retry_at is not None and self._clock.now() >= retry_at:
+            self._queue_ahead_retry_at = None
+            self.queue_ahead = self.config.queue_ahead
         return self.config.concurrency + self.queue_ahead
 
     def _over_budget(self, spec: TaskSpec) -> bool:
