@@ -290,6 +290,7 @@ class Engine:
         """Back off a task whose create was refused before anything was created."""
         if error.status_code == 429:
             self.stats.throttled += 1
+            log.debug("429 for %s with %d in flight at send", task, in_flight_at_send)
             self._submit_pacer.throttled(error.retry_after)
             if in_flight_at_send > self.config.concurrency and self.queue_ahead > 0:
                 self._surplus_refused()
