@@ -176,13 +176,19 @@ def read_csv(path: Path, display: str) -> tuple[CsvTable | None, list[Problem]]:
     text = _read_text(path, display, MAX_CSV_BYTES, problems)
     if text is None:
         return None, problems
-    try:
-        records = list(csv.reader(io.StringIO(text, newline="")))
-    except csv.Error as exc:
-        return None, [Problem(display, None, f"this is not a readable CSV file: {exc}.")]
+    records, problem = _parse_csv(text, display)
+    if problem is not None:
+        return None, [problem]
     if not records or not any(cell.strip() for cell in records[0]):
         return None, [Problem(display, None, "the CSV file has no header row.")]
     header = [cell.strip() for cell in records[0]]
+    delimiter = _foreign_delimiter(header)
+    if delimiter is not None:
+        msg = (
+            f"the header is one column, {header[0]!r}: the file looks separated by {delimiter}. "
+            "runner reads comma-separated CSV; export it again with commas."
+        )
+        return None, [Problem(f"{display}:header", None, msg)]
     rows: list[tuple[int, list[str]]] = []
     for number, cells in _numbered(records[1:]):
         if len(cells) > len(header):
@@ -191,6 +197,36 @@ def read_csv(path: Path, display: str) -> tuple[CsvTable | None, list[Problem]]:
             continue
         rows.append((number, cells))
     return CsvTable(header, rows), problems
+
+
+def _parse_csv(text: str, display: str) -> tuple[list[list[str]], Problem | None]:
+    """All records, or the problem at the line where parsing failed (strict quoting)."""
+    reader = csv.reader(io.StringIO(text, newline=""), strict=True)
+    records: list[list[str]] = []
+    last_line = 0  # the line the previous record ended on; a broken record starts after it
+    try:
+        for cells in reader:
+            records.append(cells)
+            last_line = reader.line_num
+    except csv.Error as exc:
+        row = len(records)  # records[0] is the header: data rows are numbered from 1
+        where = f"{display}:row {row}" if row else f"{display}:header"
+        if "unexpected end of data" in str(exc):
+            msg = f"a quoted cell opened on line {last_line + 1} is never closed; add the closing quote."
+        else:
+            msg = f"this is not a readable CSV file at line {reader.line_num}: {exc}."
+        return records, Problem(where, None, msg)
+    return records, None
+
+
+_DELIMITERS: Final = {";": "semicolons", "\t": "tabs", "|": "vertical bars"}
+
+
+def _foreign_delimiter(header: list[str]) -> str | None:
+    """The name of another delimiter when the whole header landed in one column."""
+    if len(header) != 1:
+        return None
+    return next((name for char, name in _DELIMITERS.items() if char in header[0]), None)
 
 
 def _numbered(records: list[list[str]]) -> Iterator[tuple[int, list[str]]]:
@@ -207,15 +243,45 @@ def _read_text(path: Path, display: str, cap: int, problems: list[Problem]) -> s
             msg = f"the file is {size:,} bytes; the limit is {cap:,}. Split it into smaller files."
             problems.append(Problem(display, None, msg))
             return None
-        return path.read_bytes().decode("utf-8-sig")
+        data = path.read_bytes()
     except FileNotFoundError:
         problems.append(Problem(display, None, "the file does not exist."))
     except IsADirectoryError:
         problems.append(Problem(display, None, "this is a folder, not a manifest file."))
     except PermissionError:
         problems.append(Problem(display, None, "the file cannot be read (permission denied)."))
-    except UnicodeDecodeError as exc:
-        problems.append(Problem(display, None, f"the file is not UTF-8 text (byte {exc.start})."))
     except OSError as exc:
         problems.append(Problem(display, None, f"the file cannot be read: {exc.strerror}."))
+    else:
+        return _decode(data, display, problems)
     return None
+
+
+def _decode(data: bytes, display: str, problems: list[Problem]) -> str | None:
+    """UTF-8 text (a leading BOM is dropped); otherwise a problem naming the first bad byte."""
+    if data.startswith((b"\xff\xfe", b"\xfe\xff")):
+        msg = 'the file is UTF-16 text; save it as UTF-8 (spreadsheets: "CSV UTF-8").'
+        problems.append(Problem(display, None, msg))
+        return None
+    nul = data.find(b"\0")
+    if nul >= 0:
+        line, column = _line_column(data, nul)
+        msg = f"the file holds a NUL byte at line {line}, column {column}: it is binary, not text."
+        problems.append(Problem(f"{display}:{line}", None, msg))
+        return None
+    try:
+        return data.decode("utf-8-sig")
+    except UnicodeDecodeError as exc:
+        line, column = _line_column(data, exc.start)
+        msg = (
+            f"the file is not UTF-8 text: byte 0x{data[exc.start]:02x} at line {line}, column {column} "
+            f"(byte offset {exc.start}); save it as UTF-8."
+        )
+        problems.append(Problem(f"{display}:{line}", None, msg))
+        return None
+
+
+def _line_column(data: bytes, offset: int) -> tuple[int, int]:
+    """1-based line and column (in bytes) of a byte offset."""
+    line = data.count(b"\n", 0, offset) + 1
+    return line, offset - (data.rfind(b"\n", 0, offset) + 1) + 1
