@@ -34,6 +34,11 @@ class ClockMap:
         self._fit: tuple[float, float] | None = None  # (slope, offset)
 
     @property
+    def calibrated(self) -> bool:
+        """Whether the slope can be trusted: fixed by the caller, or fitted from enough pairs."""
+        return not self._fit_slope or self._fit is not None
+
+    @property
     def slope(self) -> float:
         """Server seconds per local second."""
         return self._fit[0] if self._fit else self._prior

@@ -74,6 +74,7 @@ class _Watch:
     sent_local: float | None  # when we sent its create (None: submitted by an earlier process)
     started_local: float | None = None  # our estimate of when it started running
     paired: bool = False  # its submit_time has fed the clock map
+    watched_local: float = 0.0
     errors: int = 0
     version: int = 0
 
@@ -116,12 +117,15 @@ class Poller:
 
     # -- what the engine calls ------------------------------------------------------------
 
-    def watch(self, task: str, spec: TaskSpec, *, sent_local: float | None) -> None:
-        """Start polling `task` (just accepted, adopted, or found in flight at startup)."""
+    def watch(self, task: str, spec: TaskSpec, *, sent_local: float | None, fresh: bool = True) -> None:
+        """Start polling `task`: just accepted (`fresh`), or adopted / found in flight at startup.
+
+        `sent_local`: when its create was sent, on our monotonic clock (None if unknown).
+        """
         now = self.clock.now()
-        watch = _Watch(task, shape_of(spec), next(self._seq), sent_local)
+        watch = _Watch(task, shape_of(spec), next(self._seq), sent_local, watched_local=now)
         self._watches[task] = watch
-        if sent_local is None:
+        if not fresh or sent_local is None:
             self._schedule(watch, now)  # state unknown since the last process: look now
             return
         if self._running_estimate(spec.model) < self._concurrency:
@@ -327,6 +331,11 @@ class Poller:
     # -- the heap ----------------------------------------------------------------------
 
     def _schedule(self, watch: _Watch, due: float) -> None:
+        if not self.clock_map.calibrated:
+            # The server's clock rate is not known yet (a simulator of unknown time scale):
+            # poll at geometrically growing intervals, which suit any scale, until it is.
+            now = self.clock.now()
+            due = min(due, now + max(FLOOR_S, 0.5 * (now - watch.watched_local)))
         watch.version += 1
         heapq.heappush(self._heap, (due, next(self._seq), watch.task, watch.version))
         self._changed.set()

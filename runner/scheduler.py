@@ -122,6 +122,7 @@ class Engine:
         self.disk_error: DownloadError | None = None
         self.queue_ahead = config.queue_ahead
         self._surplus_refusals = 0
+        self._surplus_posting = 0  # creates in flight for tasks beyond the concurrency quota
         self._queue_ahead_retry_at: float | None = None
         self._queue = SubmitQueue()
         self._deferrals: dict[str, int] = {}
@@ -219,11 +220,17 @@ class Engine:
             spec = store.spec(record.id)
             self._hold_slot(record.id, spec)
             if record.state is not TaskState.AMBIGUOUS:
-                self.poller.watch(record.id, spec, sent_local=None)
+                self.poller.watch(
+                    record.id, spec, sent_local=self._local_of(record.submitted_at), fresh=False
+                )
         for task in recovered.to_download:
             self.downloader.enqueue(task)
         for task in recovered.to_submit:
             self._queue.append(task)
+
+    def _local_of(self, wall: float | None) -> float | None:
+        """A journalled wall-clock instant on our monotonic clock (to learn the server's clock)."""
+        return None if wall is None else self._clock.now() - (time.time() - wall)
 
     def _wanted(self, task: str) -> bool:
         return self._only is None or task in self._only
@@ -237,7 +244,7 @@ class Engine:
                 await self._wait_for_change(self._queue.wait_hint(self._clock.now()))
                 continue
             spec = self._store.spec(task)
-            if self._in_flight >= self._capacity() or self._reconciling:
+            if self._blocked():
                 self._queue.put_back(task)
                 await self._wait_for_change(None)
                 continue
@@ -245,29 +252,39 @@ class Engine:
                 self._queue.put_back(task)
                 self._stop("max-cost", now=False)
                 return
-            while self._posting >= self.config.max_posts_in_flight:
-                await self._wait_for_change(None)
             await self._submit_pacer.wait()
-            if self._stop_reason is not None or self._reconciling:
+            if self._stop_reason is not None or self._blocked():
                 self._queue.put_back(task)
                 continue
+            beyond = self._in_flight >= self.config.concurrency
             self._hold_slot(task, spec)
             self._posting += 1
-            self._group.start_soon(self._submit_one, task, spec)
+            self._surplus_posting += beyond
+            self._group.start_soon(self._submit_one, task, spec, beyond)
 
-    async def _submit_one(self, task: str, spec: TaskSpec) -> None:
-        in_flight_at_send = self._in_flight
+    def _blocked(self) -> bool:
+        """No free slot, too many creates in flight, a reconciliation running, or a task beyond
+        the quota already being sent (one at a time: a server that refuses surplus answers 429)."""
+        if self._reconciling or self._in_flight >= self._capacity():
+            return True
+        if self._posting >= self.config.max_posts_in_flight:
+            return True
+        beyond = self._in_flight >= self.config.concurrency
+        return beyond and self._surplus_posting > 0
+
+    async def _submit_one(self, task: str, spec: TaskSpec, beyond: bool) -> None:
         try:
             with anyio.CancelScope(shield=True):  # a stop must not strand a sent request unjournalled
                 result = await submit_task(self._store, self._client, task, spec, self._clock)
                 if result.sent_local is not None:
                     self._intents_local[task] = result.sent_local
-                self._after_submit(task, spec, result, in_flight_at_send)
+                self._after_submit(task, spec, result, beyond)
         finally:
             self._posting -= 1
+            self._surplus_posting -= beyond
             self._notify()
 
-    def _after_submit(self, task: str, spec: TaskSpec, result: SubmitResult, in_flight_at_send: int) -> None:
+    def _after_submit(self, task: str, spec: TaskSpec, result: SubmitResult, beyond: bool) -> None:
         error = result.error
         if result.outcome is Outcome.ACCEPTED and result.task_id is not None:
             self._known.add(result.task_id)
@@ -280,19 +297,18 @@ class Engine:
             self._schedule_reconcile()
         elif result.outcome is Outcome.DEFERRED and isinstance(error, TransientApiError):
             self._release(task)
-            self._defer(task, error, in_flight_at_send)
+            self._defer(task, error, beyond)
         else:
             self._release(task)
             if isinstance(error, AccountError):
                 self.account_failed(error)
 
-    def _defer(self, task: str, error: TransientApiError, in_flight_at_send: int) -> None:
+    def _defer(self, task: str, error: TransientApiError, beyond: bool) -> None:
         """Back off a task whose create was refused before anything was created."""
         if error.status_code == 429:
             self.stats.throttled += 1
-            log.debug("429 for %s with %d in flight at send", task, in_flight_at_send)
             self._submit_pacer.throttled(error.retry_after)
-            if in_flight_at_send > self.config.concurrency and self.queue_ahead > 0:
+            if beyond and self.queue_ahead > 0:
                 self._surplus_refused()
         count = self._deferrals[task] = self._deferrals.get(task, 0) + 1
         ceiling = min(_DEFER_CAP_S, _DEFER_BASE_S * 2 ** (count - 1)) * self.config.time_scale
@@ -373,7 +389,8 @@ class Engine:
             self._notify()
         for task in result.adopted:
             self.stats.reconciled += 1
-            self.poller.watch(task, self._store.spec(task), sent_local=self._intents_local.get(task))
+            sent = self._intents_local.get(task) or self._local_of(self._store.record(task).submitted_at)
+            self.poller.watch(task, self._store.spec(task), sent_local=sent, fresh=False)
         for task in result.not_found:
             self.stats.resubmitted_after_ambiguity += 1
             self._release(task)

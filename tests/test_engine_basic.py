@@ -38,7 +38,7 @@ async def test_queue_ahead_is_dropped_when_the_server_rejects_surplus(tmp_path: 
     batch = await run_batch(tmp_path, make_specs(12), app, concurrency=5, queue_ahead=2)
     assert batch.summary.done == 12
     assert batch.engine.queue_ahead == 0
-    assert batch.ledger["throttled"].get("create", 0) <= 3
+    assert batch.ledger["throttled"].get("create", 0) <= 2
 
 
 async def test_permanent_task_failure_is_recorded_not_retried(tmp_path: Path) -> None:

@@ -1,0 +1,149 @@
+"""Crash safety end to end: `runner run` processes killed at random moments and at every named
+crash point, against `runner sim serve` in another process, then resumed to a verified folder."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import random
+import signal
+import subprocess
+import sys
+import time
+from collections import defaultdict
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+
+from runner.catalog import SIM_API_KEY
+from runner.crashpoints import CRASH_POINTS
+from runner.store import JOURNAL_NAME, Store
+from runner.tasks import TaskState
+
+pytestmark = pytest.mark.slow
+
+TASKS = 12
+
+
+@pytest.fixture
+def sim_url(tmp_path: Path) -> Iterator[str]:
+    """A simulator on a loopback port in its own process (compressed time, fixed seed)."""
+    command = [
+        sys.executable,
+        "-m",
+        "runner",
+        "sim",
+        "serve",
+        "--port",
+        "0",
+        "--time-scale",
+        "0.01",
+        "--seed",
+        "4",
+    ]
+    server = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
+    try:
+        assert server.stdout is not None
+        url = server.stdout.readline().strip()
+        assert url.startswith("http://127.0.0.1:"), url
+        yield url
+    finally:
+        server.send_signal(signal.SIGTERM)
+        server.wait(timeout=10)
+
+
+def write_manifest(folder: Path, url: str) -> Path:
+    rows = "\n".join(
+        f'  - {{id: k{i:02d}, prompt: "Scene {i} [sim-time:{60 + 7 * i}]", img_url: "https://img.example/{i}.png"}}'
+        for i in range(TASKS)
+    )
+    path = folder / "kill.yaml"
+    path.write_text(
+        f"name: kill\nendpoint: {url}\nmodel: wan2.6-i2v-flash\n"
+        f"defaults: {{resolution: 720P, duration: 5}}\ntasks:\n{rows}\n",
+        encoding="utf-8",
+    )
+    return path
+
+
+def runner_command(manifest: Path, out: Path) -> list[str]:
+    return [sys.executable, "-m", "runner", "run", str(manifest), "--out", str(out), "--no-progress"]
+
+
+def run_to_end(
+    manifest: Path, out: Path, env: dict[str, str] | None = None
+) -> subprocess.CompletedProcess[str]:
+    environment = {**os.environ, **(env or {})}
+    return subprocess.run(
+        runner_command(manifest, out),
+        env=environment,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+
+
+def ledger(url: str) -> dict[str, Any]:
+    base = url.removesuffix("/api/v1")
+    reply = httpx.get(f"{base}/_sim/ledger", headers={"Authorization": f"Bearer {SIM_API_KEY}"}, timeout=10)
+    reply.raise_for_status()
+    data: dict[str, Any] = reply.json()
+    return data
+
+
+def assert_complete_and_paid_once(run_dir: Path, url: str) -> None:
+    """Every task DONE, each video equal to the server's, no .part, duplicates only when reported."""
+    book = ledger(url)
+    by_task_id = {entry["task_id"]: entry for entry in book["submissions"]}
+    with Store.open(run_dir / JOURNAL_NAME) as store:
+        records = store.records()
+        assert [r.state for r in records] == [TaskState.DONE] * TASKS
+        for record in records:
+            video = (run_dir / (record.video_path or "")).read_bytes()
+            assert hashlib.sha256(video).hexdigest() == by_task_id[record.task_id]["video_sha256"]
+        resubmitted = defaultdict(int)
+        for event in store.events():
+            if event["event"] == "not_found":
+                resubmitted[event["id"]] += 1
+        spec_by_prompt = {store.spec(r.id).prompt: r.id for r in records}
+    assert not list(run_dir.rglob("*.part"))
+    live = defaultdict(int)
+    for entry in book["submissions"]:
+        if entry["status"] != "FAILED":
+            live[entry["request_sha256"]] += 1
+    duplicates = sum(count - 1 for count in live.values())
+    assert duplicates <= sum(resubmitted.values()), (duplicates, dict(resubmitted), spec_by_prompt)
+
+
+def test_random_sigkills_then_resume(tmp_path: Path, sim_url: str) -> None:
+    """SIGKILL at random moments, four times, then a final run: complete, verified, paid once."""
+    manifest = write_manifest(tmp_path, sim_url)
+    chance = random.Random(20261124)
+    for _ in range(4):
+        process = subprocess.Popen(
+            runner_command(manifest, tmp_path), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
+        )
+        time.sleep(chance.uniform(0.8, 2.0))
+        process.send_signal(signal.SIGKILL)
+        process.wait(timeout=10)
+    final = run_to_end(manifest, tmp_path)
+    assert final.returncode == 0, final.stdout + final.stderr
+    assert_complete_and_paid_once(tmp_path / "kill", sim_url)
+
+
+@pytest.mark.parametrize("point", CRASH_POINTS)
+def test_crash_point_then_resume(tmp_path: Path, sim_url: str, point: str) -> None:
+    """Dying at a named crash point (137) and running again leaves a complete, verified folder."""
+    manifest = write_manifest(tmp_path, sim_url)
+    crashed = run_to_end(manifest, tmp_path, {"RUNNER_CRASH_AT": point, "RUNNER_CRASH_AFTER": "3"})
+    assert crashed.returncode == 137, crashed.stdout + crashed.stderr
+    final = run_to_end(manifest, tmp_path)
+    assert final.returncode == 0, final.stdout + final.stderr
+    assert_complete_and_paid_once(tmp_path / "kill", sim_url)
+    summary = json.dumps(final.stdout)
+    assert "Done: 12 of 12 tasks" in summary
