@@ -68,6 +68,8 @@ class ChaosConfig:
     local_image_every: int = 10  #: every n-th row uses a local image (uploaded), the rest URLs
     final_attempts: int = 6  #: resumptions allowed after the last kill to finish the run
     run_timeout: float = 900.0  #: seconds one `runner run` may take before it counts as hung
+    storm_every_s: float = 4.0  #: real seconds between storms (a 429 storm, then a 503 storm)
+    storm_length_s: float = 0.5  #: real seconds each storm lasts
 
 
 @dataclass
@@ -102,10 +104,28 @@ class Figures:
 # -- the simulator and the runner as processes -------------------------------------------------
 
 
+def storms(config: ChaosConfig, horizon_s: float = 7200.0) -> list[dict[str, Any]]:
+    """Fault windows (simulated seconds) for the whole run: 429 on creates, then 503 on creates
+    and polls, each `storm_length_s` long, alternating every `storm_every_s / 2` real seconds."""
+    windows: list[dict[str, Any]] = []
+    scale = config.time_scale
+    length = config.storm_length_s / scale
+    for n in range(1, int(horizon_s / config.storm_every_s) + 1):
+        start = n * config.storm_every_s / scale
+        windows.append({"kind": "429", "start": start, "end": start + length, "endpoints": ["create"]})
+        middle = start + config.storm_every_s / 2 / scale
+        windows.append(
+            {"kind": "503", "start": middle, "end": middle + length, "endpoints": ["create", "query"]}
+        )
+    return windows
+
+
 @contextmanager
 def simulator(config: ChaosConfig, log: Path) -> Iterator[str]:
-    """`runner sim serve --profile chaos` on a free loopback port; yields its base URL."""
-    command = [sys.executable, "-m", "runner", "sim", "serve", "--port", "0", "--profile", "chaos"]
+    """`runner sim serve` (the chaos profile plus storms) on a free loopback port; yields its URL."""
+    settings = log.with_name("sim.json")  # JSON is YAML: the simulator reads it with --config
+    settings.write_text(json.dumps({"profile": "chaos", "faults": {"windows": storms(config)}}))
+    command = [sys.executable, "-m", "runner", "sim", "serve", "--port", "0", "--config", str(settings)]
     command += ["--seed", str(config.seed), "--time-scale", str(config.time_scale)]
     with log.open("w") as errors:
         server = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=errors, text=True)
@@ -201,11 +221,16 @@ def torture(manifest: Path, url: str, work: Path, config: ChaosConfig, figures: 
         status = run_runner(manifest, url, work, log, env=env, timeout=config.run_timeout)
         figures.invocations += 1
         (figures.crash_points_hit if status == CRASHED else figures.crash_points_missed).append(point)
-    window = config.kill_window or _kill_window(config)
-    for _ in range(config.kills):
-        status = run_runner(manifest, url, work, log, kill_after=chance.uniform(*window))
+    low, high = config.kill_window or _kill_window(config)
+    for _ in range(3 * config.kills):  # a run that ends before its kill is retried, aiming earlier
+        if figures.random_kills == config.kills:
+            break
+        status = run_runner(manifest, url, work, log, kill_after=chance.uniform(low, high))
         figures.invocations += 1
-        figures.random_kills += status == KILLED
+        if status == KILLED:
+            figures.random_kills += 1
+        else:
+            high = max(low, high / 2)
     status = -1
     for _ in range(config.final_attempts):
         status = run_runner(manifest, url, work, log, timeout=config.run_timeout)
@@ -217,7 +242,7 @@ def torture(manifest: Path, url: str, work: Path, config: ChaosConfig, figures: 
 
 def _kill_window(config: ChaosConfig) -> tuple[float, float]:
     """Spread the kills over the whole run: at 5 submissions/s, N tasks take about N/5 seconds."""
-    return 1.0, max(6.0, 2.0 * config.tasks / (5.0 * max(config.kills, 1)))
+    return 0.5, max(4.0, 2.0 * config.tasks / (5.0 * max(config.kills, 1)))
 
 
 # -- the audit --------------------------------------------------------------------------------------

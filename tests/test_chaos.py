@@ -24,6 +24,7 @@ def test_small_chaos_run_keeps_every_promise(tmp_path: Path) -> None:
     figures = json.loads(result.stdout)
     assert figures["violations"] == []
     assert sorted(figures["crash_points_hit"]) == sorted(CRASH_POINTS)
+    assert figures["random_kills"] >= 1
     assert figures["done"] + sum(figures["failed"].values()) + figures["expired"] == 30
     assert figures["sha_mismatches"] == figures["part_files"] == 0
     assert figures["server_duplicates"] <= figures["reported_resubmissions"]
