@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import hashlib
 import json
+import struct
+import zlib
 from collections.abc import AsyncIterator, Sequence
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
@@ -20,18 +22,50 @@ from runner.simulator import SimConfig, create_app
 from runner.store import JOURNAL_NAME, Store
 from runner.tasks import MediaRef, RunSummary, TaskSpec, TaskState, canonical_request, task_key
 
-__all__ = ["Batch", "assert_folder_complete", "make_specs", "run_batch", "sha256_of", "sim_app", "spec"]
+__all__ = [
+    "Batch",
+    "assert_folder_complete",
+    "local_png",
+    "make_specs",
+    "run_batch",
+    "sha256_of",
+    "sim_app",
+    "spec",
+]
 
 SIM_BASE = "http://sim.local/api/v1"
 
 
-def spec(task: str, prompt: str | None = None, *, model: str = "wan2.6-i2v-flash", **params: Any) -> TaskSpec:
-    """A task with a remote image (the simulator accepts it without fetching) and a real content key."""
-    image = MediaRef("image", url=f"https://img.example/{task}.png")
+def spec(
+    task: str,
+    prompt: str | None = None,
+    *,
+    model: str = "wan2.6-i2v-flash",
+    image: MediaRef | None = None,
+    **params: Any,
+) -> TaskSpec:
+    """A task (by default with a remote image the simulator accepts unfetched) and a real content key."""
+    image = image or MediaRef("image", url=f"https://img.example/{task}.png")
     parameters: dict[str, str | int | bool] = {"resolution": "720P", "duration": 5, **params}
     prompt = prompt if prompt is not None else f"A scene for {task}"
     key = task_key(canonical_request(model, prompt, None, image, None, parameters, None))
     return TaskSpec(id=task, key=key, model=model, image=image, prompt=prompt, parameters=parameters)
+
+
+def local_png(path: Path, shade: int = 128, width: int = 320, height: int = 240) -> MediaRef:
+    """Write a plain grey PNG at `path` and describe it as a local input."""
+    row = b"\x00" + bytes([shade]) * (width * 3)
+    raw = zlib.compress(row * height)
+
+    def chunk(kind: bytes, data: bytes) -> bytes:
+        return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data))
+
+    header = struct.pack(">IIBBBBB", width, height, 8, 2, 0, 0, 0)
+    data = b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", header) + chunk(b"IDAT", raw) + chunk(b"IEND", b"")
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_bytes(data)
+    digest = hashlib.sha256(data).hexdigest()
+    return MediaRef("image", path=str(path), sha256=digest, size=len(data), mime="image/png")
 
 
 def make_specs(count: int, prefix: str = "t", **params: Any) -> list[TaskSpec]:

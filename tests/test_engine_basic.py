@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from engine_helpers import assert_folder_complete, make_specs, run_batch, sim_app, spec
+from engine_helpers import assert_folder_complete, local_png, make_specs, run_batch, sim_app, spec
 
 from runner.store import JOURNAL_NAME, Store
 
@@ -59,3 +59,18 @@ async def test_retryable_task_failure_is_resubmitted_up_to_max_attempts(tmp_path
     assert len(batch.ledger["submissions"]) == 3
     with Store.open(tmp_path / JOURNAL_NAME) as store:
         assert store.record("flaky").attempts == 3
+
+
+async def test_local_image_is_sent_and_a_changed_one_fails_its_task(tmp_path: Path) -> None:
+    """A local image goes out as a data: URL; one edited after planning fails with InputFileChanged."""
+    good = local_png(tmp_path / "in" / "good.png", shade=90)
+    edited = local_png(tmp_path / "in" / "edited.png", shade=150)
+    local_png(tmp_path / "in" / "edited.png", shade=151)  # changed after planning
+    specs = [spec("good", image=good), spec("edited", image=edited)]
+    batch = await run_batch(tmp_path / "run", specs, sim_app("fast", time_scale=0.002, seed=6))
+    assert batch.summary.done == 1
+    assert batch.summary.failed_by_code == {"InputFileChanged": 1}
+    with Store.open(tmp_path / "run" / JOURNAL_NAME) as store:
+        message = store.record("edited").error_message or ""
+    assert "edited.png" in message
+    assert "changed since the manifest was planned" in message

@@ -147,3 +147,19 @@ def test_crash_point_then_resume(tmp_path: Path, sim_url: str, point: str) -> No
     assert_complete_and_paid_once(tmp_path / "kill", sim_url)
     summary = json.dumps(final.stdout)
     assert "Done: 12 of 12 tasks" in summary
+
+
+def test_ctrl_c_stops_cleanly_with_exit_4_and_resumes(tmp_path: Path, sim_url: str) -> None:
+    """SIGINT: no new submissions, exit 4 promptly, in-flight work kept; the next run finishes it."""
+    manifest = write_manifest(tmp_path, sim_url)
+    process = subprocess.Popen(
+        runner_command(manifest, tmp_path), stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
+    )
+    time.sleep(1.5)
+    process.send_signal(signal.SIGINT)
+    output, errors = process.communicate(timeout=15)
+    assert process.returncode == 4, output + errors
+    assert "interrupted" in output
+    final = run_to_end(manifest, tmp_path)
+    assert final.returncode == 0, final.stdout + final.stderr
+    assert_complete_and_paid_once(tmp_path / "kill", sim_url)
