@@ -132,6 +132,13 @@ def test_a_byte_order_mark_is_accepted_silently(name: str) -> None:
     assert not manifest.warnings
 
 
+def test_a_folder_is_not_a_manifest(sim: LoopbackSim, tmp_path: Path) -> None:
+    """A directory given as the manifest is refused with exit 1, naming it."""
+    folder = tmp_path / "looks-like.yaml"
+    folder.mkdir()
+    assert_refused(run_bad(sim, folder, tmp_path / "out"), "looks-like.yaml", "is a folder, not a manifest")
+
+
 def test_a_missing_manifest_is_named(sim: LoopbackSim, tmp_path: Path) -> None:
     """A manifest path that does not exist is refused with exit 1, naming it."""
     assert_refused(run_bad(sim, tmp_path / "nope.yaml", tmp_path / "out"), "nope.yaml", "does not exist")

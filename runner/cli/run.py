@@ -40,7 +40,7 @@ log = logging.getLogger("runner")
 
 
 @click.command()
-@click.argument("manifest", type=click.Path(path_type=Path, dir_okay=False))
+@click.argument("manifest", type=click.Path(path_type=Path))  # the loader explains a folder
 @click.option(
     "--out", type=click.Path(path_type=Path, file_okay=False), default=Path("outputs"), show_default=True
 )
@@ -208,7 +208,7 @@ def _log_handler(console: Console, live: bool) -> logging.Handler:
 
 
 @click.command()
-@click.argument("manifest", type=click.Path(path_type=Path, dir_okay=False))
+@click.argument("manifest", type=click.Path(path_type=Path))  # the loader explains a folder
 @click.option(
     "--out", type=click.Path(path_type=Path, file_okay=False), default=Path("outputs"), show_default=True
 )
