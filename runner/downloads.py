@@ -33,7 +33,7 @@ from runner.tasks import TaskRecord, TaskState
 
 __all__ = ["DownloadListener", "Downloader"]
 
-MAX_TRIES: Final = 4
+MAX_TRIES: Final = 6
 
 
 class DownloadListener(Protocol):

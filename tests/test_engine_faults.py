@@ -1,0 +1,49 @@
+"""Targeted faults: download failures, throttling storms and server-error storms."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from engine_helpers import assert_folder_complete, make_specs, run_batch, sim_app
+
+pytestmark = pytest.mark.anyio
+
+
+async def test_bad_downloads_are_retried_and_expired_urls_refreshed(tmp_path: Path) -> None:
+    """Truncated, reset and expired-URL downloads end as complete, verified videos."""
+    faults = {"truncate_download_rate": 0.15, "reset_download_rate": 0.1, "expired_url_rate": 0.15}
+    batch = await run_batch(
+        tmp_path, make_specs(12), sim_app("fast", time_scale=0.002, seed=8, faults=faults)
+    )
+    assert batch.summary.done == 12
+    downloads = batch.ledger["downloads"]
+    assert downloads["truncated"] + downloads["reset"] + downloads["expired"] > 0
+    assert batch.engine.downloader.retries > 0
+    assert_folder_complete(tmp_path, batch.ledger)
+
+
+async def test_submit_429_storm_slows_down_without_failing_tasks(tmp_path: Path) -> None:
+    """A window of 429s on create defers submissions and cuts the rate; no task fails for it."""
+    storm = {"windows": [{"kind": "429", "start": 0.0, "end": 40.0, "endpoints": ["create"]}]}
+    batch = await run_batch(tmp_path, make_specs(10), sim_app("fast", time_scale=0.002, seed=9, faults=storm))
+    assert batch.summary.done == 10
+    assert batch.ledger["throttled"]["create"] > 0
+    assert batch.engine.stats.throttled == batch.ledger["throttled"]["create"]
+    assert len(batch.ledger["submissions"]) == 10
+
+
+async def test_query_error_storm_only_delays_polls(tmp_path: Path) -> None:
+    """Half the polls fail with 500/503/504 for a while: tasks finish anyway, none marked failed."""
+    faults = {
+        "endpoints": ["query"],
+        "http_500_rate": 0.2,
+        "http_503_rate": 0.2,
+        "http_504_rate": 0.1,
+    }
+    batch = await run_batch(
+        tmp_path, make_specs(10), sim_app("fast", time_scale=0.002, seed=10, faults=faults)
+    )
+    assert batch.summary.done == 10
+    assert batch.engine.poller.poll_errors > 0
+    assert_folder_complete(tmp_path, batch.ledger)
