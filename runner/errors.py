@@ -76,6 +76,10 @@ class StoreError(RunnerError):
     """The journal is locked by another process, corrupt, or written by a newer runner."""
 
 
+class JournalFullError(StoreError):
+    """The disk holding the journal is full: nothing more can be recorded, so the run must stop."""
+
+
 class ApiError(RunnerError):
     """An exchange with the DashScope API failed."""
 

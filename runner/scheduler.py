@@ -29,7 +29,7 @@ from runner.client import DashScopeClient
 from runner.costs import reserved_cost
 from runner.crashpoints import crash_point
 from runner.downloads import Downloader
-from runner.errors import AccountError, DownloadError, TransientApiError
+from runner.errors import AccountError, DownloadError, JournalFullError, TransientApiError
 from runner.estimates import ClockMap
 from runner.lifecycle import Event
 from runner.polling import Poller
@@ -120,6 +120,7 @@ class Engine:
         self.stats = RunStats()
         self.account_error: AccountError | None = None
         self.disk_error: DownloadError | None = None
+        self.journal_error: BaseException | None = None  #: JournalFullError that stopped the run
         self.queue_ahead = config.queue_ahead
         self._surplus_refusals = 0
         self._surplus_posting = 0  # creates in flight for tasks beyond the concurrency quota
@@ -159,6 +160,8 @@ class Engine:
                 self._check_finished()
                 await self._finished.wait()
                 group.cancel_scope.cancel()
+        except* JournalFullError as full:
+            self._journal_full(_first_leaf(full))
         finally:
             self._write_status_table()
         return self.summary()
@@ -433,6 +436,12 @@ class Engine:
         log.error("%s", error)
         self._stop("disk-full", now=False)
 
+    def _journal_full(self, error: BaseException) -> None:
+        """The journal cannot grow: stop as a full disk stops downloads (exit 4, resumable)."""
+        self.journal_error = error
+        log.error("%s", error)
+        self._stop("disk-full", now=True)
+
     def account_failed(self, error: AccountError) -> None:
         if self.account_error is None:
             self.account_error = error
@@ -482,3 +491,10 @@ class Engine:
 
 
 _SETTLED: Final = frozenset({TaskState.DONE, TaskState.FAILED, TaskState.CANCELLED, TaskState.EXPIRED})
+
+
+def _first_leaf(error: BaseException) -> BaseException:
+    """The first exception of a (nested) exception group: the one worth showing."""
+    while isinstance(error, BaseExceptionGroup):
+        error = error.exceptions[0]
+    return error

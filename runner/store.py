@@ -21,7 +21,7 @@ from collections.abc import Iterable, Iterator, Mapping
 from pathlib import Path
 from typing import IO, Any, Final
 
-from runner.errors import StoreError
+from runner.errors import JournalFullError, StoreError
 from runner.lifecycle import Event, advance
 from runner.tasks import MediaRef, TaskRecord, TaskSpec, TaskState
 
@@ -296,11 +296,25 @@ class Store:
         try:
             self._db.execute("BEGIN IMMEDIATE")
             yield
-        except BaseException:
-            self._db.rollback()
-            raise
-        else:
             self._db.commit()
+        except BaseException as exc:
+            with contextlib.suppress(sqlite3.Error):
+                self._db.rollback()
+            if _is_disk_full(exc):
+                msg = (
+                    f"The disk holding the journal {self.path} is full; the run stops here and the "
+                    "journal keeps everything recorded so far. Free some space and run the same "
+                    "manifest again to resume."
+                )
+                raise JournalFullError(msg) from exc
+            raise
+
+
+def _is_disk_full(exc: BaseException) -> bool:
+    """SQLITE_FULL: a write needed a page the disk (or quota) could not give."""
+    if not isinstance(exc, sqlite3.OperationalError):
+        return False
+    return getattr(exc, "sqlite_errorcode", None) == sqlite3.SQLITE_FULL or "disk is full" in str(exc)
 
 
 def _connect(path: Path, *, readonly: bool = False) -> sqlite3.Connection:

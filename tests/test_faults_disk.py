@@ -80,6 +80,42 @@ async def test_a_full_disk_stops_submissions_and_a_later_run_completes(small_vid
     assert second.ledger["duplicate_bodies"] == 0
 
 
+@pytest.fixture
+def small_run_disk(tmp_path: Path) -> Iterator[Path]:
+    """tmp_path/run on a 600 KB tmpfs: the journal's WAL and the videos compete for the space."""
+    run_dir = tmp_path / "run"
+    run_dir.mkdir()
+    if not _mount_tmpfs(run_dir, "600k"):
+        pytest.skip("mounting a tmpfs needs root and a kernel that allows it")
+    try:
+        yield run_dir
+    finally:
+        subprocess.run(["umount", "-l", str(run_dir)], check=False)
+
+
+@pytest.mark.anyio
+async def test_a_full_disk_under_the_journal_stops_cleanly_and_resumes(small_run_disk: Path) -> None:
+    """SQLITE_FULL on a journal write: the run stops (exit 4, not a traceback), the journal passes
+    its integrity check, and a run with space again finishes without paying twice."""
+    run_dir = small_run_disk
+    app = sim_app("fast", seed=32, video_bytes=64 * 1024)
+    first = await run_batch(run_dir, make_specs(20), app)
+    assert first.summary.stopped_reason == "disk-full", first.summary
+    assert exit_code(first.summary, first.engine.account_error) == 4
+    stopped_by = first.engine.journal_error or first.engine.disk_error
+    assert stopped_by is not None and str(stopped_by).startswith("The disk holding"), stopped_by
+    assert not list(run_dir.rglob("*.part"))
+    _grow(run_dir, "20m")
+    with Store.open(run_dir / JOURNAL_NAME) as store:
+        assert store.integrity_ok()
+    second = await run_batch(run_dir, make_specs(20), app)
+    assert second.summary.unfinished == 0 and second.summary.stopped_reason is None
+    with Store.open(run_dir / JOURNAL_NAME) as store:
+        assert store.counts() == {TaskState.DONE: 20}
+    assert_folder_complete(run_dir, second.ledger)
+    assert second.ledger["duplicate_bodies"] <= second.summary.resubmitted_after_ambiguity
+
+
 def test_a_video_write_into_a_full_device_leaves_no_file(tmp_path: Path) -> None:
     """Writing through /dev/full raises DownloadError(disk_full) and removes the .part (unit level)."""
     if not os.path.exists("/dev/full"):
