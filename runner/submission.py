@@ -93,8 +93,9 @@ async def submit_task(
     sent = clock.now()
     try:
         submitted = await client.submit(spec, inputs)
-    except TransientApiError as error:
-        store.transition(task, Event.DEFERRED, detail={"status": error.status_code, "code": error.code})
+    except TransientApiError as error:  # refused before anything was created: not an attempt
+        detail = {"status": error.status_code, "code": error.code}
+        store.transition(task, Event.DEFERRED, attempts=record.attempts, detail=detail)
         return SubmitResult(Outcome.DEFERRED, sent, error=error)
     except TaskRejectedError as error:
         code = error.code or f"HTTP{error.status_code}"
@@ -104,7 +105,7 @@ async def submit_task(
         store.transition(task, Event.REPLY_LOST, detail={"error": str(error)})
         return SubmitResult(Outcome.AMBIGUOUS, sent, error=error)
     except AccountError as error:
-        store.transition(task, Event.DEFERRED, detail={"code": error.code})
+        store.transition(task, Event.DEFERRED, attempts=record.attempts, detail={"code": error.code})
         return SubmitResult(Outcome.ACCOUNT, sent, error=error)
     crash_point("after_post_before_journal")
     store.transition(

@@ -8,10 +8,11 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from engine_helpers import Batch, assert_folder_complete, make_specs, run_batch, sim_app
+from engine_helpers import Batch, assert_folder_complete, make_specs, run_batch, sim_app, spec
 from starlette.applications import Starlette
 
 from runner.store import JOURNAL_NAME, Store
+from runner.tasks import TaskState
 
 pytestmark = pytest.mark.anyio
 
@@ -103,3 +104,16 @@ async def test_a_lost_create_reply_is_reconciled_not_resubmitted(tmp_path: Path,
         events = [e["event"] for e in store.events()]
     assert events.count("reply_lost") == 1 and events.count("adopted") == 1
     assert events.count("not_found") == 0
+
+
+async def test_throttled_submissions_do_not_use_up_a_tasks_attempts(tmp_path: Path) -> None:
+    """Two 429s before a task is accepted do not count: its InternalError still gets its retry."""
+    script = [{"endpoint": "create", "nth": n, "kind": "429"} for n in (1, 2)]
+    app = sim_app("fast", seed=14, faults={"script": script})
+    failing = spec("flaky", "A flaky scene [sim-fail:InternalError]")
+    batch = await run_batch(tmp_path, [failing], app, max_attempts=2)
+    assert batch.ledger["throttled"]["create"] == 2
+    assert len(batch.ledger["submissions"]) == 2, "one generation and one retry"
+    with Store.open(tmp_path / JOURNAL_NAME) as store:
+        record = store.record("flaky")
+    assert (record.state, record.attempts, record.error_code) == (TaskState.FAILED, 2, "InternalError")
