@@ -119,7 +119,7 @@ async def test_http_debug_logging_never_shows_the_authorization_header(
     """With httpx and httpcore logging at DEBUG over real loopback HTTP, the key is never logged."""
     caplog.set_level(logging.DEBUG)
     for name in ("httpx", "httpcore", "runner"):
-        logging.getLogger(name).setLevel(logging.DEBUG)
+        caplog.set_level(logging.DEBUG, logger=name)  # restored after the test
     image = MediaRef("image", url="https://img.example/debug.png")
     async with httpx.AsyncClient(base_url=keyed_sim.url) as http:
         client = DashScopeClient(http, KEY)
