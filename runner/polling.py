@@ -4,8 +4,8 @@ Each in-flight task is polled when it is likely to have changed, not every secon
 
 - a task believed to be running is first polled at its start plus the 20th percentile
   of the generation times of finished tasks of the same shape (model, resolution,
-  duration), then every 8 % of the median, with jitter;
-- a task queued on the server (PENDING) is polled every 25 % of the median, and when
+  duration), then every 15 % of the median, with jitter;
+- a task queued on the server (PENDING) is polled every 40 % of the median, and when
   another task of the same model finishes, the oldest queued one is assumed to have
   taken its place at the server's end_time;
 - a failed poll backs that task off (full jitter, capped); the others carry on.
@@ -43,8 +43,8 @@ __all__ = ["PollListener", "Poller", "shape_of"]
 
 FLOOR_S: Final = 0.05  #: never poll one task more often than this (local seconds)
 _FIRST_QUANTILE: Final = 0.2
-_RUNNING_FRACTION: Final = 0.08
-_PENDING_FRACTION: Final = 0.25
+_RUNNING_FRACTION: Final = 0.15
+_PENDING_FRACTION: Final = 0.4
 _RUNNING_CAP_S: Final = 15.0  #: server seconds
 _PENDING_CAP_S: Final = 30.0
 _BACKOFF_BASE_S: Final = 1.0  #: server seconds
