@@ -84,3 +84,23 @@ def test_cancel_refuses_the_embedded_simulator(tmp_path: Path) -> None:
     result = CliRunner().invoke(main, ["cancel", str(manifest), "--out", str(tmp_path)])
     assert result.exit_code == 1
     assert "runner sim serve" in result.output
+
+
+def test_run_writes_report_and_run_information(tmp_path: Path) -> None:
+    """Every run ends with report.html and the run facts that `runner status` shows."""
+    from runner.store import Store
+
+    manifest = Path(__file__).parent.parent / "manifests" / "demo.yaml"
+    result = CliRunner().invoke(
+        main, ["run", str(manifest), "--out", str(tmp_path), "--sim-time-scale", "0.005", "--no-progress"]
+    )
+    assert result.exit_code == 0, result.output
+    folder = tmp_path / "demo"
+    assert (folder / "report.html").is_file()
+    store = Store.open_readonly(folder / "state.sqlite")
+    assert store is not None
+    assert store.get_meta("endpoint") == "sim"
+    assert float(store.get_meta("wall_time_s") or 0) > 0
+    assert store.get_meta("started_at") is not None
+    assert store.get_meta("finished_at") is not None
+    store.close()

@@ -12,6 +12,7 @@ import logging
 import os
 import signal
 import sys
+import time
 from pathlib import Path
 from typing import Any
 
@@ -29,6 +30,7 @@ from runner.errors import AccountError, ApiError, ConfigError, TaskRejectedError
 from runner.lifecycle import Event
 from runner.manifest import Manifest, run_folder
 from runner.ratelimit import Pacer
+from runner.report import write_report
 from runner.results import render_summary
 from runner.scheduler import DEFAULT_QUEUE_AHEAD, Engine, EngineConfig
 from runner.store import JOURNAL_NAME, Store
@@ -91,17 +93,18 @@ def run(
     try:
         with Store.open(folder / JOURNAL_NAME) as store:
             store.add_tasks(loaded.specs)
-            store.set_meta("manifest", str(manifest))
-            store.set_meta("currency", endpoint.currency)
+            _record_run_start(store, manifest, endpoint)
             _warn_sim_resume(endpoint, store)
             sim = SimOptions(sim_profile, sim_time_scale, sim_seed)
             engine, summary = anyio.run(
                 _execute, store, folder, endpoint, key, config, sim, loaded, console, live
             )
+            _record_run_end(store, summary)
+            write_report(folder, store)
     finally:
         log.removeHandler(handler)
     click.echo(render_summary(summary))
-    click.echo(f"Output: {folder}/ (videos/, status.csv, status.parquet, {JOURNAL_NAME})")
+    click.echo(f"Output: {folder}/ (videos/, status.csv, status.parquet, report.html, {JOURNAL_NAME})")
     code = exit_code(summary, engine.account_error)
     if engine.account_error is not None:
         click.echo(f"Error: {engine.account_error}", err=True)
@@ -184,6 +187,21 @@ def _with_clock(config: EngineConfig, time_scale: float, learn_clock: bool) -> E
     from dataclasses import replace
 
     return replace(config, time_scale=time_scale, learn_clock=learn_clock)
+
+
+def _record_run_start(store: Store, manifest: Path, endpoint: Endpoint) -> None:
+    """Run information for `runner status` and report.html (never the key)."""
+    store.set_meta("manifest", str(manifest))
+    store.set_meta("endpoint", endpoint.name if endpoint.name != "custom" else endpoint.base_url)
+    store.set_meta("currency", endpoint.currency)
+    store.set_meta("started_at", f"{time.time():.3f}")
+
+
+def _record_run_end(store: Store, summary: RunSummary) -> None:
+    store.set_meta("finished_at", f"{time.time():.3f}")
+    store.set_meta("wall_time_s", f"{summary.wall_time_s:.3f}")
+    if summary.efficiency is not None:
+        store.set_meta("efficiency", f"{summary.efficiency:.4f}")
 
 
 def _warn_sim_resume(endpoint: Endpoint, store: Store) -> None:
