@@ -32,6 +32,7 @@ from runner.errors import (
     TaskRejectedError,
     TransientApiError,
 )
+from runner.oss import UPLOAD_PATH, UploadPolicy, form_upload, parse_policy
 from runner.tasks import TaskSpec
 
 __all__ = [
@@ -43,9 +44,11 @@ __all__ = [
     "Submitted",
     "TaskStatus",
     "build_create_body",
+    "needs_oss_resolve",
 ]
 
 CREATE_PATH: Final = "services/aigc/video-generation/video-synthesis"
+OSS_RESOLVE_HEADER: Final = "X-DashScope-OssResourceResolve"
 DOWNLOAD_CHUNK: Final = 256 * 1024
 
 #: codes that stop the whole run whatever their HTTP status (reference §5.2)
@@ -71,7 +74,7 @@ _GATEWAY_STATUSES: Final = frozenset({502, 504})
 
 @dataclass(frozen=True, slots=True)
 class ResolvedInputs:
-    """The media URLs as they go on the wire (local files already turned into data: URLs)."""
+    """The media URLs as they go on the wire (local files already data: or oss:// URLs)."""
 
     img_url: str
     audio_url: str | None = None
@@ -137,6 +140,11 @@ def build_create_body(spec: TaskSpec, inputs: ResolvedInputs) -> dict[str, Any]:
     return {"model": spec.model, "input": body_input, "parameters": dict(spec.parameters)}
 
 
+def needs_oss_resolve(inputs: ResolvedInputs) -> bool:
+    """True when the body references temporary storage: the service reads oss:// only when told to."""
+    return any(url is not None and url.startswith("oss://") for url in (inputs.img_url, inputs.audio_url))
+
+
 class DashScopeClient:
     """The task endpoints of the DashScope API over an injected httpx client.
 
@@ -151,6 +159,8 @@ class DashScopeClient:
         """POST one create request; AmbiguousSubmitError when it may have landed unanswered."""
         body = json.dumps(build_create_body(spec, inputs), ensure_ascii=False).encode("utf-8")
         headers = {**self._auth, "Content-Type": "application/json", "X-DashScope-Async": "enable"}
+        if needs_oss_resolve(inputs):
+            headers[OSS_RESOLVE_HEADER] = "enable"
         what = f"Submitting task {spec.id!r}"
         try:
             response = await self._http.post(CREATE_PATH, content=body, headers=headers)
@@ -250,6 +260,20 @@ class DashScopeClient:
         what = f"Cancelling DashScope task {task_id}"
         response = await self._request("POST", f"tasks/{task_id}/cancel", what)
         _json_or_raise(response, what)
+
+    async def get_upload_policy(self, model: str) -> UploadPolicy:
+        """GET uploads?action=getPolicy&model=M: a credential to upload files for `model`."""
+        what = f"Getting an upload credential for {model}"
+        params = {"action": "getPolicy", "model": model}
+        response = await self._request("GET", UPLOAD_PATH, what, params=params)
+        return parse_policy(model, _json_or_raise(response, what).get("data"))
+
+    async def upload_file(self, policy: UploadPolicy, data: bytes, name: str, mime: str) -> str:
+        """Upload `data` (bytes already checked against the plan's hash) as `name`; its oss:// URL.
+
+        The form goes to the credential's storage host without the API key (runner.oss).
+        """
+        return await form_upload(self._http, policy, data, name, mime)
 
     @asynccontextmanager
     async def stream_download(self, url: str) -> AsyncIterator[tuple[int | None, AsyncIterator[bytes]]]:

@@ -18,7 +18,7 @@ import logging
 import random
 import time
 from collections.abc import Collection
-from dataclasses import dataclass
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Final
 
@@ -41,6 +41,7 @@ from runner.startup import recover_journal
 from runner.store import Store
 from runner.submission import Outcome, SubmitQueue, SubmitResult, submit_task
 from runner.tasks import RunSummary, TaskSpec, TaskState
+from runner.uploads import AssetUploader, UploadSettings
 
 __all__ = ["DEFAULT_QUEUE_AHEAD", "Engine", "EngineConfig", "Snapshot", "crash_point"]
 
@@ -72,6 +73,7 @@ class EngineConfig:
     retry_failed: bool = False
     retry_codes: frozenset[str] = frozenset()
     max_posts_in_flight: int = 2  #: bounds how many submissions a crash can leave ambiguous
+    uploads: UploadSettings = field(default_factory=UploadSettings)  #: data: URL threshold, upload pool
 
 
 class Engine:
@@ -99,6 +101,8 @@ class Engine:
         self._clock: Clock = clock or AnyioClock()
         self._random = random.Random(seed)
         scale = config.time_scale
+        uploads = replace(config.uploads, time_scale=scale)
+        self.uploader = AssetUploader(store, client, uploads, clock=self._clock)
         self._submit_pacer = Pacer(
             config.submit_rate / scale, clock=self._clock, aimd=Aimd(config.submit_rate / scale)
         )
@@ -278,7 +282,7 @@ class Engine:
     async def _submit_one(self, task: str, spec: TaskSpec, beyond: bool) -> None:
         try:
             with anyio.CancelScope(shield=True):  # a stop must not strand a sent request unjournalled
-                result = await submit_task(self._store, self._client, task, spec, self._clock)
+                result = await submit_task(self._store, self._client, task, spec, self._clock, self.uploader)
                 if result.sent_local is not None:
                     self._intents_local[task] = result.sent_local
                 self._after_submit(task, spec, result, beyond)

@@ -11,6 +11,7 @@ from __future__ import annotations
 import heapq
 import itertools
 import time
+import weakref
 from collections import deque
 from collections.abc import Iterable
 from dataclasses import dataclass
@@ -32,8 +33,9 @@ from runner.lifecycle import Event
 from runner.ratelimit import Clock
 from runner.store import Store
 from runner.tasks import TaskSpec
+from runner.uploads import AssetUploader
 
-__all__ = ["Outcome", "SubmitQueue", "SubmitResult", "submit_task"]
+__all__ = ["Outcome", "SubmitQueue", "SubmitResult", "run_uploader", "submit_task"]
 
 #: fields of an earlier attempt that must not survive into a new one
 _CLEARED: Final = dict.fromkeys(
@@ -71,16 +73,29 @@ class SubmitResult:
 
 
 async def submit_task(
-    store: Store, client: DashScopeClient, task: str, spec: TaskSpec, clock: Clock
+    store: Store,
+    client: DashScopeClient,
+    task: str,
+    spec: TaskSpec,
+    clock: Clock,
+    uploader: AssetUploader | None = None,
 ) -> SubmitResult:
-    """Journal the intent, send the create, journal what came back."""
+    """Journal the intent, send the create, journal what came back.
+
+    Local files are made ready (data: URL or upload) before the intent: a crash or failure
+    meanwhile leaves the task planned, with nothing sent that could be paid for.
+    """
     record = store.record(task)
     try:
-        inputs = resolve_inputs(spec)
+        inputs = await resolve_inputs(spec, uploader or run_uploader(store, client))
     except InputFileError as error:
-        store.transition(task, Event.SUBMIT_INTENT)
-        store.transition(task, Event.REJECTED, error_code="InputFileChanged", error_message=str(error))
-        return SubmitResult(Outcome.REJECTED)
+        return _refuse_before_sending(store, task, "InputFileChanged", error)
+    except TaskRejectedError as error:  # the storage host refused the file for good
+        return _refuse_before_sending(store, task, error.code or "UploadFailed", error)
+    except TransientApiError as error:  # uploads exhausted their retries: try the task later
+        return SubmitResult(Outcome.DEFERRED, error=error)
+    except AccountError as error:
+        return SubmitResult(Outcome.ACCOUNT, error=error)
     store.transition(
         task,
         Event.SUBMIT_INTENT,
@@ -116,6 +131,24 @@ async def submit_task(
         detail={"task_id": submitted.task_id},
     )
     return SubmitResult(Outcome.ACCEPTED, sent, task_id=submitted.task_id)
+
+
+_UPLOADERS: weakref.WeakKeyDictionary[Store, AssetUploader] = weakref.WeakKeyDictionary()
+
+
+def run_uploader(store: Store, client: DashScopeClient) -> AssetUploader:
+    """The run's shared uploader when the caller passed none (default settings, real time)."""
+    uploader = _UPLOADERS.get(store)
+    if uploader is None:
+        uploader = _UPLOADERS[store] = AssetUploader(store, client)
+    return uploader
+
+
+def _refuse_before_sending(store: Store, task: str, code: str, error: Exception) -> SubmitResult:
+    """Fail a task whose inputs cannot be sent; nothing reached the create endpoint."""
+    store.transition(task, Event.SUBMIT_INTENT)
+    store.transition(task, Event.REJECTED, error_code=code, error_message=str(error))
+    return SubmitResult(Outcome.REJECTED)
 
 
 class SubmitQueue:
