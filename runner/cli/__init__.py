@@ -38,7 +38,7 @@ class _RunnerGroup(click.Group):
 
 
 @click.group(cls=_RunnerGroup)
-@click.version_option(package_name="runner")
+@click.version_option(package_name="runner", prog_name="runner")
 def main() -> None:
     """Run manifests of DashScope Wan image-to-video tasks: resumable, within quota, verified.
 
