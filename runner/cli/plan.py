@@ -1,16 +1,20 @@
 """`runner plan MANIFEST`: what a run would do, cost and take, without contacting any server.
 
+(`--check-urls` is the one exception: it asks each remote media URL's host for a HEAD.)
+
 Also home of the manifest flags shared with `runner run` (`manifest_options`,
 `load_from_options`): a CSV can be planned or run on its own with `--model` and friends.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import json
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any, TypeVar
 
+import anyio
 import click
 from rich.console import Console
 from rich.table import Table
@@ -21,6 +25,7 @@ from runner.manifest import Manifest, load_manifest, run_folder
 from runner.plan import Disposition, Plan, build_plan, disposition_counts
 from runner.store import JOURNAL_NAME, Store
 from runner.tasks import TaskRecord
+from runner.urlcheck import UrlCheck, check_urls, remote_urls
 
 __all__ = ["COMMANDS", "format_duration", "load_from_options", "manifest_options", "plan"]
 
@@ -102,12 +107,16 @@ def read_journal(folder: Path) -> list[TaskRecord] | None:
 )
 @click.option("--json", "as_json", is_flag=True, help="Print the plan as JSON for scripts.")
 @click.option("--all", "show_all", is_flag=True, help="List every task (default: the first 50).")
+@click.option(
+    "--check-urls", is_flag=True, help="HEAD each distinct http(s) image/audio URL; exit 1 if any fails."
+)
 @manifest_options
-def plan(manifest: Path, out: Path, as_json: bool, show_all: bool, **options: Any) -> None:
+def plan(manifest: Path, out: Path, as_json: bool, show_all: bool, check_urls: bool, **options: Any) -> None:
     """Show what `runner run MANIFEST` would do: tasks, what is already done, cost and time.
 
     Contacts no server and writes nothing. Exits 1 listing every problem when the
-    manifest is not valid.
+    manifest is not valid. With --check-urls, asks each remote media URL's host (never
+    DashScope) whether it serves an image or audio file, and exits 1 if one does not.
     """
     loaded = load_from_options(manifest, options)
     folder = run_folder(loaded, out)
@@ -120,10 +129,30 @@ def plan(manifest: Path, out: Path, as_json: bool, show_all: bool, **options: An
         concurrency=loaded.limits.concurrency,
         submit_rate=loaded.limits.submit_rate,
     )
+    checked = anyio.run(check_urls_of, loaded) if check_urls else None
     if as_json:
-        click.echo(json.dumps(plan_json(loaded, result, folder, records is not None), indent=2))
+        data = plan_json(loaded, result, folder, records is not None)
+        if checked is not None:
+            data["url_check"] = [dataclasses.asdict(check) for check in checked]
+        click.echo(json.dumps(data, indent=2))
     else:
         _print_plan(Console(highlight=False), loaded, result, folder, records is not None, show_all)
+        if checked is not None:
+            _print_url_check(checked)
+    if checked is not None and any(check.problem for check in checked):
+        raise SystemExit(1)
+
+
+async def check_urls_of(manifest: Manifest) -> list[UrlCheck]:
+    """The URL check of every distinct remote media URL of `manifest`."""
+    return await check_urls(remote_urls(manifest.specs))
+
+
+def _print_url_check(checked: list[UrlCheck]) -> None:
+    bad = [check for check in checked if check.problem]
+    click.echo(f"\nURL check: {len(checked)} distinct remote URLs, {len(bad)} with problems.")
+    for check in bad:
+        click.echo(f"  {check.kind} {check.url}: {check.problem}")
 
 
 def format_duration(seconds: float) -> str:
