@@ -86,8 +86,9 @@ async def submit_task(
     meanwhile leaves the task planned, with nothing sent that could be paid for.
     """
     record = store.record(task)
+    uploader = uploader or run_uploader(store, client)
     try:
-        inputs = await resolve_inputs(spec, uploader or run_uploader(store, client))
+        inputs = await resolve_inputs(spec, uploader)
     except InputFileError as error:
         return _refuse_before_sending(store, task, "InputFileChanged", error)
     except TaskRejectedError as error:  # the storage host refused the file for good
@@ -113,6 +114,8 @@ async def submit_task(
         store.transition(task, Event.DEFERRED, attempts=record.attempts, detail=detail)
         return SubmitResult(Outcome.DEFERRED, sent, error=error)
     except TaskRejectedError as error:
+        if uploader.forget_unknown((inputs.img_url, inputs.audio_url), error):
+            return _renew_uploads(store, task, record.attempts, sent, error)
         code = error.code or f"HTTP{error.status_code}"
         store.transition(task, Event.REJECTED, error_code=code, error_message=str(error))
         return SubmitResult(Outcome.REJECTED, sent, error=error)
@@ -142,6 +145,13 @@ def run_uploader(store: Store, client: DashScopeClient) -> AssetUploader:
     if uploader is None:
         uploader = _UPLOADERS[store] = AssetUploader(store, client)
     return uploader
+
+
+def _renew_uploads(store: Store, task: str, attempts: int, sent: float, error: ApiError) -> SubmitResult:
+    """The service did not know an earlier run's upload: nothing was created; send again later."""
+    store.transition(task, Event.DEFERRED, attempts=attempts, detail={"code": error.code, "renew": True})
+    msg = f"Task {task!r}: an upload from an earlier run is unknown to the service; uploading it again."
+    return SubmitResult(Outcome.DEFERRED, sent, error=TransientApiError(msg, code=error.code))
 
 
 def _refuse_before_sending(store: Store, task: str, code: str, error: Exception) -> SubmitResult:

@@ -16,7 +16,7 @@ from __future__ import annotations
 import hashlib
 import re
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Final
@@ -24,7 +24,7 @@ from typing import Final
 import anyio
 
 from runner.client import DashScopeClient
-from runner.errors import AccountError, InputFileError, TaskRejectedError, TransientApiError
+from runner.errors import AccountError, ApiError, InputFileError, TaskRejectedError, TransientApiError
 from runner.oss import POLICY_EXPIRED, UploadPolicy
 from runner.ratelimit import AnyioClock, Clock, Pacer
 from runner.store import Asset, Store
@@ -51,6 +51,8 @@ REUPLOAD_MARGIN_S: Final = 2 * 3600.0
 UPLOAD_POLICY_RATE: Final = 100.0  #: getPolicy requests per second per model (reference §6.3)
 _POLICY_REUSE: Final = 0.8  #: share of a credential's lifetime we use it for
 _SAFE_NAME: Final = re.compile(r"[^A-Za-z0-9._-]+")
+#: in the messages of a create refused because the service could not find or read an input
+_MEDIA_REFUSAL: Final = "media resource"
 
 
 @dataclass(frozen=True, slots=True)
@@ -88,6 +90,8 @@ class AssetUploader:
         self._refused: dict[tuple[str, str], TaskRejectedError] = {}
         self._policies: dict[str, tuple[UploadPolicy, float]] = {}
         self._pacers: dict[str, Pacer] = {}
+        self._made: set[str] = set()  # URLs uploaded by this uploader
+        self._reused: dict[str, tuple[str, str]] = {}  # URLs taken from the journal → (sha256, model)
         self.uploads = 0  #: files uploaded by this uploader
         self.policies = 0  #: credentials fetched
 
@@ -105,6 +109,8 @@ class AssetUploader:
                 raise refused
             asset = self._store.asset(*key)
             if asset is not None and asset.expires_at - self._scaled(self.settings.margin_s) > self._wall():
+                if asset.url not in self._made:
+                    self._reused[asset.url] = key
                 return asset.url
             data = read_verified(media)
             try:
@@ -114,7 +120,28 @@ class AssetUploader:
                 raise
             expires_at = started + self._scaled(OSS_LIFETIME_S)  # counted from before the POST
             self._store.put_asset(Asset(key[0], model, url, expires_at))
+            self._made.add(url)
             return url
+
+    def forget_unknown(self, urls: Iterable[str | None], refusal: ApiError) -> bool:
+        """After a create refused for its media: drop journalled uploads the service does not know.
+
+        An upload from an earlier run may be unknown to the service (another account, a
+        restarted simulator). True when such an upload was forgotten: the task can be sent
+        again with a fresh one. Uploads made by this uploader are never second-guessed.
+        """
+        if _MEDIA_REFUSAL not in str(refusal).lower():
+            return False
+        forgotten = False
+        for url in urls:
+            key = self._reused.pop(url or "", None)
+            if key is None:
+                continue
+            current = self._store.asset(*key)
+            if current is not None and current.url == url:  # not already replaced by another task
+                self._store.put_asset(Asset(key[0], key[1], current.url, 0.0))
+            forgotten = True
+        return forgotten
 
     async def _upload_with_retries(self, media: MediaRef, data: bytes, model: str) -> tuple[str, float]:
         """(oss:// URL, wall instant the successful attempt began)."""

@@ -172,3 +172,15 @@ async def test_a_bad_key_on_the_credential_request_stops_the_run(tmp_path: Path)
     assert batch.summary.stopped_reason == "account"
     assert requests(batch.ledger, "upload_policy") == {"401": 1}
     assert "create" not in batch.ledger["requests"] and batch.summary.failed == 0
+
+
+async def test_an_upload_unknown_to_a_new_service_is_made_again(tmp_path: Path) -> None:
+    """A journalled upload a restarted service never saw is refused once, forgotten, uploaded anew."""
+    audio = audio_ref(tmp_path / "in" / "tone.wav")
+    run_dir = tmp_path / "run"
+    first = await run_batch(run_dir, [with_media("a", audio=audio)], sim_app("fast", seed=9))
+    fresh_service = sim_app("fast", seed=10)
+    second = await run_batch(run_dir, [with_media(f"b{i}", audio=audio) for i in range(3)], fresh_service)
+    assert first.summary.done == 1 and second.summary.done == 4 and second.summary.failed == 0
+    assert second.ledger["uploads"] == 1
+    assert requests(second.ledger, "create").get("400", 0) >= 1
