@@ -85,12 +85,12 @@ async def form_upload(
         "success_action_status": "200",
         "x-oss-content-type": mime,
     }
-    what = f"Uploading {name} to temporary storage"
+    what = "The storage host"
     try:
         # An absolute URL and explicit headers: no Authorization ever goes to the storage host.
         response = await http.post(policy.upload_host, data=fields, files={"file": (name, data, mime)})
     except httpx.TransportError as exc:
-        raise TransientApiError(f"{what} failed ({type(exc).__name__}); it will be tried again.") from None
+        raise TransientApiError(f"{what} did not answer ({type(exc).__name__}).") from None
     if response.status_code in (200, 204):
         return f"oss://{key}"
     code, message = _storage_error(response)
@@ -100,7 +100,7 @@ async def form_upload(
 
 
 def _classify_storage(status: int, code: str | None, message: str, what: str) -> ApiError:
-    detail = f"{what} failed: HTTP {status}" + (f" {code}" if code else "") + f": {message}"
+    detail = f"{what} answered HTTP {status}" + (f" {code}" if code else "") + f": {message.rstrip('.')}."
     if status == 403 and "policy expired" in message.lower():
         return TransientApiError(detail, status_code=status, code=POLICY_EXPIRED)
     if status in (408, 429) or status >= 500:

@@ -227,12 +227,17 @@ def _object_name(media: MediaRef) -> str:
 def _about_file(error: TaskRejectedError | AccountError, media: MediaRef) -> TaskRejectedError | AccountError:
     if isinstance(error, AccountError):
         return error
-    msg = f"Uploading the local file {media.path} was refused: {error}. Check the file, then run again."
+    msg = (
+        f"The local file {media.path} could not be uploaded to temporary storage: {error} "
+        "Check the file (its size and format), then run again."
+    )
     return TaskRejectedError(msg, status_code=error.status_code, code="UploadFailed")
 
 
 def _gave_up(error: TransientApiError | None, media: MediaRef, attempts: int) -> TransientApiError:
-    why = str(error) if error is not None else "no attempt was made"
-    msg = f"Uploading the local file {media.path} failed {attempts} times ({why}); it is tried again later."
+    why = str(error) if error is not None else "no attempt was made."
+    msg = (
+        f"Uploading the local file {media.path} failed {attempts} times; the task is tried later. Last: {why}"
+    )
     # No status code: an exhausted upload must not slow the create pacing as a create 429 would.
     return TransientApiError(msg, code=error.code if error is not None else None)

@@ -184,3 +184,14 @@ async def test_an_upload_unknown_to_a_new_service_is_made_again(tmp_path: Path) 
     assert first.summary.done == 1 and second.summary.done == 4 and second.summary.failed == 0
     assert second.ledger["uploads"] == 1
     assert requests(second.ledger, "create").get("400", 0) >= 1
+
+
+async def test_an_upload_outage_defers_the_task_until_storage_recovers(tmp_path: Path) -> None:
+    """Storage answering 503 for a while: retries run out, the task waits (not failed), then succeeds."""
+    audio = audio_ref(tmp_path / "in" / "tone.wav")
+    outage = [{"kind": "503", "start": 0.0, "end": 30.0, "endpoints": ["upload"]}]
+    app = sim_app("fast", seed=11, faults={"windows": outage})
+    batch = await run_batch(tmp_path / "run", [with_media("t", audio=audio)], app)
+    assert batch.summary.done == 1 and batch.summary.failed == 0
+    assert requests(batch.ledger, "upload")["503"] > UploadSettings().attempts
+    assert requests(batch.ledger, "upload")["200"] == 1
