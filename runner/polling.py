@@ -5,6 +5,10 @@ Each in-flight task is polled when it is likely to have changed, not every secon
 - a task believed to be running is first polled at its start plus the 20th percentile
   of the generation times of finished tasks of the same shape (model, resolution,
   duration), then every 15 % of the median, with jitter;
+- while no task of that model waits queued on the server behind the running ones (the
+  server refuses surplus, or the batch is in its tail), a finished task's slot stays idle
+  until we notice: running tasks are then first polled at the 5th percentile and every
+  2 % of the median, which costs a few GETs and buys the makespan back;
 - a task queued on the server (PENDING) is polled every 40 % of the median, and when
   another task of the same model finishes, the oldest queued one is assumed to have
   taken its place at the server's end_time;
@@ -41,9 +45,13 @@ from runner.tasks import TaskSpec, TaskState
 
 __all__ = ["PollListener", "Poller", "shape_of"]
 
-FLOOR_S: Final = 0.05  #: never poll one task more often than this (local seconds)
+FLOOR_S: Final = 0.05  #: never poll one task more often than this (local seconds) at real speed
+_FLOOR_SERVER_S: Final = 0.5  #: the same floor in server seconds, for a compressed simulator
+_FLOOR_MIN_LOCAL_S: Final = 0.002  #: ... but never below this (CPU)
 _FIRST_QUANTILE: Final = 0.2
 _RUNNING_FRACTION: Final = 0.15
+_TIGHT_FIRST_QUANTILE: Final = 0.05  #: no server-side backlog: a late look idles a slot
+_TIGHT_FRACTION: Final = 0.02
 _PENDING_FRACTION: Final = 0.4
 _RUNNING_CAP_S: Final = 15.0  #: server seconds
 _PENDING_CAP_S: Final = 30.0
@@ -130,7 +138,8 @@ class Poller:
             return
         if self._running_estimate(spec.model) < self._concurrency:
             watch.started_local = sent_local
-            self._schedule(watch, sent_local + self._local(self._quantile(watch.shape, _FIRST_QUANTILE)))
+            first = self._quantile(watch.shape, self._first_quantile(spec.model))
+            self._schedule(watch, sent_local + self._local(first))
         else:
             self._schedule(watch, now + self._pending_interval(watch.shape))
 
@@ -214,7 +223,8 @@ class Poller:
             if record.state is TaskState.PENDING:
                 self._store.transition(watch.task, Event.STARTED, **times)
             self._note_start(watch, status, now)
-            first = (watch.started_local or now) + self._local(self._quantile(watch.shape, _FIRST_QUANTILE))
+            quantile = self._quantile(watch.shape, self._first_quantile(watch.shape[0]))
+            first = (watch.started_local or now) + self._local(quantile)
             self._schedule(watch, max(first, now + self._running_interval(watch.shape)))
         elif status.status in ("SUCCEEDED", "FAILED"):
             self._finished(watch, status, times)
@@ -275,7 +285,7 @@ class Poller:
         start = self.clock_map.to_local(ended) if ended is not None else None
         successor.started_local = min(now, start) if start is not None else now
         first = successor.started_local + self._local(self._quantile(successor.shape, _FIRST_QUANTILE))
-        self._schedule(successor, max(first, now + FLOOR_S))
+        self._schedule(successor, max(first, now + self._floor()))
 
     def _note_start(self, watch: _Watch, status: TaskStatus, now: float) -> None:
         scheduled = server_seconds(status.scheduled_time)
@@ -289,7 +299,8 @@ class Poller:
         self.poll_errors += 1
         watch.errors += 1
         ceiling = min(self._local(_BACKOFF_CAP_S), self._local(_BACKOFF_BASE_S) * 2**watch.errors)
-        delay = self._random.uniform(FLOOR_S, max(FLOOR_S, ceiling))
+        floor = self._floor()
+        delay = self._random.uniform(floor, max(floor, ceiling))
         if isinstance(error, TransientApiError) and error.retry_after is not None:
             delay = max(delay, error.retry_after)
         self._schedule(watch, self.clock.now() + delay)
@@ -314,13 +325,26 @@ class Poller:
 
     def _running_interval(self, shape: Shape) -> float:
         median = self._quantile(shape, 0.5)
-        interval = self._local(min(_RUNNING_CAP_S, _RUNNING_FRACTION * median))
-        return max(FLOOR_S, interval * self._random.uniform(0.8, 1.2))
+        fraction = _RUNNING_FRACTION if self._backlogged(shape[0]) else _TIGHT_FRACTION
+        interval = self._local(min(_RUNNING_CAP_S, fraction * median))
+        return max(self._floor(), interval * self._random.uniform(0.8, 1.2))
 
     def _pending_interval(self, shape: Shape) -> float:
         median = self._quantile(shape, 0.5)
         interval = self._local(min(_PENDING_CAP_S, _PENDING_FRACTION * median))
-        return max(FLOOR_S, interval * self._random.uniform(0.8, 1.2))
+        return max(self._floor(), interval * self._random.uniform(0.8, 1.2))
+
+    def _first_quantile(self, model: str) -> float:
+        return _FIRST_QUANTILE if self._backlogged(model) else _TIGHT_FIRST_QUANTILE
+
+    def _backlogged(self, model: str) -> bool:
+        """Whether a task of `model` waits queued on the server, ready to take a freed slot."""
+        return any(w.shape[0] == model and w.started_local is None for w in self._watches.values())
+
+    def _floor(self) -> float:
+        """The shortest gap between two polls of one task, in local seconds: 0.05 s at real
+        speed, and as many server seconds on a compressed simulator, not fifty times more."""
+        return min(FLOOR_S, max(_FLOOR_MIN_LOCAL_S, self._local(_FLOOR_SERVER_S)))
 
     def _local(self, server_s: float) -> float:
         return server_s / self.clock_map.slope
@@ -335,7 +359,7 @@ class Poller:
             # The server's clock rate is not known yet (a simulator of unknown time scale):
             # poll at geometrically growing intervals, which suit any scale, until it is.
             now = self.clock.now()
-            due = min(due, now + max(FLOOR_S, 0.5 * (now - watch.watched_local)))
+            due = min(due, now + max(self._floor(), 0.5 * (now - watch.watched_local)))
         watch.version += 1
         heapq.heappush(self._heap, (due, next(self._seq), watch.task, watch.version))
         self._changed.set()
