@@ -1,0 +1,162 @@
+"""Section 4: download throughput and memory, against raw httpx streaming of the same files.
+
+For each video size, a `runner sim serve` (video_bytes = size) generates a few tasks; then
+two fresh processes fetch the same video URLs from that loopback server with 4 workers:
+
+- runner: the download pool's path, `DashScopeClient.stream_download` into a `VideoWriter`
+  (`.part`, SHA-256, MP4 check, fsync, atomic rename);
+- raw: `httpx.AsyncClient.stream` written straight to a file, nothing else.
+
+Each reports MB/s and its own peak RSS; the ratio runner/raw is the figure (target >= 0.8),
+and the peak memory must not grow with the file size.
+
+    python -m bench.downloads worker runner|raw URLS.json OUT_DIR   # one measurement
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+import anyio
+import httpx
+
+from bench.processes import SIM_KEY, measure, peak_rss_kb, serve
+
+__all__ = ["run_section"]
+
+WORKERS = 4
+MB = 1024 * 1024
+
+
+def _make_videos(url: str, count: int) -> list[str]:
+    """Submit `count` tasks to the simulator and wait for their video URLs."""
+    headers = {"Authorization": f"Bearer {SIM_KEY}", "X-DashScope-Async": "enable"}
+    base = url + "/services/aigc/video-generation/video-synthesis"
+    ids = []
+    with httpx.Client(timeout=60) as http:
+        for n in range(count):
+            body = {
+                "model": "wan2.6-i2v-flash",
+                "input": {"prompt": f"download bench {n}", "img_url": f"https://img.example/d/{n}.png"},
+                "parameters": {"resolution": "720P", "duration": 5},
+            }
+            reply = http.post(base, json=body, headers=headers)
+            reply.raise_for_status()
+            ids.append(reply.json()["output"]["task_id"])
+        urls = []
+        for task_id in ids:
+            while True:
+                output = http.get(f"{url}/tasks/{task_id}", headers=headers).json()["output"]
+                if output["task_status"] == "SUCCEEDED":
+                    urls.append(output["video_url"])
+                    break
+                time.sleep(0.05)
+    return urls
+
+
+async def _runner_fetch(urls: list[str], out: Path) -> None:
+    from runner.client import DashScopeClient
+    from runner.results import VideoWriter
+
+    async with httpx.AsyncClient(timeout=60) as http:
+        client = DashScopeClient(http, SIM_KEY)
+
+        async def one(n: int, url: str) -> None:
+            async with client.stream_download(url) as (length, chunks):
+                with VideoWriter(out, f"v{n}", length) as writer:
+                    async for chunk in chunks:
+                        writer.write(chunk)
+                    writer.finish()
+
+        await _pooled(urls, one)
+
+
+async def _raw_fetch(urls: list[str], out: Path) -> None:
+    async with httpx.AsyncClient(timeout=60) as http:
+
+        async def one(n: int, url: str) -> None:
+            async with http.stream("GET", url) as response:
+                response.raise_for_status()
+                with (out / f"v{n}.mp4").open("wb") as handle:
+                    async for chunk in response.aiter_bytes():
+                        handle.write(chunk)
+
+        await _pooled(urls, one)
+
+
+async def _pooled(urls: list[str], one: Any) -> None:
+    """Fetch every URL with WORKERS concurrent workers."""
+    send, receive = anyio.create_memory_object_stream[tuple[int, str]](len(urls))
+    for item in enumerate(urls):
+        send.send_nowait(item)
+    send.close()
+
+    async def worker() -> None:
+        async for n, url in receive:
+            await one(n, url)
+
+    async with anyio.create_task_group() as group:
+        for _ in range(WORKERS):
+            group.start_soon(worker)
+
+
+def worker_main(kind: str, urls_file: Path, out: Path) -> None:
+    """One measurement in this process: prints {"seconds", "bytes", "peak_mb"}."""
+    urls = json.loads(urls_file.read_text())
+    out.mkdir(parents=True, exist_ok=True)
+    fetch = _runner_fetch if kind == "runner" else _raw_fetch
+    started = time.perf_counter()
+    anyio.run(fetch, urls, out)
+    seconds = time.perf_counter() - started
+    total = sum(p.stat().st_size for p in out.rglob("*.mp4"))
+    peak = peak_rss_kb() / 1024
+    print(json.dumps({"seconds": seconds, "bytes": total, "peak_mb": peak}))
+
+
+def _measure(kind: str, urls_file: Path, tmp: Path) -> dict[str, Any]:
+    out = tmp / kind
+    run = measure([sys.executable, "-m", "bench.downloads", "worker", kind, str(urls_file), str(out)])
+    if run.returncode != 0:
+        raise RuntimeError(f"The {kind} download measurement failed: {run.stderr[-2000:]}")
+    result: dict[str, Any] = json.loads(run.stdout.strip().splitlines()[-1])
+    for path in out.rglob("*.mp4"):
+        path.unlink()
+    return result
+
+
+def _one_size(size_mb: int, count: int) -> dict[str, Any]:
+    settings = {"profile": "fast", "seed": 9, "video_bytes": size_mb * MB, "time_scale": 0.001}
+    with serve(settings) as sim, tempfile.TemporaryDirectory(prefix="bench-dl-") as tmp:
+        urls_file = Path(tmp) / "urls.json"
+        urls_file.write_text(json.dumps(_make_videos(sim.url, count)))
+        raw = _measure("raw", urls_file, Path(tmp))
+        ours = _measure("runner", urls_file, Path(tmp))
+    raw_rate = raw["bytes"] / MB / raw["seconds"]
+    our_rate = ours["bytes"] / MB / ours["seconds"]
+    return {
+        "size_mb": size_mb,
+        "files": count,
+        "raw_mb_s": raw_rate,
+        "runner_mb_s": our_rate,
+        "ratio": our_rate / raw_rate,
+        "raw_peak_mb": raw["peak_mb"],
+        "runner_peak_mb": ours["peak_mb"],
+    }
+
+
+def run_section(smoke: bool) -> list[dict[str, Any]]:
+    """1 MB to 200 MB videos (1 MB only when smoke)."""
+    sizes = ((1, 4),) if smoke else ((1, 16), (20, 8), (200, 4))
+    return [_one_size(size, count) for size, count in sizes]
+
+
+if __name__ == "__main__":
+    if len(sys.argv) == 5 and sys.argv[1] == "worker":
+        worker_main(sys.argv[2], Path(sys.argv[3]), Path(sys.argv[4]))
+    else:
+        raise SystemExit(__doc__)

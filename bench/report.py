@@ -1,0 +1,343 @@
+"""Turn bench/results/*.json into the summary table (targets, met/missed) and BENCHMARKS.md."""
+
+from __future__ import annotations
+
+import json
+import os
+import platform
+from collections.abc import Callable
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+__all__ = ["load_results", "machine", "markdown", "summary_rows"]
+
+SECTIONS = ("efficiency", "sdk", "scale", "downloads")
+Row = tuple[str, str, str, str]  # figure, target, value, verdict
+
+
+def machine() -> dict[str, Any]:
+    """What this machine is, read from the system (not hardcoded)."""
+    memory_kb = 0
+    cpu_model = platform.processor() or "unknown"
+    meminfo, cpuinfo = Path("/proc/meminfo"), Path("/proc/cpuinfo")
+    if meminfo.is_file():
+        first = meminfo.read_text().splitlines()[0].split()
+        memory_kb = int(first[1])
+    if cpuinfo.is_file():
+        names = [
+            line.split(":", 1)[1].strip() for line in cpuinfo.read_text().splitlines() if "model name" in line
+        ]
+        cpu_model = names[0] if names else cpu_model
+    return {
+        "cores": os.cpu_count(),
+        "cpu": cpu_model,
+        "memory_gb": round(memory_kb / 1024 / 1024, 1),
+        "python": platform.python_version(),
+        "os": platform.platform(),
+        "date": datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC"),
+    }
+
+
+def load_results(folder: Path) -> dict[str, Any]:
+    """Every section's json that exists in `folder`."""
+    out = {}
+    for name in SECTIONS:
+        path = folder / f"{name}.json"
+        if path.is_file():
+            out[name] = json.loads(path.read_text())
+    return out
+
+
+def _verdict(ok: bool) -> str:
+    return "met" if ok else "**missed**"
+
+
+def _efficiency_rows(data: dict[str, Any]) -> list[Row]:
+    rows = [r for r in data["rows"] if r["scenario"]["tasks"] >= 500]
+    if not rows:
+        return []
+    worst = min(rows, key=lambda r: r["efficiency"])
+    throttled = sum(r["submit_429"] for r in data["rows"])
+    reject = sum(r["submit_429"] for r in data["rows"] if r["scenario"]["mode"] == "reject")
+    return [
+        (
+            "Efficiency LB/makespan, N ≥ 500 (worst cell)",
+            "≥ 0.97",
+            f"{worst['efficiency']:.3f} ({worst['name']})",
+            _verdict(worst["efficiency"] >= 0.97),
+        ),
+        (
+            "Efficiency, N ≥ 500 (mean of cells)",
+            "≥ 0.97",
+            f"{sum(r['efficiency'] for r in rows) / len(rows):.3f}",
+            _verdict(min(r["efficiency"] for r in rows) >= 0.97),
+        ),
+        (
+            "Submit 429s, whole matrix",
+            "0",
+            f"{throttled} ({reject} in reject mode)",
+            _verdict(throttled == 0),
+        ),
+    ]
+
+
+def _sdk_rows(data: dict[str, Any]) -> list[Row]:
+    rows: list[Row] = []
+    by = {(r["profile"], r["client"]): r for r in data["rows"]}
+    ours, sdk = by.get(("default", "runner run")), by.get(("default", "dashscope SDK"))
+    if ours and sdk:
+        ratio = ours["makespan_s"] / sdk["makespan_s"]
+        rows.append(("Makespan, runner / SDK (same batch)", "< 1", f"{ratio:.2f}", _verdict(ratio < 1)))
+        req = ours["requests_per_task"] / sdk["requests_per_task"]
+        rows.append(("Task-endpoint requests per task, runner / SDK", "< 1", f"{req:.2f}", _verdict(req < 1)))
+    ours, sdk = by.get(("chaos", "runner run")), by.get(("chaos", "dashscope SDK"))
+    if ours and sdk:
+        value = f"runner {ours['lost']}, SDK {sdk['lost']} of {ours['tasks']}"
+        rows.append(("Tasks lost under chaos", "runner fewer", value, _verdict(ours["lost"] < sdk["lost"])))
+    return rows
+
+
+def _scale_rows(data: dict[str, Any]) -> list[Row]:
+    rows: list[Row] = []
+    for r in data["rows"]:
+        if r["step"] == "plan" and r["tasks"] >= 100_000:
+            ok = r["wall_s"] < 10 and r["peak_mb"] < 1024
+            value = f"{r['wall_s']:.1f} s, {r['peak_mb']:.0f} MB"
+            rows.append((f"`runner plan` {r['tasks']:,} rows", "< 10 s, < 1 GB", value, _verdict(ok)))
+        if r["step"] == "run":
+            rows.append(
+                (
+                    f"`runner run` {r['tasks']:,} tasks: all done",
+                    f"{r['tasks']:,}",
+                    f"{r['done']:,}",
+                    _verdict(r["done"] == r["tasks"]),
+                )
+            )
+            ok = r["resume_creates"] == 0 and r["resume_s"] < 30
+            value = f"{r['resume_s']:.1f} s, {r['resume_creates']} submissions"
+            rows.append(
+                (
+                    f"Resume of the finished {r['tasks']:,}-task run",
+                    "seconds, 0 submissions",
+                    value,
+                    _verdict(ok),
+                )
+            )
+    return rows
+
+
+def _download_rows(data: dict[str, Any]) -> list[Row]:
+    rows = data["rows"]
+    if not rows:
+        return []
+    worst = min(r["ratio"] for r in rows)
+    peaks = [r["runner_peak_mb"] for r in rows]
+    spread = max(peaks) - min(peaks)
+    sizes = f"{rows[0]['size_mb']}–{rows[-1]['size_mb']} MB"
+    return [
+        (
+            "Download throughput, pool / raw httpx (worst size)",
+            "≥ 0.8",
+            f"{worst:.2f}",
+            _verdict(worst >= 0.8),
+        ),
+        (
+            f"Peak memory across {sizes} videos",
+            "flat (< 20 MB spread)",
+            f"{min(peaks):.0f}–{max(peaks):.0f} MB",
+            _verdict(spread < 20),
+        ),
+    ]
+
+
+_SUMMARIES: dict[str, Callable[[dict[str, Any]], list[Row]]] = {
+    "efficiency": _efficiency_rows,
+    "sdk": _sdk_rows,
+    "scale": _scale_rows,
+    "downloads": _download_rows,
+}
+
+
+def summary_rows(results: dict[str, Any]) -> list[Row]:
+    """One row per headline figure, in section order."""
+    return [row for name in SECTIONS if name in results for row in _SUMMARIES[name](results[name])]
+
+
+def _table(header: list[str], rows: list[list[str]]) -> str:
+    lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
+    lines += ["| " + " | ".join(row) + " |" for row in rows]
+    return "\n".join(lines)
+
+
+def _num(value: float | None, digits: int = 1) -> str:
+    return "–" if value is None else f"{value:,.{digits}f}"
+
+
+def _efficiency_table(data: dict[str, Any]) -> str:
+    header = [
+        "Scenario",
+        "LB (s)",
+        "Makespan (s)",
+        "LB/makespan",
+        "Req/task",
+        "GET/task",
+        "Delay mean/p95 (s)",
+        "429s",
+        "Scale",
+        "Wall (s)",
+    ]
+    rows = [
+        [
+            r["name"],
+            _num(r["lb_s"], 0),
+            _num(r["makespan_s"], 0),
+            f"{r['efficiency']:.3f}",
+            _num(r["requests_per_task"], 2),
+            _num(r["gets_per_task"], 2),
+            f"{_num(r['delay_mean_s'])} / {_num(r['delay_p95_s'])}",
+            str(r["submit_429"]),
+            str(r["scenario"]["time_scale"]),
+            _num(r["wall_s"]),
+        ]
+        for r in data["rows"]
+    ]
+    return _table(header, rows)
+
+
+def _sdk_table(data: dict[str, Any]) -> str:
+    header = [
+        "Profile",
+        "Client",
+        "Makespan (s)",
+        "Req/task",
+        "GET/task",
+        "429s",
+        "Delivered",
+        "Lost",
+        "CPU (s)",
+        "Peak MB",
+    ]
+    rows = [
+        [
+            r["profile"],
+            r["client"],
+            _num(r["makespan_s"]),
+            _num(r["requests_per_task"], 2),
+            _num(r["gets_per_task"], 2),
+            str(r["submit_429"]),
+            str(r["delivered"]),
+            str(r["lost"]),
+            _num(r["cpu_s"], 2),
+            _num(r["peak_mb"], 0),
+        ]
+        for r in data["rows"]
+    ]
+    return _table(header, rows)
+
+
+def _scale_table(data: dict[str, Any]) -> str:
+    parts = []
+    plans = [r for r in data["rows"] if r["step"] == "plan"]
+    parts.append(
+        _table(
+            ["`runner plan` rows", "Wall (s)", "CPU (s)", "Peak MB"],
+            [
+                [f"{r['tasks']:,}", _num(r["wall_s"], 2), _num(r["cpu_s"], 2), _num(r["peak_mb"], 0)]
+                for r in plans
+            ],
+        )
+    )
+    runs = [r for r in data["rows"] if r["step"] == "run"]
+    header = [
+        "`runner run` tasks",
+        "Done",
+        "Wall (s)",
+        "CPU/task (ms)",
+        "Peak MB",
+        "Journal MB",
+        "Resume (s)",
+        "Resume submissions",
+        "Status table (s)",
+        "429s",
+    ]
+    parts.append(
+        _table(
+            header,
+            [
+                [
+                    f"{r['tasks']:,}",
+                    f"{r['done']:,}",
+                    _num(r["wall_s"]),
+                    _num(r["cpu_ms_per_task"], 1),
+                    _num(r["peak_mb"], 0),
+                    _num(r["journal_mb"], 1),
+                    _num(r["resume_s"], 2),
+                    str(r["resume_creates"]),
+                    _num(r["status_table_s"], 2),
+                    str(r["submit_429"]),
+                ]
+                for r in runs
+            ],
+        )
+    )
+    return "\n\n".join(parts)
+
+
+def _downloads_table(data: dict[str, Any]) -> str:
+    header = [
+        "Video size",
+        "Files",
+        "Raw httpx MB/s",
+        "Runner pool MB/s",
+        "Ratio",
+        "Raw peak MB",
+        "Runner peak MB",
+    ]
+    rows = [
+        [
+            f"{r['size_mb']} MB",
+            str(r["files"]),
+            _num(r["raw_mb_s"], 0),
+            _num(r["runner_mb_s"], 0),
+            f"{r['ratio']:.2f}",
+            _num(r["raw_peak_mb"], 0),
+            _num(r["runner_peak_mb"], 0),
+        ]
+        for r in data["rows"]
+    ]
+    return _table(header, rows)
+
+
+_DETAILS: dict[str, tuple[str, Callable[[dict[str, Any]], str]]] = {
+    "efficiency": ("1. Efficiency versus the makespan lower bound", _efficiency_table),
+    "sdk": ("2. Against the official dashscope SDK", _sdk_table),
+    "scale": ("3. Scale", _scale_table),
+    "downloads": ("4. Downloads", _downloads_table),
+}
+
+
+def markdown(results: dict[str, Any], notes: dict[str, str], intro: str) -> str:
+    """The whole BENCHMARKS.md: machine, summary table, then each section's table and notes."""
+    first = next(iter(results.values()), {})
+    info = first.get("machine") or machine()
+    lines = [
+        "# Benchmarks",
+        "",
+        intro,
+        "",
+        f"Machine: {info['cores']} cores ({info['cpu']}), {info['memory_gb']} GB memory, "
+        f"Python {info['python']}, {info['os']}. Date: {info['date']}.",
+        "",
+        "## Summary",
+        "",
+        _table(["Figure", "Target", "Measured", "Verdict"], [list(r) for r in summary_rows(results)]),
+    ]
+    for name in SECTIONS:
+        if name not in results:
+            continue
+        title, render = _DETAILS[name]
+        when = results[name].get("machine", {}).get("date", "")
+        lines += ["", f"## {title}", "", notes.get(name, "").strip(), "", render(results[name])]
+        lines += ["", f"_Measured {when}; raw figures: `bench/results/{name}.json`._"]
+    return "\n".join(lines) + "\n"
