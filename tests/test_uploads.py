@@ -34,13 +34,15 @@ def audio_ref(path: Path, seconds: float = 4.0) -> MediaRef:
     )
 
 
-def with_media(task: str, image: MediaRef | None = None, audio: MediaRef | None = None) -> TaskSpec:
+def with_media(
+    task: str, image: MediaRef | None = None, audio: MediaRef | None = None, model: str = MODEL
+) -> TaskSpec:
     """A task using the given local image and/or audio (a remote image when none)."""
     image = image or MediaRef("image", url=f"https://img.example/{task}.png")
     parameters: dict[str, str | int | bool] = {"resolution": "720P", "duration": 5}
     prompt = f"A scene for {task}"
-    key = task_key(canonical_request(MODEL, prompt, None, image, audio, parameters, None))
-    return TaskSpec(task, key, MODEL, image, prompt=prompt, audio=audio, parameters=parameters)
+    key = task_key(canonical_request(model, prompt, None, image, audio, parameters, None))
+    return TaskSpec(task, key, model, image, prompt=prompt, audio=audio, parameters=parameters)
 
 
 def requests(ledger: dict[str, Any], endpoint: str) -> dict[str, int]:
@@ -195,3 +197,31 @@ async def test_an_upload_outage_defers_the_task_until_storage_recovers(tmp_path:
     assert batch.summary.done == 1 and batch.summary.failed == 0
     assert requests(batch.ledger, "upload")["503"] > UploadSettings().attempts
     assert requests(batch.ledger, "upload")["200"] == 1
+
+
+async def test_an_upload_serves_one_model_only(tmp_path: Path) -> None:
+    """Uploads are bound to a model: one file used by two models is uploaded once for each."""
+    audio = audio_ref(tmp_path / "in" / "tone.wav")
+    specs = [with_media(f"f{i}", audio=audio) for i in range(2)]
+    specs += [with_media(f"p{i}", audio=audio, model="wan2.6-i2v") for i in range(2)]
+    batch = await run_batch(tmp_path / "run", specs, sim_app("fast", seed=12))
+    assert batch.summary.done == 4 and batch.ledger["uploads"] == 2
+
+
+async def test_the_api_key_never_reaches_the_storage_host(tmp_path: Path) -> None:
+    """Every request to the storage path arrives without Authorization; getPolicy and create carry it."""
+    seen: list[tuple[str, bool]] = []
+    inner = sim_app("fast", seed=13)
+
+    async def recording(scope: Any, receive: Any, send: Any) -> None:
+        if scope["type"] == "http":
+            headers = dict(scope["headers"])
+            seen.append((scope["path"], b"authorization" in headers))
+        await inner(scope, receive, send)
+
+    recording.state = inner.state  # type: ignore[attr-defined]  # run_batch reads the simulator from it
+    audio = audio_ref(tmp_path / "in" / "tone.wav")
+    await run_batch(tmp_path / "run", [with_media("t", audio=audio)], recording)  # type: ignore[arg-type]
+    storage = [auth for path, auth in seen if path.startswith("/_oss/upload")]
+    assert storage == [False]
+    assert all(auth for path, auth in seen if path.endswith(("/uploads", "/video-synthesis")))
