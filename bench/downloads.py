@@ -3,8 +3,8 @@
 For each video size, a `runner sim serve` (video_bytes = size) generates a few tasks; then
 two fresh processes fetch the same video URLs from that loopback server with 4 workers:
 
-- runner: the download pool's path, `DashScopeClient.stream_download` into a `VideoWriter`
-  (`.part`, SHA-256, MP4 check, fsync, atomic rename);
+- runner: the download pool's own fetch (`runner.downloads.fetch_video`: stream into a
+  `VideoWriter`: `.part`, SHA-256, MP4 check, fsync, atomic rename);
 - raw: `httpx.AsyncClient.stream` written straight to a file, nothing else.
 
 Each reports MB/s and its own peak RSS; the ratio runner/raw is the figure (target >= 0.8),
@@ -61,17 +61,13 @@ def _make_videos(url: str, count: int) -> list[str]:
 
 async def _runner_fetch(urls: list[str], out: Path) -> None:
     from runner.client import DashScopeClient
-    from runner.results import VideoWriter
+    from runner.downloads import fetch_video
 
     async with httpx.AsyncClient(timeout=60) as http:
         client = DashScopeClient(http, SIM_KEY)
 
         async def one(n: int, url: str) -> None:
-            async with client.stream_download(url) as (length, chunks):
-                with VideoWriter(out, f"v{n}", length) as writer:
-                    async for chunk in chunks:
-                        writer.write(chunk)
-                    writer.finish()
+            await fetch_video(client, out, f"v{n}", url)
 
         await _pooled(urls, one)
 
