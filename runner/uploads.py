@@ -88,6 +88,7 @@ class AssetUploader:
         self._slots = anyio.CapacityLimiter(self.settings.concurrency)
         self._locks: dict[tuple[str, str], anyio.Lock] = {}
         self._refused: dict[tuple[str, str], TaskRejectedError] = {}
+        self._account_error: AccountError | None = None
         self._policies: dict[str, tuple[UploadPolicy, float]] = {}
         self._pacers: dict[str, Pacer] = {}
         self._made: set[str] = set()  # URLs uploaded by this uploader
@@ -104,7 +105,7 @@ class AssetUploader:
         key = (media.sha256 or "", model)
         lock = self._locks.setdefault(key, anyio.Lock())
         async with lock:
-            refused = self._refused.get(key)
+            refused = self._account_error or self._refused.get(key)
             if refused is not None:
                 raise refused
             asset = self._store.asset(*key)
@@ -117,6 +118,9 @@ class AssetUploader:
                 url, started = await self._upload_with_retries(media, data, model)
             except TaskRejectedError as error:
                 self._refused[key] = error
+                raise
+            except AccountError as error:  # the run stops: tasks waiting for this file send nothing more
+                self._account_error = error
                 raise
             expires_at = started + self._scaled(OSS_LIFETIME_S)  # counted from before the POST
             self._store.put_asset(Asset(key[0], model, url, expires_at))
