@@ -108,10 +108,15 @@ def read_journal(folder: Path) -> list[TaskRecord] | None:
 @click.option("--json", "as_json", is_flag=True, help="Print the plan as JSON for scripts.")
 @click.option("--all", "show_all", is_flag=True, help="List every task (default: the first 50).")
 @click.option(
-    "--check-urls", is_flag=True, help="HEAD each distinct http(s) image/audio URL; exit 1 if any fails."
+    "--check-urls",
+    "check_remote",
+    is_flag=True,
+    help="HEAD each distinct http(s) image/audio URL; exit 1 if any fails.",
 )
 @manifest_options
-def plan(manifest: Path, out: Path, as_json: bool, show_all: bool, check_urls: bool, **options: Any) -> None:
+def plan(
+    manifest: Path, out: Path, as_json: bool, show_all: bool, check_remote: bool, **options: Any
+) -> None:
     """Show what `runner run MANIFEST` would do: tasks, what is already done, cost and time.
 
     Contacts no server and writes nothing. Exits 1 listing every problem when the
@@ -129,7 +134,7 @@ def plan(manifest: Path, out: Path, as_json: bool, show_all: bool, check_urls: b
         concurrency=loaded.limits.concurrency,
         submit_rate=loaded.limits.submit_rate,
     )
-    checked = anyio.run(check_urls_of, loaded) if check_urls else None
+    checked = anyio.run(check_urls_of, loaded) if check_remote else None
     if as_json:
         data = plan_json(loaded, result, folder, records is not None)
         if checked is not None:
