@@ -18,7 +18,7 @@ from runner.tasks import MediaRef, TaskRecord, TaskSpec
 if TYPE_CHECKING:
     import pandas as pd
 
-__all__ = ["CSV_NAME", "PARQUET_NAME", "STATUS_COLUMNS", "image_label", "status_rows", "write_status_table"]
+__all__ = ["CSV_NAME", "PARQUET_NAME", "STATUS_COLUMNS", "media_label", "status_rows", "write_status_table"]
 
 CSV_NAME: Final = "status.csv"
 PARQUET_NAME: Final = "status.parquet"
@@ -38,6 +38,9 @@ STATUS_COLUMNS: Final = (
     "prompt",
     "actual_prompt",
     "img",
+    "img_sha256",
+    "audio",
+    "audio_sha256",
     "submit_time",
     "scheduled_time",
     "end_time",
@@ -83,7 +86,7 @@ def status_rows(store: Store) -> tuple[list[dict[str, Any]], list[str]]:
     return rows, list(meta_names)
 
 
-def image_label(media: MediaRef) -> str:
+def media_label(media: MediaRef) -> str:
     """How an input appears in tables: its path, its URL, or for a data: URL its mime and hash."""
     if media.path is not None:
         return media.path
@@ -110,7 +113,10 @@ def _row(spec: TaskSpec, record: TaskRecord) -> dict[str, Any]:
         "seed": spec.parameters.get("seed"),
         "prompt": spec.prompt,
         "actual_prompt": record.actual_prompt,
-        "img": image_label(spec.image),
+        "img": media_label(spec.image),
+        "img_sha256": spec.image.sha256,
+        "audio": None if spec.audio is None else media_label(spec.audio),
+        "audio_sha256": None if spec.audio is None else spec.audio.sha256,
         "submit_time": record.submit_time,
         "scheduled_time": record.scheduled_time,
         "end_time": record.end_time,

@@ -147,6 +147,10 @@ def test_status_table_has_one_row_per_task_in_manifest_order(tmp_path: Path) -> 
     assert frame.loc[1, "prompt"].startswith("=HYPERLINK")  # Parquet is not neutralised
     assert frame.loc[4, "img"] == "https://example.com/cat.jpg"
     assert frame.loc[5, "img"].startswith("data:image/png;sha256=") and "AAAA" not in frame.loc[5, "img"]
+    assert (
+        frame.loc[0, "img_sha256"] == hashlib.sha256((tmp_path / "in" / "fox.png").read_bytes()).hexdigest()
+    )
+    assert frame["audio"].isna().all()  # no task of the seeded run has audio
 
 
 def test_status_csv_neutralises_formulas(tmp_path: Path) -> None:

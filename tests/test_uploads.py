@@ -9,11 +9,14 @@ from typing import Any
 
 import anyio
 import httpx
+import pandas as pd
 import pytest
+from click.testing import CliRunner
 from engine_helpers import SIM_BASE, local_png, run_batch, sim_app
 from test_audio import tone_wav
 
 from runner.catalog import SIM_API_KEY
+from runner.cli import main
 from runner.client import DashScopeClient
 from runner.simulator import SimConfig, create_app
 from runner.simulator.clock import ManualClock
@@ -225,3 +228,16 @@ async def test_the_api_key_never_reaches_the_storage_host(tmp_path: Path) -> Non
     storage = [auth for path, auth in seen if path.startswith("/_oss/upload")]
     assert storage == [False]
     assert all(auth for path, auth in seen if path.endswith(("/uploads", "/video-synthesis")))
+
+
+def test_status_table_records_local_audio_by_path_and_hash(tmp_path: Path) -> None:
+    """The demo's local audio track appears in status.csv as its path and sha256, never its bytes."""
+    demo = Path(__file__).parent.parent / "manifests" / "demo.yaml"
+    args = ["run", str(demo), "--out", str(tmp_path), "--sim-time-scale", "0.005", "--no-progress"]
+    result = CliRunner().invoke(main, args)
+    assert result.exit_code == 0, result.output
+    frame = pd.read_csv(tmp_path / "demo" / "status.csv").set_index("id")
+    wav = demo.parent / "audio" / "beat.wav"
+    assert frame.loc["rap-boy-noir-s1", "audio"] == str(wav.resolve())
+    assert frame.loc["rap-boy-noir-s1", "audio_sha256"] == hashlib.sha256(wav.read_bytes()).hexdigest()
+    assert frame.loc["rooftop-cat-s1", "audio"] != frame.loc["rooftop-cat-s1", "audio"]  # NaN: no audio
