@@ -15,7 +15,15 @@ from runner.fields import suggest
 
 __all__ = ["LIMIT_KEYS", "Limits", "parse_duration_s", "parse_limits"]
 
-LIMIT_KEYS: Final = ("concurrency", "submit_rate", "max_cost", "max_wall_time", "queue_ahead", "max_tasks")
+LIMIT_KEYS: Final = (
+    "concurrency",
+    "submit_rate",
+    "max_cost",
+    "max_wall_time",
+    "queue_ahead",
+    "max_tasks",
+    "data_url_max",
+)
 _DURATION: Final = re.compile(
     r"^\s*(?:(\d+(?:\.\d+)?)\s*h)?\s*(?:(\d+(?:\.\d+)?)\s*m)?\s*(?:(\d+(?:\.\d+)?)\s*s?)?\s*$"
 )
@@ -31,6 +39,7 @@ class Limits:
     max_wall_time: float | None = None  #: seconds; stop submitting after this long
     queue_ahead: int | None = None  #: tasks submitted beyond the concurrency quota to keep the queue fed
     max_tasks: int | None = None  #: refuse manifests that expand to more tasks than this
+    data_url_max: int | None = None  #: bytes: larger local images are uploaded instead of sent inline
 
 
 def parse_duration_s(value: object) -> float | None:
@@ -82,9 +91,13 @@ def _number(key: str, value: object) -> int | float | None:
         number = float(value) if isinstance(value, int | float | str) else None
     except ValueError:
         return None
-    if number is None or number < 0 or (number == 0 and key != "queue_ahead" and key != "max_cost"):
+    if (
+        number is None
+        or number < 0
+        or (number == 0 and key not in ("queue_ahead", "max_cost", "data_url_max"))
+    ):
         return None
-    if key in ("concurrency", "queue_ahead", "max_tasks"):
+    if key in ("concurrency", "queue_ahead", "max_tasks", "data_url_max"):
         return int(number) if number.is_integer() else None
     return number
 
@@ -96,6 +109,8 @@ def _expected(key: str) -> str:
         return "must be a whole number of at least 1"
     if key == "queue_ahead":
         return "must be a whole number of at least 0"
+    if key == "data_url_max":
+        return "must be a whole number of bytes, at least 0 (0 uploads every local image)"
     if key == "max_cost":
         return "must be an amount of at least 0 in the region's currency"
     return "must be a positive number"

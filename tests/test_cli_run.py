@@ -104,3 +104,28 @@ def test_run_writes_report_and_run_information(tmp_path: Path) -> None:
     assert store.get_meta("started_at") is not None
     assert store.get_meta("finished_at") is not None
     store.close()
+
+
+@pytest.mark.parametrize(("flag", "uploaded"), [([], 1), (["--data-url-max", "0"], 3)])
+def test_data_url_max_decides_which_local_images_are_uploaded(
+    tmp_path: Path, flag: list[str], uploaded: int
+) -> None:
+    """By default the demo uploads only its audio; with --data-url-max 0 its two images too."""
+    import sqlite3
+
+    manifest = Path(__file__).parent.parent / "manifests" / "demo.yaml"
+    args = ["run", str(manifest), "--out", str(tmp_path), "--sim-time-scale", "0.005", "--no-progress"]
+    result = CliRunner().invoke(main, args + flag)
+    assert result.exit_code == 0, result.output
+    db = sqlite3.connect(tmp_path / "demo" / "state.sqlite")
+    assert db.execute("SELECT COUNT(*) FROM assets").fetchone()[0] == uploaded
+    db.close()
+
+
+def test_limits_above_the_quota_are_kept_with_a_warning(tmp_path: Path) -> None:
+    """A concurrency above the catalogue's quota is honoured (raised quotas exist) but warned about."""
+    manifest = Path(__file__).parent.parent / "manifests" / "demo.yaml"
+    args = ["run", str(manifest), "--out", str(tmp_path), "--sim-time-scale", "0.005", "--no-progress"]
+    result = CliRunner().invoke(main, [*args, "--concurrency", "8"])
+    assert result.exit_code == 0, result.output
+    assert "above the model's usual quota (5 at once, 5/s): 8 at once" in result.output

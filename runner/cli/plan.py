@@ -69,8 +69,10 @@ def manifest_options(func: F) -> F:
         click.option("--prompt-extend/--no-prompt-extend", default=None, help="Default prompt rewriting."),
         click.option("--watermark/--no-watermark", default=None, help="Default watermark."),
         click.option("--audio/--no-audio", default=None, help="Default soundtrack (wan2.6-i2v-flash)."),
-        click.option("--concurrency", type=int, help="Tasks in flight at once (capped by the quota)."),
-        click.option("--submit-rate", type=float, help="Submissions per second (capped by the quota)."),
+        click.option("--concurrency", type=int, help="Tasks in flight at once (default: the model's quota)."),
+        click.option(
+            "--submit-rate", type=float, help="Submissions per second (default: the model's quota)."
+        ),
         click.option("--max-cost", type=float, help="Stop submitting past this cost."),
         click.option("--max-wall-time", help='Stop submitting after this long, e.g. "2h" or "30m".'),
     ]

@@ -35,6 +35,7 @@ from runner.results import render_summary
 from runner.scheduler import DEFAULT_QUEUE_AHEAD, Engine, EngineConfig
 from runner.store import JOURNAL_NAME, Store
 from runner.tasks import RunSummary, TaskState
+from runner.uploads import UploadSettings
 
 __all__ = ["COMMANDS", "cancel", "exit_code", "run"]
 
@@ -49,6 +50,11 @@ log = logging.getLogger("runner")
 @manifest_options
 @click.option(
     "--queue-ahead", type=click.IntRange(min=0), help="Tasks submitted beyond the concurrency quota."
+)
+@click.option(
+    "--data-url-max",
+    type=click.IntRange(min=0),
+    help="Local images up to this many bytes go inline as data: URLs; larger are uploaded (default 1 MB).",
 )
 @click.option("--max-attempts", type=click.IntRange(min=1), default=3, show_default=True)
 @click.option("--retry-failed", is_flag=True, help="Submit again failed/expired tasks worth retrying.")
@@ -65,6 +71,7 @@ def run(
     manifest: Path,
     out: Path,
     queue_ahead: int | None,
+    data_url_max: int | None,
     max_attempts: int,
     retry_failed: bool,
     retry_code: tuple[str, ...],
@@ -84,13 +91,13 @@ def run(
     endpoint = resolve_endpoint(loaded.endpoint)
     key = resolve_api_key(endpoint, api_key_file)
     folder = run_folder(loaded, out)
-    config = _engine_config(loaded, queue_ahead, max_attempts, retry_failed, retry_code)
     console = Console(highlight=False)
     live = console.is_terminal if progress is None else progress
     handler = _log_handler(console, live)
     log.addHandler(handler)
     log.setLevel(logging.INFO)
     try:
+        config = _engine_config(loaded, queue_ahead, data_url_max, max_attempts, retry_failed, retry_code)
         with Store.open(folder / JOURNAL_NAME) as store:
             store.add_tasks(loaded.specs)
             _record_run_start(store, manifest, endpoint)
@@ -160,17 +167,34 @@ def exit_code(summary: RunSummary, account_error: AccountError | None) -> int:
 def _engine_config(
     loaded: Manifest,
     queue_ahead: int | None,
+    data_url_max: int | None,
     max_attempts: int,
     retry_failed: bool,
     retry_codes: tuple[str, ...],
 ) -> EngineConfig:
-    """Limits: flags over manifest over the catalogue quota of the manifest's (slowest) model."""
+    """Limits: flags over manifest over the catalogue quota of the manifest's (slowest) model.
+
+    A limit above the catalogue's quota is kept (accounts can have raised quotas) but warned about.
+    """
     limits = loaded.limits
     models = [get_model(name) for name in sorted({spec.model for spec in loaded.specs})]
     quotas = [m for m in models if m is not None]
-    concurrency = limits.concurrency or min((m.concurrency for m in quotas), default=1)
-    submit_rate = limits.submit_rate or min((m.submit_rate for m in quotas), default=1.0)
+    quota_concurrency = min((m.concurrency for m in quotas), default=1)
+    quota_rate = min((m.submit_rate for m in quotas), default=1.0)
+    concurrency = limits.concurrency or quota_concurrency
+    submit_rate = limits.submit_rate or quota_rate
+    if concurrency > quota_concurrency or submit_rate > quota_rate:
+        log.warning(
+            "Limits above the model's usual quota (%d at once, %g/s): %d at once, %g/s. Keep them only if "
+            "your account's quota was raised; otherwise DashScope will throttle the run.",
+            quota_concurrency,
+            quota_rate,
+            concurrency,
+            submit_rate,
+        )
     ahead = queue_ahead if queue_ahead is not None else limits.queue_ahead
+    inline_max = data_url_max if data_url_max is not None else limits.data_url_max
+    uploads = UploadSettings() if inline_max is None else UploadSettings(data_url_max=inline_max)
     return EngineConfig(
         concurrency=concurrency,
         submit_rate=submit_rate,
@@ -180,6 +204,7 @@ def _engine_config(
         max_attempts=max_attempts,
         retry_failed=retry_failed,
         retry_codes=frozenset(retry_codes),
+        uploads=uploads,
     )
 
 
