@@ -315,7 +315,7 @@ def test_structure_errors_are_explained(folder: Path) -> None:
         'm.yaml:4: max_wall_time: must be a positive duration in seconds or like "30m", "2h", "1h30m", '
         "got 'soon'.",
         "m.yaml:4: max_cots: unknown limit. Did you mean 'max_cost'? Known: concurrency, submit_rate, "
-        "max_cost, max_wall_time, queue_ahead, max_tasks.",
+        "max_cost, max_wall_time, queue_ahead, max_tasks, data_url_max.",
         "m.yaml:5: matrix: 'seed' has no values; give at least one.",
         "m.yaml:6: vars: 'seed' is a task field; to cross over its values put it under `matrix:`.",
     ]
