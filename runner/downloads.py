@@ -27,7 +27,7 @@ from anyio.streams.memory import MemoryObjectReceiveStream, MemoryObjectSendStre
 
 from runner.client import DashScopeClient
 from runner.crashpoints import crash_point
-from runner.errors import AccountError, ApiError, DownloadError
+from runner.errors import AccountError, ApiError, DownloadError, TransientApiError
 from runner.lifecycle import Event
 from runner.polling import Poller
 from runner.results import VideoFile, VideoWriter, write_sidecar
@@ -157,7 +157,8 @@ class Downloader:
         self._store.transition(task, Event.DOWNLOADED, cost=record.cost, **fields)
 
     async def _refresh(self, task: str, error: DownloadError) -> TaskRecord | None:
-        """A fresh signed URL from the server; None when the task expired (journalled) or on error."""
+        """A fresh signed URL from the server (the same record if the query failed transiently);
+        None when the task expired (journalled) or on another error."""
         record = self._store.record(task)
         try:
             status = await self._poller.query(record.task_id or "")
@@ -165,6 +166,8 @@ class Downloader:
             self._interrupted(task, error)
             self._listener.account_failed(account)
             return None
+        except TransientApiError:
+            return record  # the refresh itself met a 503 or a drop: back off and try again
         except ApiError:
             self._interrupted(task, error)
             return None

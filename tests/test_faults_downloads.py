@@ -48,6 +48,16 @@ async def test_many_download_faults_never_leave_a_partial_file(tmp_path: Path) -
     assert len(second.ledger["submissions"]) == 20 and second.ledger["duplicate_bodies"] == 0
 
 
+async def test_a_failed_url_refresh_is_retried_within_the_run(tmp_path: Path) -> None:
+    """Expired URLs whose refresh query meets a 503 are refreshed again: every video in one run."""
+    faults = {"expired_url_rate": 0.3, "http_503_rate": 0.5, "endpoints": ["query"]}
+    app = sim_app("fast", seed=25, faults=faults)
+    batch = await run_batch(tmp_path, make_specs(10), app)
+    assert batch.ledger["downloads"]["expired"] > 0 and batch.ledger["faults"].get("503", 0) > 0
+    assert batch.summary.done == 10 and batch.summary.unfinished == 0, batch.summary
+    assert_folder_complete(tmp_path, batch.ledger)
+
+
 async def test_a_task_gone_before_its_download_is_reported_expired(tmp_path: Path) -> None:
     """Tasks forgotten by the server as soon as they end (URL dead too) are EXPIRED with a reason."""
     app = sim_app("fast", seed=24, url_ttl_s=0.0, task_ttl_s=0.5, task_expiry_from="end")
