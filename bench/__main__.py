@@ -22,6 +22,7 @@ from bench.notes import INTRO, NOTES
 from bench.report import SECTIONS, load_results, machine, markdown, summary_rows
 
 ROOT = Path(__file__).resolve().parent.parent
+SCALE_TASKS: tuple[int, ...] = (10_000,)  #: `runner run` sizes of the scale section (--scale-tasks)
 
 
 def _efficiency(smoke: bool) -> list[dict[str, Any]]:
@@ -36,7 +37,7 @@ def _efficiency(smoke: bool) -> list[dict[str, Any]]:
 RUNNERS: dict[str, Callable[[bool], list[dict[str, Any]]]] = {
     "efficiency": _efficiency,
     "sdk": sdk_compare.run_section,
-    "scale": scale.run_section,
+    "scale": lambda smoke: scale.run_section(smoke, SCALE_TASKS),
     "downloads": downloads.run_section,
 }
 
@@ -56,7 +57,13 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--report-only", action="store_true", help="only rebuild the table and report from the json"
     )
+    parser.add_argument(
+        "--scale-tasks", type=int, nargs="+", help="run sizes of the scale section (default 10000)"
+    )
     args = parser.parse_args(argv)
+    if args.scale_tasks:
+        global SCALE_TASKS
+        SCALE_TASKS = tuple(args.scale_tasks)
     args.results.mkdir(parents=True, exist_ok=True)
     for name in [] if args.report_only else args.only or SECTIONS:
         print(f"[{name}]", flush=True)

@@ -8,7 +8,9 @@ compressed time, then reads, from the simulator's ledger and the journal:
 - the observed makespan (first submission to last verified video), in server seconds;
 - efficiency = LB / makespan (target >= 0.97 at N >= 500), task-endpoint requests per
   task, submit 429s (target 0), and the delay from a task's end on the server to its
-  verified video on disk (mean, p95; server seconds).
+  verified video on disk (mean, p95; server seconds);
+- for comparison, the GETs the SDK's `wait()` would make for the same tasks (its poll
+  schedule applied to each task's submit-to-end time: a computation, not a run).
 
     python bench/efficiency.py                   # one scenario: 500 tasks at 5/s, 5 running
     python bench/efficiency.py --tasks 5000 --time-scale 0.0005 --mode reject --quota 2
@@ -36,7 +38,7 @@ from runner.simulator import SimConfig, create_app
 from runner.store import JOURNAL_NAME, Store
 from runner.tasks import MediaRef, TaskSpec, TaskState, canonical_request, task_key
 
-__all__ = ["QUOTA_MODELS", "Scenario", "matrix", "run_scenario", "specs"]
+__all__ = ["QUOTA_MODELS", "Scenario", "matrix", "run_scenario", "sdk_gets", "specs"]
 
 #: quota class (submissions/s = concurrent tasks) -> a catalogue model with that quota
 QUOTA_MODELS = {5: "wan2.6-i2v-flash", 2: "wan2.2-i2v-flash"}
@@ -53,10 +55,12 @@ class Scenario:
     time_scale: float = 0.002  #: real seconds per server second
     queue_ahead: int = DEFAULT_QUEUE_AHEAD
     seed: int = 1
+    label: str = ""  #: set on control cells (another time scale or queue-ahead than the grid's)
 
     @property
     def name(self) -> str:
-        return f"{self.quota}/s·{self.quota} {self.mode} {self.distribution} N={self.tasks}"
+        base = f"{self.quota}/s·{self.quota} {self.mode} {self.distribution} N={self.tasks}"
+        return f"{base} ({self.label})" if self.label else base
 
 
 def matrix(smoke: bool) -> list[Scenario]:
@@ -86,7 +90,16 @@ def matrix(smoke: bool) -> list[Scenario]:
                         continue
                     scale = scales[mode, tasks] * (0.5 if quota == 2 and tasks == 5000 else 1.0)
                     cells.append(Scenario(tasks, quota, mode, distribution, time_scale=scale))
-    return cells
+    return cells + _controls()
+
+
+def _controls() -> list[Scenario]:
+    """Two controls for the refuse-surplus cells: half the compression (how much of the gap is
+    the real-time cost of each handoff), and queue-ahead off (the engine's probe 429s)."""
+    return [
+        Scenario(500, 5, "reject", time_scale=0.01, label="control: scale 0.01"),
+        Scenario(500, 5, "reject", time_scale=0.005, queue_ahead=0, label="control: --queue-ahead 0"),
+    ]
 
 
 def specs(count: int, model: str = "wan2.6-i2v-flash") -> list[TaskSpec]:
@@ -149,6 +162,17 @@ def _delays(run: dict[str, Any], scale: float) -> list[float]:
     return out
 
 
+def sdk_gets(seconds: float) -> int:
+    """GETs `VideoSynthesis.wait` makes for a task that ends `seconds` after its submission: it
+    polls at 0, 1, 2, 4, 6, 8, 12, 16, 20, 25, 30, ... s (reliability-performance.md §4.3)."""
+    gaps = (1, 1, 2, 2, 2, 4, 4, 4)
+    moment, count = 0.0, 1
+    while moment < seconds:
+        moment += gaps[count - 1] if count <= len(gaps) else 5
+        count += 1
+    return count
+
+
 def _p95(values: list[float]) -> float:
     if len(values) < 2:
         return values[0] if values else 0.0
@@ -181,6 +205,9 @@ def run_scenario(scenario: Scenario) -> dict[str, Any]:
         "efficiency": bound / makespan if makespan > 0 else None,
         "requests_per_task": task_requests / scenario.tasks,
         "gets_per_task": sum(ledger["requests"].get("query", {}).values()) / scenario.tasks,
+        "sdk_gets_per_task": statistics.fmean(sdk_gets(s["end_time"] - s["submit_time"]) for s in ran)
+        if ran
+        else None,
         "submit_429": ledger["throttled"].get("create", 0),
         "delay_mean_s": statistics.fmean(delays) if delays else None,
         "delay_p95_s": _p95(delays) if delays else None,

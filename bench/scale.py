@@ -1,24 +1,38 @@
 """Section 3: `runner plan` and `runner run` on large manifests.
 
 - plan: the bench/plan_scale.py CSV (local images, hashed once each) at 10,000 and 100,000 rows;
-- run: a CSV of remote-image tasks against `runner sim serve` with a high quota (the model's
-  rate and concurrency overridden to 100, matching --concurrency/--submit-rate), tiny
-  videos and fixed 30 s generation compressed 100×; then the same command again (resume of
-  a finished run: it must submit nothing, checked on the ledger), and one status table
-  rewrite timed on the finished journal.
+- run: the engine of `runner run` (in process, like section 1) against the in-process
+  simulator with a high quota (the model's rate and concurrency overridden to 100, and the
+  engine configured to match), 2 KB videos, fixed 30 s generation compressed 100×; then the
+  same run again on the finished journal (resume: it must submit nothing, checked on the
+  ledger), and one status table rewrite timed on the finished journal.
+
+Why not the CLI against `runner sim serve`: a loopback server's time compression is
+unknown to `runner run`, which then paces its requests at DashScope's real-time budgets
+(15 task-endpoint requests per second): 10,000 tasks would measure that budget, not the runner.
+CPU and memory therefore include the in-process simulator.
 """
 
 from __future__ import annotations
 
-import csv
+import json
+import resource
 import sys
 import tempfile
 import time
 from pathlib import Path
 from typing import Any
 
+import anyio
+import httpx
+
+from bench.efficiency import specs
 from bench.plan_scale import write_rows
-from bench.processes import measure, serve
+from bench.processes import measure, peak_rss_kb
+from runner.catalog import ENDPOINTS, SIM_API_KEY
+from runner.client import DashScopeClient
+from runner.scheduler import Engine, EngineConfig
+from runner.simulator import SimConfig, create_app
 from runner.status_table import write_status_table
 from runner.store import JOURNAL_NAME, Store
 
@@ -34,30 +48,19 @@ def _plan(rows: int) -> dict[str, Any]:
         manifest = write_rows(folder, rows)
         command = [sys.executable, "-m", "runner", "plan", str(manifest), "--model", MODEL]
         run = measure([*command, "--resolution", "720P", "--out", str(folder / "outputs")])
-    return {"step": "plan", "tasks": rows, "wall_s": run.wall_s, "cpu_s": run.cpu_s, "peak_mb": run.peak_mb}
+    figures = {"wall_s": run.wall_s, "cpu_s": run.cpu_s, "peak_mb": run.peak_mb, "exit": run.returncode}
+    return {"step": "plan", "tasks": rows, **figures}
 
 
-def _remote_rows(folder: Path, count: int) -> Path:
-    path = folder / "scale.csv"
-    with path.open("w", newline="") as handle:
-        writer = csv.writer(handle)
-        writer.writerow(["id", "prompt", "img_url"])
-        for n in range(count):
-            writer.writerow(
-                [f"r{n:06d}", f"Shot {n}: a slow push-in at dusk", f"https://img.example/s/{n}.png"]
-            )
-    return path
-
-
-def _sim_settings(time_scale: float) -> dict[str, Any]:
-    return {
-        "profile": "fast",
-        "seed": 3,
-        "time_scale": time_scale,
-        "video_bytes": 2048,
-        "models": {MODEL: {"concurrency": QUOTA, "submit_rate": float(QUOTA)}},
-        "timing": {"distribution": "fixed", "median_s": 30.0, "dispatch_delay_s": [0.05, 0.2]},
-    }
+def _sim_config(time_scale: float) -> SimConfig:
+    return SimConfig.profile(
+        "fast",
+        seed=3,
+        time_scale=time_scale,
+        video_bytes=2048,
+        models={MODEL: {"concurrency": QUOTA, "submit_rate": float(QUOTA)}},
+        timing={"distribution": "fixed", "median_s": 30.0, "dispatch_delay_s": (0.05, 0.2)},
+    )
 
 
 def _journal_bytes(run_dir: Path) -> int:
@@ -71,49 +74,79 @@ def _status_table_s(run_dir: Path) -> float:
         return time.perf_counter() - started
 
 
+async def _engine_pass(run_dir: Path, app: Any, count: int, time_scale: float) -> None:
+    """One `runner run` pass: journal the tasks (idempotent), run the engine to the end."""
+    config = EngineConfig(
+        concurrency=QUOTA, submit_rate=float(QUOTA), time_scale=time_scale, status_every=1e9
+    )
+    with Store.open(run_dir / JOURNAL_NAME) as store:
+        store.add_tasks(specs(count, MODEL))
+        transport = httpx.ASGITransport(app=app)
+        async with httpx.AsyncClient(transport=transport, base_url="http://sim.local/api/v1") as http:
+            client = DashScopeClient(http, SIM_API_KEY)
+            await Engine(store, client, run_dir, ENDPOINTS["sim"], config, seed=1).run()
+
+
+def _timed_pass(run_dir: Path, app: Any, count: int, time_scale: float) -> tuple[float, float, float]:
+    """Wall seconds, CPU seconds and peak RSS (MB, so far) of one pass."""
+    before = resource.getrusage(resource.RUSAGE_SELF)
+    started = time.perf_counter()
+    anyio.run(_engine_pass, run_dir, app, count, time_scale)
+    wall = time.perf_counter() - started
+    after = resource.getrusage(resource.RUSAGE_SELF)
+    cpu = after.ru_utime + after.ru_stime - before.ru_utime - before.ru_stime
+    return wall, cpu, peak_rss_kb() / 1024
+
+
+def _creates(app: Any) -> int:
+    return sum(app.state.simulator.ledger()["requests"].get("create", {}).values())
+
+
 def _run(count: int, time_scale: float) -> dict[str, Any]:
     with tempfile.TemporaryDirectory(prefix="bench-scale-") as tmp:
-        folder = Path(tmp)
-        manifest = _remote_rows(folder, count)
-        with serve(_sim_settings(time_scale)) as sim:
-            command = [sys.executable, "-m", "runner", "run", str(manifest), "--model", MODEL]
-            command += ["--resolution", "720P", "--duration", "5", "--endpoint", sim.url, "--no-progress"]
-            command += [
-                "--concurrency",
-                str(QUOTA),
-                "--submit-rate",
-                str(QUOTA),
-                "--out",
-                str(folder / "out"),
-            ]
-            first = measure(command)
-            creates = sum(sim.ledger()["requests"].get("create", {}).values())
-            again = measure(command)
-            ledger = sim.ledger()
-        run_dir = folder / "out" / "scale"
+        run_dir = Path(tmp)
+        app = create_app(_sim_config(time_scale))
+        wall, cpu, peak = _timed_pass(run_dir, app, count, time_scale)
+        creates = _creates(app)
+        resume_wall, _, _ = _timed_pass(run_dir, app, count, time_scale)
+        ledger = app.state.simulator.ledger()
         done = len(list((run_dir / "videos").glob("*.mp4")))
         return {
             "step": "run",
             "tasks": count,
             "done": done,
-            "exit": first.returncode,
-            "wall_s": first.wall_s,
-            "cpu_ms_per_task": 1000 * first.cpu_s / count,
-            "peak_mb": first.peak_mb,
+            "wall_s": wall,
+            "cpu_ms_per_task": 1000 * cpu / count,
+            "peak_mb": peak,
             "journal_mb": _journal_bytes(run_dir) / 1e6,
-            "resume_s": again.wall_s,
-            "resume_exit": again.returncode,
-            "resume_creates": sum(ledger["requests"].get("create", {}).values()) - creates,
-            "resume_peak_mb": again.peak_mb,
+            "resume_s": resume_wall,
+            "resume_creates": _creates(app) - creates,
             "status_table_s": _status_table_s(run_dir),
             "submit_429": ledger["throttled"].get("create", 0),
         }
 
 
-def run_section(smoke: bool, run_tasks: int | None = None) -> list[dict[str, Any]]:
+def _run_in_child(count: int, time_scale: float) -> dict[str, Any]:
+    """`_run` in a fresh process, so its peak memory is its own."""
+    command = [sys.executable, "-m", "bench.scale", "worker", str(count), str(time_scale)]
+    run = measure(command)
+    if run.returncode != 0:
+        raise RuntimeError(f"The {count}-task scale run failed: {run.stderr[-2000:]}")
+    result: dict[str, Any] = json.loads(run.stdout.strip().splitlines()[-1])
+    return result
+
+
+def run_section(smoke: bool, run_tasks: tuple[int, ...] = (10_000,)) -> list[dict[str, Any]]:
     """Plan at 10k and 100k rows, run at 10k (or `run_tasks`); tiny sizes when smoke."""
     plans = (200,) if smoke else (10_000, 100_000)
     rows = [_plan(n) for n in plans]
-    count = run_tasks or (100 if smoke else 10_000)
-    rows.append(_run(count, time_scale=0.01))
+    for count in (100,) if smoke else run_tasks:
+        rows.append(_run_in_child(count, time_scale=0.005))
     return rows
+
+
+if __name__ == "__main__":
+    if len(sys.argv) == 4 and sys.argv[1] == "worker":
+        print(json.dumps(_run(int(sys.argv[2]), float(sys.argv[3]))))
+    else:
+        raise SystemExit("usage: python -m bench.scale worker TASKS TIME_SCALE")

@@ -2,7 +2,9 @@
 
 Both run against a fresh `runner sim serve` at real-time speed with the same config and
 seed (median generation time 8 s), one after the other, each as its own process, so the
-ledger, CPU time and peak memory belong to one client. A task counts as delivered only
+ledger, CPU time and peak memory belong to one client. The makespan is the client process's
+wall time (start-up included); LB is computed from the generation times the simulator drew
+for that client's submissions (under chaos, failed tasks' times count too). A task counts as delivered only
 if its video on disk has the SHA-256 the simulator recorded for that task id.
 """
 
@@ -19,6 +21,7 @@ from typing import Any
 import yaml
 
 from bench.processes import Measured, measure, serve
+from runner.efficiency import makespan_lower_bound
 from runner.store import JOURNAL_NAME
 
 __all__ = ["run_section"]
@@ -80,10 +83,13 @@ def _runner_videos(run_dir: Path) -> dict[str, tuple[str, Path]]:
 def _figures(name: str, run: Measured, ledger: dict[str, Any], delivered: int, count: int) -> dict[str, Any]:
     requests = ledger["requests"]
     task_requests = sum(sum(requests.get(ep, {}).values()) for ep in ("create", "query"))
+    ran = [s for s in ledger["submissions"] if s["scheduled_time"] is not None and s["end_time"] is not None]
+    bound = makespan_lower_bound([s["end_time"] - s["scheduled_time"] for s in ran], CONCURRENCY, 5.0)
     return {
         "client": name,
         "tasks": count,
         "makespan_s": run.wall_s,
+        "lb_s": bound,
         "requests_per_task": task_requests / count,
         "gets_per_task": sum(requests.get("query", {}).values()) / count,
         "submit_429": ledger["throttled"].get("create", 0),
