@@ -5,17 +5,19 @@ two fresh processes fetch the same video URLs from that loopback server with 4 w
 
 - runner: the download pool's own fetch (`runner.downloads.fetch_video`: stream into a
   `VideoWriter`: `.part`, SHA-256, MP4 check, fsync, atomic rename);
-- raw: `httpx.AsyncClient.stream` written straight to a file, nothing else.
+- raw: `httpx.AsyncClient.stream` written straight to a file, nothing else;
+- raw-fsync: the same, plus one fsync per file (the durability the pool promises).
 
 Each reports MB/s and its own peak RSS; the ratio runner/raw is the figure (target >= 0.8),
 and the peak memory must not grow with the file size.
 
-    python -m bench.downloads worker runner|raw URLS.json OUT_DIR   # one measurement
+    python -m bench.downloads worker runner|raw|raw-fsync URLS.json OUT_DIR   # one measurement
 """
 
 from __future__ import annotations
 
 import json
+import os
 import sys
 import tempfile
 import time
@@ -72,7 +74,7 @@ async def _runner_fetch(urls: list[str], out: Path) -> None:
         await _pooled(urls, one)
 
 
-async def _raw_fetch(urls: list[str], out: Path) -> None:
+async def _raw_fetch(urls: list[str], out: Path, durable: bool = False) -> None:
     async with httpx.AsyncClient(timeout=60) as http:
 
         async def one(n: int, url: str) -> None:
@@ -81,8 +83,15 @@ async def _raw_fetch(urls: list[str], out: Path) -> None:
                 with (out / f"v{n}.mp4").open("wb") as handle:
                     async for chunk in response.aiter_bytes():
                         handle.write(chunk)
+                    if durable:
+                        handle.flush()
+                        os.fsync(handle.fileno())
 
         await _pooled(urls, one)
+
+
+async def _raw_durable_fetch(urls: list[str], out: Path) -> None:
+    await _raw_fetch(urls, out, durable=True)
 
 
 async def _pooled(urls: list[str], one: Any) -> None:
@@ -105,7 +114,7 @@ def worker_main(kind: str, urls_file: Path, out: Path) -> None:
     """One measurement in this process: prints {"seconds", "bytes", "peak_mb"}."""
     urls = json.loads(urls_file.read_text())
     out.mkdir(parents=True, exist_ok=True)
-    fetch = _runner_fetch if kind == "runner" else _raw_fetch
+    fetch = {"runner": _runner_fetch, "raw": _raw_fetch, "raw-fsync": _raw_durable_fetch}[kind]
     started = time.perf_counter()
     anyio.run(fetch, urls, out)
     seconds = time.perf_counter() - started
@@ -131,15 +140,19 @@ def _one_size(size_mb: int, count: int) -> dict[str, Any]:
         urls_file = Path(tmp) / "urls.json"
         urls_file.write_text(json.dumps(_make_videos(sim.url, count)))
         raw = _measure("raw", urls_file, Path(tmp))
+        durable = _measure("raw-fsync", urls_file, Path(tmp))
         ours = _measure("runner", urls_file, Path(tmp))
     raw_rate = raw["bytes"] / MB / raw["seconds"]
+    durable_rate = durable["bytes"] / MB / durable["seconds"]
     our_rate = ours["bytes"] / MB / ours["seconds"]
     return {
         "size_mb": size_mb,
         "files": count,
         "raw_mb_s": raw_rate,
+        "raw_fsync_mb_s": durable_rate,
         "runner_mb_s": our_rate,
         "ratio": our_rate / raw_rate,
+        "ratio_fsync": our_rate / durable_rate,
         "raw_peak_mb": raw["peak_mb"],
         "runner_peak_mb": ours["peak_mb"],
     }

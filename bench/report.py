@@ -284,8 +284,10 @@ def _downloads_table(data: dict[str, Any]) -> str:
         "Video size",
         "Files",
         "Raw httpx MB/s",
+        "Raw + fsync MB/s",
         "Runner pool MB/s",
-        "Ratio",
+        "Ratio to raw",
+        "Ratio to raw + fsync",
         "Raw peak MB",
         "Runner peak MB",
     ]
@@ -294,8 +296,10 @@ def _downloads_table(data: dict[str, Any]) -> str:
             f"{r['size_mb']} MB",
             str(r["files"]),
             _num(r["raw_mb_s"], 0),
+            _num(r.get("raw_fsync_mb_s"), 0),
             _num(r["runner_mb_s"], 0),
             f"{r['ratio']:.2f}",
+            _num(r.get("ratio_fsync"), 2),
             _num(r["raw_peak_mb"], 0),
             _num(r["runner_peak_mb"], 0),
         ]
