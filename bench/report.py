@@ -210,6 +210,7 @@ def _sdk_table(data: dict[str, Any]) -> str:
         "429s",
         "Delivered",
         "Lost",
+        "Why lost",
         "CPU (s)",
         "Peak MB",
     ]
@@ -223,6 +224,7 @@ def _sdk_table(data: dict[str, Any]) -> str:
             str(r["submit_429"]),
             str(r["delivered"]),
             str(r["lost"]),
+            ", ".join(f"{code} {n}" for code, n in sorted(r.get("lost_why", {}).items())) or "–",
             _num(r["cpu_s"], 2),
             _num(r["peak_mb"], 0),
         ]

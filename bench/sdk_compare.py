@@ -80,11 +80,20 @@ def _runner_videos(run_dir: Path) -> dict[str, tuple[str, Path]]:
     return {row[0]: (row[1], run_dir / row[2]) for row in rows}
 
 
+def _runner_failures(run_dir: Path) -> dict[str, int]:
+    """Why the tasks without a video ended that way: error code -> count, from the journal."""
+    with sqlite3.connect(run_dir / JOURNAL_NAME) as db:
+        query = "SELECT COALESCE(error_code, state), COUNT(*) FROM tasks WHERE state != 'done' GROUP BY 1"
+        return {str(code): int(count) for code, count in db.execute(query).fetchall()}
+
+
 def _figures(name: str, run: Measured, ledger: dict[str, Any], delivered: int, count: int) -> dict[str, Any]:
+    """One client's row; LB is in real seconds (the simulator's seconds times its time scale)."""
     requests = ledger["requests"]
     task_requests = sum(sum(requests.get(ep, {}).values()) for ep in ("create", "query"))
     ran = [s for s in ledger["submissions"] if s["scheduled_time"] is not None and s["end_time"] is not None]
-    bound = makespan_lower_bound([s["end_time"] - s["scheduled_time"] for s in ran], CONCURRENCY, 5.0)
+    durations = [(s["end_time"] - s["scheduled_time"]) * ledger["time_scale"] for s in ran]
+    bound = makespan_lower_bound(durations, CONCURRENCY, 5.0 / ledger["time_scale"])
     return {
         "client": name,
         "tasks": count,
@@ -108,9 +117,10 @@ def _run_runner(tasks: list[dict[str, Any]], settings: dict[str, Any], tmp: Path
         command = [sys.executable, "-m", "runner", "run", str(manifest), "--endpoint", sim.url]
         command += ["--out", str(tmp / "outputs"), "--no-progress"]
         run = measure(command)
-        ledger = sim.ledger()
-    videos = _runner_videos(tmp / "outputs" / "sdk-compare")
-    return _figures("runner run", run, ledger, _verified(videos, ledger), len(tasks))
+        ledger = sim.ledger() | {"time_scale": settings["time_scale"]}
+    run_dir = tmp / "outputs" / "sdk-compare"
+    figures = _figures("runner run", run, ledger, _verified(_runner_videos(run_dir), ledger), len(tasks))
+    return {**figures, "lost_why": _runner_failures(run_dir)}
 
 
 def _run_sdk(tasks: list[dict[str, Any]], settings: dict[str, Any], tmp: Path) -> dict[str, Any]:
@@ -120,10 +130,11 @@ def _run_sdk(tasks: list[dict[str, Any]], settings: dict[str, Any], tmp: Path) -
     with serve(settings) as sim:
         command = [sys.executable, str(baseline), sim.url, str(spec), str(tmp / "sdk")]
         run = measure([*command, "--workers", str(CONCURRENCY)])
-        ledger = sim.ledger()
+        ledger = sim.ledger() | {"time_scale": settings["time_scale"]}
     result = json.loads(run.stdout.strip().splitlines()[-1]) if run.stdout.strip() else {"videos": {}}
     videos = {k: (v["task_id"], Path(v["path"])) for k, v in result["videos"].items()}
-    return _figures("dashscope SDK", run, ledger, _verified(videos, ledger), len(tasks))
+    figures = _figures("dashscope SDK", run, ledger, _verified(videos, ledger), len(tasks))
+    return {**figures, "lost_why": result.get("errors", {})}
 
 
 def run_section(smoke: bool) -> list[dict[str, Any]]:
