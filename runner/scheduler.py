@@ -201,7 +201,7 @@ class Engine:
             self._store,
             self.stats,
             currency=self._endpoint.currency,
-            wall_time_s=time.time() - self._started_wall,
+            wall_time_s=self._clock.now() - self._started_local,
             stopped_reason=self._stop_reason,
             concurrency=self.config.concurrency,
             submit_rate=self.config.submit_rate,

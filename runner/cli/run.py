@@ -19,10 +19,10 @@ from typing import Any
 import anyio
 import click
 from rich.console import Console
-from rich.logging import RichHandler
 
 from runner.catalog import Endpoint, get_model, resolve_endpoint
 from runner.cli import EXIT_ACCOUNT, EXIT_FAILED_TASKS, EXIT_OK, EXIT_STOPPED
+from runner.cli.logs import run_logging
 from runner.cli.plan import load_from_options, manifest_options
 from runner.cli.progress import show_progress
 from runner.cli.wiring import DEFAULT_SIM_TIME_SCALE, SimOptions, open_connection, resolve_api_key
@@ -67,6 +67,7 @@ log = logging.getLogger("runner")
 )  # fmt: skip
 @click.option("--sim-seed", type=int, help="Embedded simulator seed.")
 @click.option("--progress/--no-progress", default=None, help="Live display (default: on a terminal).")
+@click.option("--verbose", is_flag=True, help="Debug logs, HTTP requests included (the key is redacted).")
 def run(
     manifest: Path,
     out: Path,
@@ -80,6 +81,7 @@ def run(
     sim_time_scale: float,
     sim_seed: int | None,
     progress: bool | None,
+    verbose: bool,
     **options: Any,
 ) -> None:
     """Run MANIFEST's tasks: submit within quota, poll, download, verify; resume on re-run.
@@ -93,10 +95,7 @@ def run(
     folder = run_folder(loaded, out)
     console = Console(highlight=False)
     live = console.is_terminal if progress is None else progress
-    handler = _log_handler(console, live)
-    log.addHandler(handler)
-    log.setLevel(logging.INFO)
-    try:
+    with run_logging(console, live, secrets=[key], verbose=verbose):
         config = _engine_config(loaded, queue_ahead, data_url_max, max_attempts, retry_failed, retry_code)
         with Store.open(folder / JOURNAL_NAME) as store:
             store.add_tasks(loaded.specs)
@@ -108,8 +107,6 @@ def run(
             )
             _record_run_end(store, summary)
             write_report(folder, store)
-    finally:
-        log.removeHandler(handler)
     click.echo(render_summary(summary))
     click.echo(f"Output: {folder}/ (videos/, status.csv, status.parquet, report.html, {JOURNAL_NAME})")
     code = exit_code(summary, engine.account_error)
@@ -240,14 +237,6 @@ def _warn_sim_resume(endpoint: Endpoint, store: Store) -> None:
             "tried with `runner sim serve` and --endpoint http://127.0.0.1:PORT.",
             in_flight,
         )
-
-
-def _log_handler(console: Console, live: bool) -> logging.Handler:
-    if live:
-        return RichHandler(console=console, show_path=False, markup=False)
-    handler = logging.StreamHandler(sys.stderr)
-    handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(message)s", "%H:%M:%S"))
-    return handler
 
 
 @click.command()

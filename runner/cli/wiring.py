@@ -2,13 +2,12 @@
 
 The API key comes from DASHSCOPE_API_KEY or `--api-key-file`; the simulator (`sim`, or a
 loopback URL such as `runner sim serve` prints, when no key is given) uses the key it
-accepts by default. The key goes into the client and nowhere else: httpx's request log
-(which names URLs) is kept at WARNING so that signed video URLs stay out of the output.
+accepts by default. The key goes into the client and nowhere else (runner.cli.logs
+redacts it, and URL query strings, from every log line, `--verbose` HTTP logs included).
 """
 
 from __future__ import annotations
 
-import logging
 import os
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -80,8 +79,6 @@ def resolve_api_key(endpoint: Endpoint, key_file: Path | None) -> str:
 @asynccontextmanager
 async def open_connection(endpoint: Endpoint, api_key: str, sim: SimOptions) -> AsyncIterator[Connection]:
     """An httpx client for the endpoint (an ASGI transport into a fresh simulator for `sim`)."""
-    logging.getLogger("httpx").setLevel(logging.WARNING)
-    logging.getLogger("httpcore").setLevel(logging.WARNING)
     if endpoint.is_simulator:
         from runner.simulator import SimConfig, create_app
 
