@@ -199,3 +199,10 @@ def test_demo_manifest_has_a_small_realistic_shape(tmp_path: Path) -> None:
     assert 6 <= len(manifest.specs) <= 12
     assert {s.image.mime for s in manifest.specs} == {"image/png"}
     assert any(s.parameters.get("audio") is False for s in manifest.specs)
+
+
+def test_plan_of_a_directory_is_a_bad_manifest(tmp_path: Path) -> None:
+    """A folder given as the manifest is refused like any bad manifest: exit 1, named."""
+    result = CliRunner().invoke(main, ["plan", str(tmp_path)])
+    assert result.exit_code == 1
+    assert f"{tmp_path}: a manifest must be a .yaml/.yml file or a .csv file of rows." in result.output

@@ -99,7 +99,7 @@ def read_journal(folder: Path) -> list[TaskRecord] | None:
 
 
 @click.command()
-@click.argument("manifest", type=click.Path(path_type=Path, dir_okay=False))
+@click.argument("manifest", type=click.Path(path_type=Path))  # the loader explains a folder
 @click.option(
     "--out",
     "out",
