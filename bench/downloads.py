@@ -160,7 +160,7 @@ def _one_size(size_mb: int, count: int) -> dict[str, Any]:
 
 def run_section(smoke: bool) -> list[dict[str, Any]]:
     """1 MB to 200 MB videos (1 MB only when smoke)."""
-    sizes = ((1, 4),) if smoke else ((1, 16), (20, 8), (200, 4))
+    sizes = ((1, 4),) if smoke else ((1, 64), (20, 8), (200, 4))
     return [_one_size(size, count) for size, count in sizes]
 
 

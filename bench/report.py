@@ -68,6 +68,15 @@ def _efficiency_rows(data: dict[str, Any]) -> list[Row]:
         throttled = sum(r["submit_429"] for r in grid if r["scenario"]["mode"] == mode)
         runs = sum(1 for r in grid if r["scenario"]["mode"] == mode)
         out.append((f"Submit 429s, {wording} ({runs} runs)", "0", str(throttled), _verdict(throttled == 0)))
+    for row in data["rows"]:
+        label = row["scenario"].get("label", "")
+        if "queue-ahead" in label:
+            ok = row["submit_429"] == 0
+            out.append((f"Submit 429s, {row['name']}", "0", str(row["submit_429"]), _verdict(ok)))
+        elif label:
+            ok = row["efficiency"] >= 0.97
+            value = f"{row['efficiency']:.3f}"
+            out.append((f"LB/makespan, {row['name']}", "≥ 0.97", value, _verdict(ok)))
     return out
 
 
@@ -128,6 +137,11 @@ def _download_rows(data: dict[str, Any]) -> list[Row]:
     peaks = [r["runner_peak_mb"] for r in rows]
     spread = max(peaks) - min(peaks)
     sizes = f"{rows[0]['size_mb']}–{rows[-1]['size_mb']} MB"
+    durable = [r["ratio_fsync"] for r in rows if r.get("ratio_fsync") is not None]
+    extra: list[Row] = []
+    if durable:
+        figure = "Download throughput, pool / raw httpx + fsync (worst size)"
+        extra = [(figure, "≥ 0.8", f"{min(durable):.2f}", _verdict(min(durable) >= 0.8))]
     return [
         (
             "Download throughput, pool / raw httpx (worst size)",
@@ -135,6 +149,7 @@ def _download_rows(data: dict[str, Any]) -> list[Row]:
             f"{worst:.2f}",
             _verdict(worst >= 0.8),
         ),
+        *extra,
         (
             f"Peak memory across {sizes} videos",
             "flat (< 20 MB spread)",
