@@ -90,9 +90,10 @@ simulator. The 100,000-task row, when present, was produced by the same code
 (`python -m bench.scale worker 100000 0.005`, or `python -m bench --only scale --scale-tasks 10000
 100000`), run at low priority beside the other sections, so its wall time is inflated; its CPU per task,
 memory, journal size, resume and status-table times stand. What limits a 100,000-task run on this
-machine is CPU: about 4–5 ms per task for the engine and the simulator together (HTTP through the ASGI
-transport, two to four journal commits per task, the fsync'd submit intent), i.e. roughly 8 minutes of
-CPU; against DashScope the same run is bound by the quota by orders of magnitude (at 5 concurrent and
+machine is CPU: about 4 ms per task for the engine and the simulator together (HTTP through the ASGI
+transport and the journal's transitions, the submit intent fsync'd), i.e. roughly 7 minutes of CPU.
+Peak memory grows with N (about 0.8 GB at 100,000): the simulator's board of 100,000 tasks and its
+ledger share the process; the split between simulator and engine was not measured. Against DashScope the same run is bound by the quota by orders of magnitude (at 5 concurrent and
 90 s per video, 100,000 videos take about 21 days).""",
     "downloads": """\
 The download pool's data path (`DashScopeClient.stream_download` into `VideoWriter`: `.part`, SHA-256,
