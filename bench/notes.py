@@ -93,7 +93,8 @@ memory, journal size, resume and status-table times stand. What limits a 100,000
 machine is CPU: about 4 ms per task for the engine and the simulator together (HTTP through the ASGI
 transport and the journal's transitions, the submit intent fsync'd), i.e. roughly 7 minutes of CPU.
 Peak memory grows with N (about 0.8 GB at 100,000): the simulator's board of 100,000 tasks and its
-ledger share the process; the split between simulator and engine was not measured. Against DashScope the same run is bound by the quota by orders of magnitude (at 5 concurrent and
+ledger share the process; the split between simulator and engine was not measured. Against DashScope the same
+run is bound by the quota by orders of magnitude (at 5 concurrent and
 90 s per video, 100,000 videos take about 21 days).""",
     "downloads": """\
 The download pool's data path (`DashScopeClient.stream_download` into `VideoWriter`: `.part`, SHA-256,
