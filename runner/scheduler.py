@@ -73,6 +73,8 @@ class EngineConfig:
     retry_failed: bool = False
     retry_codes: frozenset[str] = frozenset()
     max_posts_in_flight: int = 2  #: bounds how many submissions a crash can leave ambiguous
+    #: real seconds of connection failures, with no answer ever received, before the run gives up
+    unreachable_give_up_s: float = 60.0
     uploads: UploadSettings = field(default_factory=UploadSettings)  #: data: URL threshold, upload pool
 
 
@@ -138,6 +140,8 @@ class Engine:
         self._reserved: dict[str, float] = {}
         self._intents_local: dict[str, float] = {}
         self._known: set[str] = set()
+        self._answered = False  # any create accepted in this run: the endpoint is reachable
+        self._unreachable_since: float | None = None
         self._stop_reason: str | None = None
         self._finished = anyio.Event()
         self._changed = anyio.Event()
@@ -294,6 +298,7 @@ class Engine:
     def _after_submit(self, task: str, spec: TaskSpec, result: SubmitResult, beyond: bool) -> None:
         error = result.error
         if result.outcome is Outcome.ACCEPTED and result.task_id is not None:
+            self._answered = True
             self._known.add(result.task_id)
             self._deferrals.pop(task, None)
             self.stats.submitted += 1
@@ -312,6 +317,8 @@ class Engine:
 
     def _defer(self, task: str, error: TransientApiError, beyond: bool) -> None:
         """Back off a task whose create was refused before anything was created."""
+        if error.status_code is None and error.code is None:
+            self._note_unreachable(error)
         if error.status_code == 429:
             self.stats.throttled += 1
             self._submit_pacer.throttled(error.retry_after)
@@ -322,6 +329,25 @@ class Engine:
         delay = max(ceiling * self._random.uniform(0.5, 1.0), error.retry_after or 0.0)
         self._queue.defer(task, self._clock.now() + delay)
         self._notify()
+
+    def _note_unreachable(self, error: TransientApiError) -> None:
+        """A connection failure. An endpoint that has never answered in this run (a mistyped URL,
+        no network) stops the run after a while instead of retrying for ever; once it has
+        answered, outages are waited out (tasks live 24 h on the server; --max-wall-time bounds it)."""
+        if self._answered:
+            return
+        now = self._clock.now()
+        if self._unreachable_since is None:
+            self._unreachable_since = now
+        elif now - self._unreachable_since >= self.config.unreachable_give_up_s:
+            log.error(
+                "Cannot reach %s: every submission for %.0f s failed before it was sent (%s). Check "
+                "--endpoint and the network, then run again; nothing was submitted.",
+                self._endpoint.base_url,
+                now - self._unreachable_since,
+                error,
+            )
+            self._stop("unreachable", now=True)
 
     def _surplus_refused(self) -> None:
         """A 429 on a task beyond the concurrency quota: the server may refuse surplus tasks
