@@ -34,7 +34,6 @@ import subprocess
 import sys
 import tempfile
 import time
-import urllib.request
 import zlib
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -44,7 +43,7 @@ from typing import Any
 from chaos_figures import ChaosConfig, Figures, audit, render_markdown, render_text, write_markdown
 
 from runner.crashpoints import CRASH_POINTS
-from runner.simulator import DEFAULT_API_KEY
+from runner.simulator.process import fetch_ledger, spawn_server
 
 __all__ = ["main", "run_chaos"]
 
@@ -78,32 +77,9 @@ def simulator(config: ChaosConfig, log: Path) -> Iterator[str]:
     """`runner sim serve` (the chaos profile plus storms) on a free loopback port; yields its URL."""
     settings = log.with_name("sim.json")  # JSON is YAML: the simulator reads it with --config
     settings.write_text(json.dumps({"profile": "chaos", "faults": {"windows": storms(config)}}))
-    command = [sys.executable, "-m", "runner", "sim", "serve", "--port", "0", "--config", str(settings)]
-    command += ["--seed", str(config.seed), "--time-scale", str(config.time_scale)]
-    with log.open("w") as errors:
-        server = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=errors, text=True)
-        try:
-            assert server.stdout is not None
-            url = server.stdout.readline().strip()
-            if not url.startswith("http://"):
-                raise RuntimeError(f"runner sim serve did not start; see {log}")
-            yield url
-        finally:
-            server.send_signal(signal.SIGTERM)
-            try:
-                server.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                server.kill()
-                server.wait()
-
-
-def fetch_ledger(url: str) -> dict[str, Any]:
-    """The simulator's ledger (GET /_sim/ledger)."""
-    request = urllib.request.Request(url.removesuffix("/api/v1") + "/_sim/ledger")
-    request.add_header("Authorization", f"Bearer {DEFAULT_API_KEY}")
-    with urllib.request.urlopen(request, timeout=30) as response:
-        data: dict[str, Any] = json.loads(response.read())
-    return data
+    args = ["--config", str(settings), "--seed", str(config.seed), "--time-scale", str(config.time_scale)]
+    with spawn_server(*args, stderr_path=log) as server:
+        yield server.url
 
 
 def run_runner(

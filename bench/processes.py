@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import os
 import subprocess
-import sys
 import tempfile
 import time
 from collections.abc import Iterator, Sequence
@@ -18,49 +17,26 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import httpx
 import yaml
+
+from runner.simulator.process import ServerProcess, spawn_server
 
 __all__ = ["Measured", "Sim", "measure", "peak_rss_kb", "serve"]
 
 SIM_KEY = "sk-sim-local"
 
 
-@dataclass
-class Sim:
-    """A running simulator: its API base URL."""
-
-    url: str
-
-    def ledger(self) -> dict[str, Any]:
-        """The simulator's ledger (GET /_sim/ledger)."""
-        root = self.url.removesuffix("/api/v1")
-        headers = {"Authorization": f"Bearer {SIM_KEY}"}
-        response = httpx.get(f"{root}/_sim/ledger", headers=headers, timeout=60)
-        response.raise_for_status()
-        return dict(response.json())
+Sim = ServerProcess
 
 
 @contextmanager
-def serve(settings: dict[str, Any]) -> Iterator[Sim]:
+def serve(settings: dict[str, Any]) -> Iterator[ServerProcess]:
     """Start `runner sim serve --port 0` with `settings` as its YAML config; stop it after."""
     with tempfile.TemporaryDirectory(prefix="bench-sim-") as tmp:
         config = Path(tmp) / "sim.yaml"
         config.write_text(yaml.safe_dump(settings))
-        command = [sys.executable, "-m", "runner", "sim", "serve", "--port", "0", "--config", str(config)]
-        errors = (Path(tmp) / "stderr").open("w+")
-        process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=errors, text=True)
-        try:
-            assert process.stdout is not None
-            url = process.stdout.readline().strip()
-            if not url.startswith("http://"):
-                errors.seek(0)
-                raise RuntimeError(f"runner sim serve did not start: {errors.read()[-2000:]}")
-            yield Sim(url)
-        finally:
-            process.terminate()
-            process.wait(timeout=30)
-            errors.close()
+        with spawn_server("--config", str(config), api_key=SIM_KEY) as sim:
+            yield sim
 
 
 def peak_rss_kb(pid: int | str = "self") -> int:

@@ -5,64 +5,21 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
-import tempfile
-from collections.abc import Iterator
-from contextlib import contextmanager
-from dataclasses import dataclass
+from contextlib import AbstractContextManager
 from pathlib import Path
-from typing import Any
-
-import httpx
 
 from runner.simulator import DEFAULT_API_KEY
+from runner.simulator.process import ServerProcess, spawn_server
 
 __all__ = ["LoopbackSim", "run_cli", "serve_sim"]
 
 
-@dataclass
-class LoopbackSim:
-    """A running simulator process: its API base URL and the key it accepts."""
-
-    url: str
-    api_key: str
-    process: subprocess.Popen[str]
-
-    @property
-    def root(self) -> str:
-        return self.url.removesuffix("/api/v1")
-
-    def ledger(self) -> dict[str, Any]:
-        """The simulator's ledger (GET /_sim/ledger)."""
-        headers = {"Authorization": f"Bearer {self.api_key}"}
-        response = httpx.get(f"{self.root}/_sim/ledger", headers=headers, timeout=10)
-        response.raise_for_status()
-        return dict(response.json())
-
-    def request_count(self) -> int:
-        """Every API request the simulator answered (or dropped), all endpoints."""
-        return sum(sum(codes.values()) for codes in self.ledger()["requests"].values())
+LoopbackSim = ServerProcess
 
 
-@contextmanager
-def serve_sim(*args: str, api_key: str = DEFAULT_API_KEY) -> Iterator[LoopbackSim]:
-    """Start `runner sim serve --port 0 ARGS`; yield it once its URL is printed; stop it after."""
-    command = [sys.executable, "-m", "runner", "sim", "serve", "--port", "0", "--api-key", api_key, *args]
-    with tempfile.TemporaryFile("w+") as errors:
-        process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=errors, text=True)
-        try:
-            assert process.stdout is not None
-            url = process.stdout.readline().strip()
-            if not url.startswith("http://"):
-                errors.seek(0)
-                raise RuntimeError(f"runner sim serve did not start: {errors.read()}")
-            yield LoopbackSim(url, api_key, process)
-        finally:
-            process.terminate()
-            try:
-                process.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                process.kill()
-                process.wait()
+def serve_sim(*args: str, api_key: str = DEFAULT_API_KEY) -> AbstractContextManager[ServerProcess]:
+    """Start `runner sim serve --port 0 ARGS` in its own process (runner.simulator.process)."""
+    return spawn_server(*args, api_key=api_key)
 
 
 def run_cli(

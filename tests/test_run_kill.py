@@ -16,11 +16,11 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-import httpx
 import pytest
 
 from runner.catalog import SIM_API_KEY
 from runner.crashpoints import CRASH_POINTS
+from runner.simulator.process import fetch_ledger, spawn_server
 from runner.store import JOURNAL_NAME, Store
 from runner.tasks import TaskState
 
@@ -30,30 +30,10 @@ TASKS = 8
 
 
 @pytest.fixture
-def sim_url(tmp_path: Path) -> Iterator[str]:
+def sim_url() -> Iterator[str]:
     """A simulator on a loopback port in its own process (compressed time, fixed seed)."""
-    command = [
-        sys.executable,
-        "-m",
-        "runner",
-        "sim",
-        "serve",
-        "--port",
-        "0",
-        "--time-scale",
-        "0.01",
-        "--seed",
-        "4",
-    ]
-    server = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
-    try:
-        assert server.stdout is not None
-        url = server.stdout.readline().strip()
-        assert url.startswith("http://127.0.0.1:"), url
-        yield url
-    finally:
-        server.send_signal(signal.SIGTERM)
-        server.wait(timeout=10)
+    with spawn_server("--time-scale", "0.01", "--seed", "4") as server:
+        yield server.url
 
 
 def write_manifest(folder: Path, url: str) -> Path:
@@ -89,11 +69,7 @@ def run_to_end(
 
 
 def ledger(url: str) -> dict[str, Any]:
-    base = url.removesuffix("/api/v1")
-    reply = httpx.get(f"{base}/_sim/ledger", headers={"Authorization": f"Bearer {SIM_API_KEY}"}, timeout=10)
-    reply.raise_for_status()
-    data: dict[str, Any] = reply.json()
-    return data
+    return fetch_ledger(url, SIM_API_KEY, timeout=10)
 
 
 def assert_complete_and_paid_once(run_dir: Path, url: str) -> None:
