@@ -207,14 +207,12 @@ class Store:
         """
         record = self.record(task)
         new_state = advance(record.state, event, task=task)
-        self._write(record, new_state, event.value, durable, detail, fields)
-        return self.record(task)
+        return self._write(record, new_state, event.value, durable, detail, fields)
 
     def set_state(self, task: str, state: TaskState, **fields: Any) -> TaskRecord:
         """Force a state without lifecycle checks: for seeding tests and repairs only."""
         record = self.record(task)
-        self._write(record, state, "set_state", False, None, fields)
-        return self.record(task)
+        return self._write(record, state, "set_state", False, None, fields)
 
     def events(self, task: str | None = None) -> list[dict[str, Any]]:
         sql = "SELECT seq, id, at, event, from_state, to_state, detail FROM events"
@@ -261,7 +259,8 @@ class Store:
         durable: bool,
         detail: Mapping[str, Any] | None,
         fields: Mapping[str, Any],
-    ) -> None:
+    ) -> TaskRecord:
+        """Update the row and log the event in one transaction; the record as now stored."""
         unknown = set(fields) - _MUTABLE_FIELDS
         if unknown:
             msg = f"Store.transition got unknown fields {sorted(unknown)}."
@@ -290,6 +289,7 @@ class Store:
         finally:
             if durable:
                 self._db.execute("PRAGMA synchronous=NORMAL")
+        return dataclasses.replace(record, **fields, state=new_state, updated_at=now)
 
     @contextlib.contextmanager
     def _tx(self) -> Iterator[None]:

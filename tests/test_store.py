@@ -131,3 +131,11 @@ def test_assets_round_trip(store: Store) -> None:
     store.put_asset(asset)
     assert store.asset(asset.sha256, asset.model) == asset
     assert store.asset(asset.sha256, "other") is None
+
+
+def test_transition_returns_the_record_as_stored(store: Store) -> None:
+    """The record a transition returns equals what a fresh read of the journal gives."""
+    store.add_tasks([make_spec("a")])
+    store.transition("a", Event.SUBMIT_INTENT, attempts=1)
+    returned = store.transition("a", Event.ACCEPTED, task_id="t-1", usage={"duration": 5})
+    assert returned == store.record("a")
