@@ -129,3 +129,27 @@ def test_limits_above_the_quota_are_kept_with_a_warning(tmp_path: Path) -> None:
     result = CliRunner().invoke(main, [*args, "--concurrency", "8"])
     assert result.exit_code == 0, result.output
     assert "above the model's usual quota (5 at once, 5/s): 8 at once" in result.output
+
+
+def test_rerun_with_nothing_to_do_keeps_the_run_facts(tmp_path: Path) -> None:
+    """A no-op re-run does not overwrite the wall time and start of the run that did the work."""
+    from runner.store import Store
+
+    manifest = Path(__file__).parent.parent / "manifests" / "demo.yaml"
+    args = ["run", str(manifest), "--out", str(tmp_path), "--sim-time-scale", "0.005", "--no-progress"]
+    assert CliRunner().invoke(main, args).exit_code == 0
+    journal = tmp_path / "demo" / "state.sqlite"
+
+    def facts() -> tuple[str | None, str | None]:
+        store = Store.open_readonly(journal)
+        assert store is not None
+        try:
+            return store.get_meta("started_at"), store.get_meta("wall_time_s")
+        finally:
+            store.close()
+
+    first = facts()
+    again = CliRunner().invoke(main, args)
+    assert again.exit_code == 0
+    assert "8 already done before this run" in again.output
+    assert facts() == first

@@ -34,7 +34,7 @@ from runner.report import write_report
 from runner.results import render_summary
 from runner.scheduler import DEFAULT_QUEUE_AHEAD, Engine, EngineConfig
 from runner.store import JOURNAL_NAME, Store
-from runner.tasks import RunSummary, TaskState
+from runner.tasks import TERMINAL_STATES, RunSummary, TaskState
 from runner.uploads import UploadSettings
 
 __all__ = ["COMMANDS", "cancel", "exit_code", "run"]
@@ -99,13 +99,17 @@ def run(
         config = _engine_config(loaded, queue_ahead, data_url_max, max_attempts, retry_failed, retry_code)
         with Store.open(folder / JOURNAL_NAME) as store:
             store.add_tasks(loaded.specs)
-            _record_run_start(store, manifest, endpoint)
+            # A re-run with nothing left to do keeps the facts of the run that did the work.
+            has_work = retry_failed or any(state not in TERMINAL_STATES for state in store.counts())
+            if has_work:
+                _record_run_start(store, manifest, endpoint)
             _warn_sim_resume(endpoint, store)
             sim = SimOptions(sim_profile, sim_time_scale, sim_seed)
             engine, summary = anyio.run(
                 _execute, store, folder, endpoint, key, config, sim, loaded, console, live
             )
-            _record_run_end(store, summary)
+            if has_work:
+                _record_run_end(store, summary)
             write_report(folder, store)
     click.echo(render_summary(summary))
     click.echo(f"Output: {folder}/ (videos/, status.csv, status.parquet, report.html, {JOURNAL_NAME})")
