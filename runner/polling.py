@@ -1,24 +1,11 @@
 """The poll scheduler: one loop, a next-poll time per task, within the task-endpoint budget.
 
-Each in-flight task is polled when it is likely to have changed, not every second:
-
-- a task believed to be running is first polled at its start plus the 20th percentile
-  of the generation times of finished tasks of the same shape (model, resolution,
-  duration), then every 15 % of the median, with jitter;
-- while no task of that model waits queued on the server behind the running ones (the
-  server refuses surplus, or the batch is in its tail), a finished task's slot stays idle
-  until we notice: running tasks are then first polled at the shortest time seen, every
-  8 % of the median until the 5th percentile and every 2 % after it, which costs GETs
-  (about as many as the SDK's) and buys the makespan back;
-- a task queued on the server (PENDING) is polled every 40 % of the median, and when
-  another task of the same model finishes, the oldest queued one is assumed to have
-  taken its place at the server's end_time;
-- a failed poll backs that task off (full jitter, capped); the others carry on.
-
-Durations come from the server's scheduled/end times, converted to our monotonic clock
-by a ClockMap, so the same policy serves DashScope (minutes) and a compressed simulator
-(seconds). Every request goes through one Pacer (the account's 20 requests/s for the
-task endpoints, kept at 15) shared with downloads' URL refreshes and reconciliation.
+Each in-flight task is polled when it is likely to have changed, not every second; when
+that is comes from runner.polltiming. When a task of a model finishes, the oldest task of
+that model queued on the server (PENDING) is assumed to have taken its slot at the
+server's end_time. A failed poll backs that task off (full jitter, capped); the others
+carry on. Every request goes through one Pacer (the account's 20 requests/s for the task
+endpoints, kept at 15) shared with downloads' URL refreshes and reconciliation.
 """
 
 from __future__ import annotations
@@ -32,7 +19,7 @@ from typing import Any, Final, Protocol
 
 import anyio
 
-from runner.catalog import Endpoint, estimate_generation_s, get_model
+from runner.catalog import Endpoint
 from runner.client import DashScopeClient, ListedTask, TaskStatus
 from runner.costs import actual_cost
 from runner.crashpoints import crash_point
@@ -40,24 +27,13 @@ from runner.efficiency import server_seconds
 from runner.errors import AccountError, ApiError, TransientApiError
 from runner.estimates import ClockMap, Durations, Shape
 from runner.lifecycle import Event
+from runner.polltiming import PollTiming
 from runner.ratelimit import Pacer
 from runner.store import Store
 from runner.tasks import TaskSpec, TaskState
 
 __all__ = ["PollListener", "Poller", "shape_of"]
 
-FLOOR_S: Final = 0.05  #: never poll one task more often than this (local seconds) at real speed
-_FLOOR_SERVER_S: Final = 0.5  #: the same floor in server seconds, for a compressed simulator
-_FLOOR_MIN_LOCAL_S: Final = 0.002  #: ... but never below this (CPU)
-_FIRST_QUANTILE: Final = 0.2
-_RUNNING_FRACTION: Final = 0.15
-_TIGHT_FIRST_QUANTILE: Final = 0.0  #: no server-side backlog: a late look idles a slot
-_TIGHT_EARLY_QUANTILE: Final = 0.05  #: ... and until this quantile few tasks end
-_TIGHT_EARLY_FRACTION: Final = 0.08
-_TIGHT_FRACTION: Final = 0.02
-_PENDING_FRACTION: Final = 0.4
-_RUNNING_CAP_S: Final = 15.0  #: server seconds
-_PENDING_CAP_S: Final = 30.0
 _BACKOFF_BASE_S: Final = 1.0  #: server seconds
 _BACKOFF_CAP_S: Final = 60.0
 _MAX_OUTSTANDING: Final = 16
@@ -113,7 +89,7 @@ class Poller:
         self._concurrency = concurrency
         self.clock_map = clock_map
         self.durations = Durations()
-        self._random = random.Random(seed)
+        self.timing = PollTiming(clock_map, self.durations, random.Random(seed))
         self._watches: dict[str, _Watch] = {}
         self._heap: list[tuple[float, int, str, int]] = []
         self._seq = itertools.count()
@@ -141,10 +117,10 @@ class Poller:
             return
         if self._running_estimate(spec.model) < self._concurrency:
             watch.started_local = sent_local
-            first = self._quantile(watch.shape, self._first_quantile(spec.model))
-            self._schedule(watch, sent_local + self._local(first))
+            first = self.timing.first_look(watch.shape, backlogged=self._backlogged(spec.model))
+            self._schedule(watch, sent_local + first)
         else:
-            self._schedule(watch, now + self._pending_interval(watch.shape))
+            self._schedule(watch, now + self.timing.pending_interval(watch.shape))
 
     def forget(self, task: str) -> None:
         self._watches.pop(task, None)
@@ -221,15 +197,16 @@ class Poller:
         times = _times(status)
         if status.status == "PENDING":
             watch.started_local = None
-            self._schedule(watch, now + self._pending_interval(watch.shape))
+            self._schedule(watch, now + self.timing.pending_interval(watch.shape))
         elif status.status == "RUNNING":
             if record.state is TaskState.PENDING:
                 self._store.transition(watch.task, Event.STARTED, **times)
             self._note_start(watch, status, now)
-            quantile = self._quantile(watch.shape, self._first_quantile(watch.shape[0]))
-            first = (watch.started_local or now) + self._local(quantile)
+            backlogged = self._backlogged(watch.shape[0])
+            first = (watch.started_local or now) + self.timing.first_look(watch.shape, backlogged=backlogged)
             running_s = (now - (watch.started_local or now)) * self.clock_map.slope
-            self._schedule(watch, max(first, now + self._running_interval(watch.shape, running_s)))
+            interval = self.timing.running_interval(watch.shape, running_s, backlogged=backlogged)
+            self._schedule(watch, max(first, now + interval))
         elif status.status in ("SUCCEEDED", "FAILED"):
             self._finished(watch, status, times)
         elif status.status == "CANCELED":
@@ -245,7 +222,8 @@ class Poller:
             self._end(watch, None)
             self._listener.task_ended(watch.task)
         else:
-            self._schedule(watch, now + self._running_interval(watch.shape))
+            interval = self.timing.running_interval(watch.shape, backlogged=self._backlogged(watch.shape[0]))
+            self._schedule(watch, now + interval)
 
     def _finished(self, watch: _Watch, status: TaskStatus, times: dict[str, Any]) -> None:
         started, ended = server_seconds(status.scheduled_time), server_seconds(status.end_time)
@@ -288,8 +266,8 @@ class Poller:
         now = self.clock.now()
         start = self.clock_map.to_local(ended) if ended is not None else None
         successor.started_local = min(now, start) if start is not None else now
-        first = successor.started_local + self._local(self._quantile(successor.shape, _FIRST_QUANTILE))
-        self._schedule(successor, max(first, now + self._floor()))
+        first = successor.started_local + self.timing.successor_first_look(successor.shape)
+        self._schedule(successor, max(first, now + self.timing.floor()))
 
     def _note_start(self, watch: _Watch, status: TaskStatus, now: float) -> None:
         scheduled = server_seconds(status.scheduled_time)
@@ -302,62 +280,20 @@ class Poller:
     def _back_off(self, watch: _Watch, error: ApiError) -> None:
         self.poll_errors += 1
         watch.errors += 1
-        ceiling = min(self._local(_BACKOFF_CAP_S), self._local(_BACKOFF_BASE_S) * 2**watch.errors)
-        floor = self._floor()
-        delay = self._random.uniform(floor, max(floor, ceiling))
+        delay = self.timing.backoff(watch.errors, _BACKOFF_BASE_S, _BACKOFF_CAP_S)
         if isinstance(error, TransientApiError) and error.retry_after is not None:
             delay = max(delay, error.retry_after)
         self._schedule(watch, self.clock.now() + delay)
 
     # -- timing ------------------------------------------------------------------------
 
-    def _quantile(self, shape: Shape, q: float) -> float:
-        """A duration quantile in server seconds (the catalogue's estimate before any data)."""
-        value = self.durations.quantile(shape, q)
-        if value is not None:
-            return value
-        model = get_model(shape[0])
-        typical = estimate_generation_s(model, shape[1], shape[2]) if model else 120.0
-        return typical * (0.5 if q < 0.5 else 1.0)
-
     def typical_duration_local(self) -> float | None:
-        """The median generation time of any shape seen so far, in local seconds (for ETAs)."""
-        shapes = {w.shape for w in self._watches.values()}
-        values = [self.durations.quantile(shape, 0.5) for shape in shapes]
-        known = [v for v in values if v is not None]
-        return self._local(sum(known) / len(known)) if known else None
-
-    def _running_interval(self, shape: Shape, running_s: float = 0.0) -> float:
-        """`running_s`: server seconds the task has been running (for the tight schedule)."""
-        median = self._quantile(shape, 0.5)
-        if self._backlogged(shape[0]):
-            fraction = _RUNNING_FRACTION
-        elif running_s < self._quantile(shape, _TIGHT_EARLY_QUANTILE):
-            fraction = _TIGHT_EARLY_FRACTION
-        else:
-            fraction = _TIGHT_FRACTION
-        interval = self._local(min(_RUNNING_CAP_S, fraction * median))
-        return max(self._floor(), interval * self._random.uniform(0.8, 1.2))
-
-    def _pending_interval(self, shape: Shape) -> float:
-        median = self._quantile(shape, 0.5)
-        interval = self._local(min(_PENDING_CAP_S, _PENDING_FRACTION * median))
-        return max(self._floor(), interval * self._random.uniform(0.8, 1.2))
-
-    def _first_quantile(self, model: str) -> float:
-        return _FIRST_QUANTILE if self._backlogged(model) else _TIGHT_FIRST_QUANTILE
+        """The median generation time of any shape in flight, in local seconds (for ETAs)."""
+        return self.timing.typical_local({w.shape for w in self._watches.values()})
 
     def _backlogged(self, model: str) -> bool:
         """Whether a task of `model` waits queued on the server, ready to take a freed slot."""
         return any(w.shape[0] == model and w.started_local is None for w in self._watches.values())
-
-    def _floor(self) -> float:
-        """The shortest gap between two polls of one task, in local seconds: 0.05 s at real
-        speed, and as many server seconds on a compressed simulator, not fifty times more."""
-        return min(FLOOR_S, max(_FLOOR_MIN_LOCAL_S, self._local(_FLOOR_SERVER_S)))
-
-    def _local(self, server_s: float) -> float:
-        return server_s / self.clock_map.slope
 
     def _running_estimate(self, model: str) -> int:
         return sum(1 for w in self._watches.values() if w.shape[0] == model and w.started_local is not None)
@@ -365,11 +301,8 @@ class Poller:
     # -- the heap ----------------------------------------------------------------------
 
     def _schedule(self, watch: _Watch, due: float) -> None:
-        if not self.clock_map.calibrated:
-            # The server's clock rate is not known yet (a simulator of unknown time scale):
-            # poll at geometrically growing intervals, which suit any scale, until it is.
-            now = self.clock.now()
-            due = min(due, now + max(self._floor(), 0.5 * (now - watch.watched_local)))
+        since = watch.sent_local if watch.sent_local is not None else watch.watched_local
+        due = self.timing.cap(watch.shape, due, now=self.clock.now(), since=since)
         watch.version += 1
         heapq.heappush(self._heap, (due, next(self._seq), watch.task, watch.version))
         self._changed.set()

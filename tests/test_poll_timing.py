@@ -1,0 +1,93 @@
+"""The poll timing policy: what it does before it has learned anything, and after."""
+
+from __future__ import annotations
+
+import logging
+import random
+from pathlib import Path
+
+import pytest
+from engine_helpers import make_specs, run_batch, sim_app
+
+from runner.efficiency import makespan_lower_bound
+from runner.estimates import ClockMap, Durations
+from runner.polltiming import PollTiming
+from runner.status_table import CSV_NAME
+
+SHAPE = ("wan2.6-i2v-flash", "720P", 5)
+
+
+def timing(*, slope: float = 1.0, learn: bool = False) -> PollTiming:
+    return PollTiming(ClockMap(slope, fit_slope=learn), Durations(), random.Random(1))
+
+
+def test_before_any_task_finished_the_first_look_is_two_server_seconds_after_the_create() -> None:
+    """The catalogue's typical time for this shape is about 50 s; tasks may be far shorter, so the
+    first look does not wait for it."""
+    policy = timing(slope=100.0)  # a simulator at time scale 0.01
+    assert policy.discovering(SHAPE)
+    assert policy.first_look(SHAPE, backlogged=True) == pytest.approx(0.02)
+    assert policy.first_look(SHAPE, backlogged=False) == pytest.approx(0.02)
+
+
+def test_discovery_looks_grow_by_half_the_time_elapsed_and_never_pass_the_guess() -> None:
+    """Looks at 2, 3, 4.5, ... s after the create: a wrong guess costs a few GETs, not an idle slot."""
+    policy = timing()
+    far = 1_000.0
+    assert policy.cap(SHAPE, far, now=0.0, since=0.0) == pytest.approx(2.0)
+    assert policy.cap(SHAPE, far, now=2.0, since=0.0) == pytest.approx(3.0)
+    assert policy.cap(SHAPE, far, now=3.0, since=0.0) == pytest.approx(4.5)
+    assert policy.cap(SHAPE, 3.5, now=3.0, since=0.0) == pytest.approx(3.5)
+
+
+def test_once_a_task_finished_its_duration_sets_the_schedule() -> None:
+    """With a measured 8 s task, the first look follows the measurement, and discovery is over."""
+    policy = timing()
+    policy.durations.add(SHAPE, 8.0)
+    assert not policy.discovering(SHAPE)
+    assert policy.first_look(SHAPE, backlogged=True) == pytest.approx(8.0)
+    assert policy.cap(SHAPE, 123.0, now=0.0, since=0.0) == 123.0
+
+
+def test_an_uncalibrated_clock_polls_at_geometric_local_intervals() -> None:
+    """A loopback server of unknown time scale: half the time watched, at least the floor."""
+    policy = timing(learn=True)
+    assert policy.cap(SHAPE, 50.0, now=10.0, since=0.0) == pytest.approx(15.0)
+    assert policy.cap(SHAPE, 50.0, now=0.0, since=0.0) == pytest.approx(policy.floor())
+
+
+def test_a_backlog_spaces_running_polls_wider_than_an_idle_slot_does() -> None:
+    """Behind a server-side queue a late look costs nothing; without one it idles a slot."""
+    policy = timing()
+    for seconds in (80.0, 90.0, 100.0):
+        policy.durations.add(SHAPE, seconds)
+    backlogged = policy.running_interval(SHAPE, 95.0, backlogged=True)
+    tight = policy.running_interval(SHAPE, 95.0, backlogged=False)
+    assert tight * 5 < backlogged <= 15.0 * 1.2
+
+
+@pytest.mark.anyio
+async def test_tasks_far_shorter_than_the_catalogue_guess_keep_the_quota_busy(tmp_path: Path) -> None:
+    """8 s tasks where the catalogue expects about 50 s: the first wave is noticed within seconds,
+    so the makespan stays near the lower bound (waiting for the guess would halve efficiency)."""
+    app = sim_app("fast", time_scale=0.05, seed=5, timing={"median_s": 8.0, "dispatch_delay_s": (0.05, 0.5)})
+    batch = await run_batch(tmp_path, make_specs(15), app, concurrency=5, submit_rate=5.0)
+    assert batch.summary.done == 15
+    runs = batch.ledger["submissions"]
+    bound = makespan_lower_bound([s["end_time"] - s["scheduled_time"] for s in runs], 5, 5.0)
+    makespan = max(s["end_time"] for s in runs) - min(s["submit_time"] for s in runs)
+    assert bound / makespan > 0.75, (bound, makespan)
+
+
+@pytest.mark.anyio
+async def test_status_table_rewrites_during_the_run_happen_beside_it(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    """Rewrites in a worker thread (own read-only journal connection) never fail the run or warn."""
+    caplog.set_level(logging.WARNING)
+    app = sim_app("fast", time_scale=0.002, seed=6)
+    batch = await run_batch(tmp_path, make_specs(30), app, status_every=0.005)
+    assert batch.summary.done == 30
+    assert not [r for r in caplog.records if "status table" in r.getMessage()]
+    rows = (tmp_path / CSV_NAME).read_text().splitlines()
+    assert len(rows) == 31 and all(",done," in row for row in rows[1:])
