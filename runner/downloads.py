@@ -108,6 +108,9 @@ class Downloader:
 
     async def _worker(self) -> None:
         async for task in self._receive:
+            # Let what the same event woke run first: a freed slot's next submission, whose
+            # every millisecond of delay leaves the account's quota idle.
+            await anyio.lowlevel.checkpoint()
             try:
                 if not self.stopped:
                     await self._download(task)

@@ -29,7 +29,7 @@ from runner.client import DashScopeClient
 from runner.costs import reserved_cost
 from runner.crashpoints import crash_point
 from runner.downloads import Downloader
-from runner.errors import AccountError, DownloadError, JournalFullError, TransientApiError
+from runner.errors import AccountError, DownloadError, JournalFullError, StoreError, TransientApiError
 from runner.estimates import ClockMap
 from runner.lifecycle import Event
 from runner.polling import Poller
@@ -52,6 +52,7 @@ _IN_FLIGHT: Final = (TaskState.PENDING, TaskState.RUNNING)
 _DEFER_BASE_S: Final = 1.0  # server seconds
 _DEFER_CAP_S: Final = 60.0
 _QUEUE_AHEAD_RETRY_S: Final = 60.0  # server seconds before queue-ahead is tried again
+_AIMD_RECOVERY_S: Final = 20.0  # server seconds from a cut rate back to the quota
 _RECONCILE_DELAY_S: Final = 2.0  # server seconds: let the task list catch up with the create
 
 
@@ -105,9 +106,8 @@ class Engine:
         scale = config.time_scale
         uploads = replace(config.uploads, time_scale=scale)
         self.uploader = AssetUploader(store, client, uploads, clock=self._clock)
-        self._submit_pacer = Pacer(
-            config.submit_rate / scale, clock=self._clock, aimd=Aimd(config.submit_rate / scale)
-        )
+        aimd = Aimd(config.submit_rate / scale, recovery_s=_AIMD_RECOVERY_S * scale, cooldown_s=scale)
+        self._submit_pacer = Pacer(config.submit_rate / scale, clock=self._clock, aimd=aimd)
         clock_map = ClockMap(1.0 / scale, fit_slope=config.learn_clock)
         poll_pacer = Pacer(config.poll_rate / scale, clock=self._clock)
         self.poller = Poller(
@@ -437,8 +437,9 @@ class Engine:
     def task_succeeded(self, task: str) -> None:
         self._release(task)
         self.stats.note_finished(task, self._store.record(task), self._clock.now())
+        self._wake()  # first: the freed slot's next submission goes before the download
         self.downloader.enqueue(task)
-        self._notify()
+        self._check_finished()
 
     def task_ended(self, task: str) -> None:
         self._release(task)
@@ -493,10 +494,13 @@ class Engine:
             self._finished.set()
 
     def _notify(self) -> None:
+        self._wake()
+        self._check_finished()
+
+    def _wake(self) -> None:
         """Wake every waiter (each waits on the event current when it started waiting)."""
         self._changed.set()
         self._changed = anyio.Event()
-        self._check_finished()
 
     async def _wait_for_change(self, delay: float | None) -> None:
         changed = self._changed
@@ -509,9 +513,21 @@ class Engine:
         self._stop("max-wall-time", now=True)
 
     async def _status_loop(self) -> None:
+        """Rewrite the status table now and then, in a worker thread with its own read-only
+        journal connection: at 100,000 tasks a rewrite takes seconds, which on the event loop
+        would stall every poll, submission and download meanwhile."""
         while True:
             await anyio.sleep(self.config.status_every)
-            self._write_status_table()
+            await anyio.to_thread.run_sync(self._write_status_snapshot)
+
+    def _write_status_snapshot(self) -> None:
+        try:
+            reader = Store.open_readonly(self._store.path)
+            if reader is not None:
+                with reader:
+                    write_status_table(self._run_dir, reader)
+        except (OSError, StoreError) as error:
+            log.warning("Could not write the status table: %s", error)
 
     def _write_status_table(self) -> None:
         try:
