@@ -324,6 +324,8 @@ class Engine:
             self._submit_pacer.throttled(error.retry_after)
             if beyond and self.queue_ahead > 0:
                 self._surplus_refused()
+            elif not beyond:
+                self._throttled_within_quota()
         count = self._deferrals[task] = self._deferrals.get(task, 0) + 1
         ceiling = min(_DEFER_CAP_S, _DEFER_BASE_S * 2 ** (count - 1)) * self.config.time_scale
         delay = max(ceiling * self._random.uniform(0.5, 1.0), error.retry_after or 0.0)
@@ -350,19 +352,26 @@ class Engine:
             self._stop("unreachable", now=True)
 
     def _surplus_refused(self) -> None:
-        """A 429 on a task beyond the concurrency quota: the server may refuse surplus tasks
-        (or it was plain throttling). Queue-ahead goes off; after a first refusal it is tried
-        again a minute later, after a second it stays off for the run."""
+        """A 429 on a task beyond the concurrency quota: the server refuses surplus tasks, or it
+        was plain rate throttling. Queue-ahead goes off; it is tried once more only if a task
+        within the quota is throttled too (then the first 429 may have been throttling)."""
         self._surplus_refusals += 1
         self.queue_ahead = 0
+        self._queue_ahead_retry_at = None
         if self._surplus_refusals == 1:
-            self._queue_ahead_retry_at = self._clock.now() + _QUEUE_AHEAD_RETRY_S * self.config.time_scale
-            log.warning("A submission beyond the concurrency quota got HTTP 429; queue-ahead paused.")
+            log.warning(
+                "A submission beyond the concurrency quota got HTTP 429: DashScope seems to refuse "
+                "tasks beyond the quota, so queue-ahead is off (--queue-ahead 0 skips this probe)."
+            )
         else:
-            self._queue_ahead_retry_at = None
             log.warning(
                 "DashScope refuses tasks beyond the concurrency quota; queue-ahead is off for this run."
             )
+
+    def _throttled_within_quota(self) -> None:
+        """Rate throttling is in play: if it may explain the one surplus 429, try again later."""
+        if self._surplus_refusals == 1 and self._queue_ahead_retry_at is None:
+            self._queue_ahead_retry_at = self._clock.now() + _QUEUE_AHEAD_RETRY_S * self.config.time_scale
 
     def _capacity(self) -> int:
         retry_at = self._queue_ahead_retry_at

@@ -33,6 +33,21 @@ async def test_submit_429_storm_slows_down_without_failing_tasks(tmp_path: Path)
     assert len(batch.ledger["submissions"]) == 10
 
 
+async def test_queue_ahead_returns_when_throttling_explains_the_surplus_429(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    """A 429 storm while the server queues surplus: the surplus submission's 429 turns queue-ahead off,
+    a within-quota 429 shows it was throttling, and queue-ahead is back for the rest of the run."""
+    storm = {"windows": [{"kind": "429", "start": 30.0, "end": 150.0, "endpoints": ["create"]}]}
+    app = sim_app("fast", time_scale=0.002, seed=12, faults=storm)
+    batch = await run_batch(tmp_path, make_specs(20), app, concurrency=5, queue_ahead=2)
+    assert batch.summary.done == 20
+    assert batch.ledger["throttled"]["create"] >= 2
+    assert any("queue-ahead is off" in r.getMessage() for r in caplog.records)
+    assert batch.engine.queue_ahead == 2
+    assert batch.ledger["peak_running"]["wan2.6-i2v-flash"] <= 5
+
+
 async def test_query_error_storm_only_delays_polls(tmp_path: Path) -> None:
     """Half the polls fail with 500/503/504 for a while: tasks finish anyway, none marked failed."""
     faults = {
