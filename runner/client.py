@@ -49,7 +49,6 @@ __all__ = [
 
 CREATE_PATH: Final = "services/aigc/video-generation/video-synthesis"
 OSS_RESOLVE_HEADER: Final = "X-DashScope-OssResourceResolve"
-DOWNLOAD_CHUNK: Final = 256 * 1024
 
 #: codes that stop the whole run whatever their HTTP status (reference §5.2)
 _ACCOUNT_CODES: Final = frozenset(
@@ -308,7 +307,7 @@ class DashScopeClient:
 
 async def _chunks(response: httpx.Response, where: str) -> AsyncIterator[bytes]:
     try:
-        async for chunk in response.aiter_bytes(DOWNLOAD_CHUNK):
+        async for chunk in response.aiter_bytes():  # as received: re-chunking would copy every byte
             yield chunk
     except httpx.HTTPError as exc:
         raise DownloadError(f"Downloading {where} broke off ({_name(exc)}).") from None

@@ -11,8 +11,9 @@ or a complete video that the next run fetches again.
 - truncated or reset transfers are retried a few times, then left SUCCEEDED for the next run;
 - a full disk stops the run's submissions (the engine decides) and leaves the task SUCCEEDED.
 
-The final fsync of a large video runs in a worker thread, so it does not stall the other
-downloads (or the poll loop) on the event loop.
+The bytes are written and hashed in a worker thread, a megabyte at a time, and so is the
+final fsync of a large video: file writes and SHA-256 release the GIL, so they run beside
+the event loop (the other downloads, the polls) instead of stalling it.
 """
 
 from __future__ import annotations
@@ -37,25 +38,42 @@ from runner.tasks import TaskRecord, TaskState
 __all__ = ["DownloadListener", "Downloader", "fetch_video"]
 
 MAX_TRIES: Final = 6
-_THREAD_FINISH_BYTES: Final = 1024 * 1024  #: videos this large are fsync'd in a worker thread
+_THREAD_BYTES: Final = 1024 * 1024  #: received bytes are handed to a worker thread this many at a time
 
 
 async def fetch_video(client: DashScopeClient, run_dir: Path, task: str, url: str) -> VideoFile:
     """Stream one video into place (`.part`, size and MP4 check, sha256, fsync, rename)."""
     async with client.stream_download(url) as (length, chunks):
         with VideoWriter(run_dir, task, length) as writer:
-            received = 0
+            batch: list[bytes] = []
+            batched = received = 0
             async for chunk in chunks:
-                writer.write(chunk)
                 if received == 0:
+                    writer.write(chunk)  # the `.part` exists from the first bytes on
                     crash_point("mid_download")
+                else:
+                    batch.append(chunk)
+                    batched += len(chunk)
                 received += len(chunk)
-            if received >= _THREAD_FINISH_BYTES:
-                video = await anyio.to_thread.run_sync(writer.finish)
+                if batched >= _THREAD_BYTES:
+                    await anyio.to_thread.run_sync(_write_all, writer, batch)
+                    batch, batched = [], 0
+            if received >= _THREAD_BYTES:
+                video = await anyio.to_thread.run_sync(_finish, writer, batch)
             else:
-                video = writer.finish()  # a small file: the thread hop would cost more than the fsync
+                video = _finish(writer, batch)  # a small file: the thread hop would cost more
     crash_point("after_rename_before_journal")
     return video
+
+
+def _write_all(writer: VideoWriter, chunks: list[bytes]) -> None:
+    for chunk in chunks:
+        writer.write(chunk)
+
+
+def _finish(writer: VideoWriter, chunks: list[bytes]) -> VideoFile:
+    _write_all(writer, chunks)
+    return writer.finish()
 
 
 class DownloadListener(Protocol):
