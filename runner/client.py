@@ -2,7 +2,8 @@
 
 It runs over an injected `httpx.AsyncClient` (the CLI builds it: a real network client,
 or an ASGI transport into the in-process simulator) and is the only module that
-imports httpx. Failures leave it as exactly one of (runner.errors):
+imports httpx (with runner.apierrors, which reads refusals). Failures leave it as exactly
+one of (runner.errors):
 
 - TransientApiError: 429, 5xx, timeouts, connection errors: the same request may succeed later;
 - TaskRejectedError: a 4xx that concerns this task only (validation, content, cancel refused);
@@ -24,12 +25,10 @@ from typing import Any, Final
 
 import httpx
 
+from runner.apierrors import error_code, json_or_raise, maybe_processed
 from runner.errors import (
-    AccountError,
     AmbiguousSubmitError,
-    ApiError,
     DownloadError,
-    TaskRejectedError,
     TransientApiError,
 )
 from runner.oss import UPLOAD_PATH, UploadPolicy, form_upload, parse_policy
@@ -49,26 +48,6 @@ __all__ = [
 
 CREATE_PATH: Final = "services/aigc/video-generation/video-synthesis"
 OSS_RESOLVE_HEADER: Final = "X-DashScope-OssResourceResolve"
-
-#: codes that stop the whole run whatever their HTTP status (reference §5.2)
-_ACCOUNT_CODES: Final = frozenset(
-    {
-        "InvalidApiKey",
-        "NOT AUTHORIZED",
-        "Arrearage",
-        "AllocationQuota.FreeTierOnly",
-        "CommodityNotPurchased",
-        "PrepaidBillOverdue",
-        "PostpaidBillOverdue",
-        "AccessDenied.Unpurchased",
-        "Model.AccessDenied",
-        "Workspace.AccessDenied",
-        "WorkSpaceNotFound",
-    }
-)
-#: 5xx statuses whose reply comes from a gateway, not from DashScope's own logic: a create
-#: answered this way may still have been processed.
-_GATEWAY_STATUSES: Final = frozenset({502, 504})
 
 
 @dataclass(frozen=True, slots=True)
@@ -171,15 +150,15 @@ class DashScopeClient:
                 "exist on the server and will be looked up before anything is sent again."
             )
             raise AmbiguousSubmitError(msg) from None
-        if _maybe_processed(response):
-            code = _opt_str((_error_body(response) or {}).get("code"))
+        if maybe_processed(response):
+            code = error_code(response)
             msg = (
                 f"{what}: a gateway answered HTTP {response.status_code}"
                 + (f" {code}" if code else "")
                 + "; the task may exist on the server and will be looked up before anything is sent again."
             )
             raise AmbiguousSubmitError(msg, status_code=response.status_code, code=code)
-        data = _json_or_raise(response, what)
+        data = json_or_raise(response, what)
         output = data.get("output")
         if not isinstance(output, dict) or not output.get("task_id"):
             msg = f"{what}: the answer (HTTP {response.status_code}) carries no task id."
@@ -194,7 +173,7 @@ class DashScopeClient:
         """GET /tasks/{task_id}: the task's status (UNKNOWN for expired or foreign ids)."""
         what = f"Querying DashScope task {task_id}"
         response = await self._request("GET", f"tasks/{task_id}", what)
-        data = _json_or_raise(response, what)
+        data = json_or_raise(response, what)
         output = data.get("output")
         if not isinstance(output, dict):
             raise TransientApiError(f"{what}: the answer has no `output` object.")
@@ -233,7 +212,7 @@ class DashScopeClient:
             params["status"] = status
         what = "Listing DashScope tasks"
         response = await self._request("GET", "tasks", what, params=params)
-        data = _json_or_raise(response, what)
+        data = json_or_raise(response, what)
         rows = data.get("data") or []
         tasks = tuple(_listed(row) for row in rows if isinstance(row, dict) and row.get("task_id"))
         return ListPage(
@@ -258,14 +237,14 @@ class DashScopeClient:
         """POST /tasks/{id}/cancel; TaskRejectedError(code UnsupportedOperation) unless PENDING."""
         what = f"Cancelling DashScope task {task_id}"
         response = await self._request("POST", f"tasks/{task_id}/cancel", what)
-        _json_or_raise(response, what)
+        json_or_raise(response, what)
 
     async def get_upload_policy(self, model: str) -> UploadPolicy:
         """GET uploads?action=getPolicy&model=M: a credential to upload files for `model`."""
         what = f"Getting an upload credential for {model}"
         params = {"action": "getPolicy", "model": model}
         response = await self._request("GET", UPLOAD_PATH, what, params=params)
-        return parse_policy(model, _json_or_raise(response, what).get("data"))
+        return parse_policy(model, json_or_raise(response, what).get("data"))
 
     async def upload_file(self, policy: UploadPolicy, data: bytes, name: str, mime: str) -> str:
         """Upload `data` (bytes already checked against the plan's hash) as `name`; its oss:// URL.
@@ -311,86 +290,6 @@ async def _chunks(response: httpx.Response, where: str) -> AsyncIterator[bytes]:
             yield chunk
     except httpx.HTTPError as exc:
         raise DownloadError(f"Downloading {where} broke off ({_name(exc)}).") from None
-
-
-def _json_or_raise(response: httpx.Response, what: str) -> dict[str, Any]:
-    """The JSON body of a successful answer, or the classified ApiError of a failed one."""
-    if response.status_code == 200:
-        try:
-            data = response.json()
-        except ValueError:
-            raise TransientApiError(f"{what}: HTTP 200 with a body that is not JSON.") from None
-        if isinstance(data, dict) and not data.get("code"):
-            return data
-        if not isinstance(data, dict):
-            raise TransientApiError(f"{what}: HTTP 200 with an unexpected JSON body.")
-    raise classify_error(response, what)
-
-
-def classify_error(response: httpx.Response, what: str) -> ApiError:
-    """Turn a refused request into the ApiError subclass that says what to do about it."""
-    status = response.status_code
-    body = _error_body(response) or {}
-    code = _opt_str(body.get("code"))
-    message = _opt_str(body.get("message")) or response.reason_phrase or "no message"
-    request_id = _opt_str(body.get("request_id"))
-    detail = f"{what} failed: HTTP {status}" + (f" {code}" if code else "") + f": {message}"
-    if request_id:
-        detail += f" (request id {request_id})"
-    kwargs: dict[str, Any] = {"status_code": status, "code": code, "request_id": request_id}
-    if code in _ACCOUNT_CODES or status == 401 or (status == 403 and _is_access_denied(code)):
-        return AccountError(detail + _account_hint(status, code), **kwargs)
-    if status == 429:
-        if code and code.startswith("Throttling.AllocationQuota") and "free" in message.lower():
-            return AccountError(detail + _account_hint(status, code), **kwargs)
-        return TransientApiError(detail, retry_after=_retry_after(response), **kwargs)
-    if status == 408 or status >= 500:
-        return TransientApiError(detail, retry_after=_retry_after(response), **kwargs)
-    return TaskRejectedError(detail, **kwargs)
-
-
-def _maybe_processed(response: httpx.Response) -> bool:
-    """A gateway 502/504, or a 5xx that is not a DashScope error: the create may have happened."""
-    status = response.status_code
-    return status in _GATEWAY_STATUSES or (status >= 500 and _error_body(response) is None)
-
-
-def _is_access_denied(code: str | None) -> bool:
-    return code is None or code.startswith("AccessDenied") or code.endswith("AccessDenied")
-
-
-def _account_hint(status: int, code: str | None) -> str:
-    if status == 401 or code == "InvalidApiKey":
-        return (
-            ". Check DASHSCOPE_API_KEY: keys are tied to one region, so use the endpoint of the "
-            "region the key was created in."
-        )
-    if code in ("Arrearage", "PrepaidBillOverdue", "PostpaidBillOverdue"):
-        return ". Top up or settle the Alibaba Cloud account, then run the same command again."
-    return ". Check the account's access to this model in the Model Studio console, then run again."
-
-
-def _error_body(response: httpx.Response) -> dict[str, Any] | None:
-    """The DashScope error object of a response, or None if the body is not one."""
-    try:
-        data = response.json()
-    except ValueError:
-        return None
-    if isinstance(data, dict) and (data.get("code") or data.get("message")):
-        return data
-    return None
-
-
-def _retry_after(response: httpx.Response) -> float | None:
-    for header, scale in (("retry-after-ms", 0.001), ("retry-after", 1.0)):
-        value = response.headers.get(header)
-        if value is None:
-            continue
-        try:
-            return max(0.0, float(value) * scale)
-        except ValueError:
-            continue
-    return None
 
 
 def _listed(row: Mapping[str, Any]) -> ListedTask:
