@@ -30,7 +30,8 @@ from runner.lifecycle import Event
 from runner.polltiming import PollTiming
 from runner.ratelimit import Pacer
 from runner.store import Store
-from runner.tasks import TaskSpec, TaskState
+from runner.sweeps import SWEEP_MIN_RUNNING, list_statuses
+from runner.tasks import TaskRecord, TaskSpec, TaskState
 
 __all__ = ["PollListener", "Poller", "shape_of"]
 
@@ -64,6 +65,7 @@ class _Watch:
     watched_local: float = 0.0
     errors: int = 0
     version: int = 0
+    confirm: bool = False  # its next look must be its own GET (a sweep saw it change)
 
 
 class Poller:
@@ -96,6 +98,7 @@ class Poller:
         self._changed = anyio.Event()
         self._limiter = anyio.Semaphore(_MAX_OUTSTANDING)
         self.polls = 0
+        self.sweeps = 0
         self.poll_errors = 0
 
     @property
@@ -158,7 +161,11 @@ class Poller:
                 _, _, task, _ = heapq.heappop(self._heap)
                 await self.pacer.wait()
                 await self._limiter.acquire()
-                group.start_soon(self._poll, task)
+                model = self._sweepable(task)
+                if model is None:
+                    group.start_soon(self._poll, task)
+                else:
+                    group.start_soon(self._sweep, model)
 
     # -- one poll ------------------------------------------------------------------------
 
@@ -183,8 +190,76 @@ class Poller:
         finally:
             self._limiter.release()
 
+    # -- one sweep: a list call for every running task of a model -----------------------------
+
+    def _sweepable(self, task: str) -> str | None:
+        """The model whose running tasks one list call should look at in place of this task's
+        GET: it is polled tightly (no backlog) and two or more of them run."""
+        watch = self._watches.get(task)
+        if watch is None or watch.confirm or watch.started_local is None:
+            return None
+        model = watch.shape[0]
+        if self._backlogged(model) or self._running_estimate(model) < SWEEP_MIN_RUNNING:
+            return None
+        return model
+
+    async def _sweep(self, model: str) -> None:
+        try:
+            running = [
+                w for w in self._watches.values() if w.shape[0] == model and w.started_local is not None
+            ]
+            records = {w.task: self._store.record(w.task) for w in running}
+            ids = {r.task_id: task for task, r in records.items() if r.task_id is not None}
+            since = [server_seconds(r.submit_time) for r in records.values()]
+            starts = [s for s in since if s is not None]
+            if len(ids) < len(running) or len(starts) < len(running):
+                self._confirm(running)  # not every one has been seen on the server yet
+                return
+            try:
+                seen = await list_statuses(self._client, self.pacer, model, min(starts), ids)
+            except AccountError as error:
+                self._listener.account_failed(error)
+                return
+            except ApiError as error:
+                for watch in running:
+                    watch.confirm = True
+                    self._back_off(watch, error)
+                return
+            self.sweeps += 1
+            self._after_sweep(running, records, seen)
+        finally:
+            self._limiter.release()
+
+    def _after_sweep(
+        self, running: list[_Watch], records: dict[str, TaskRecord], seen: dict[str, str]
+    ) -> None:
+        """Still running (and journalled as such): look again later; anything else (ended,
+        queued, not listed): its own GET now says what happened."""
+        now = self.clock.now()
+        changed = []
+        for watch in running:
+            record = records[watch.task]
+            if self._watches.get(watch.task) is not watch:
+                continue
+            if seen.get(record.task_id or "") == "RUNNING" and record.state is TaskState.RUNNING:
+                running_s = (now - (watch.started_local or now)) * self.clock_map.slope
+                interval = self.timing.running_interval(watch.shape, running_s, backlogged=False)
+                self._schedule(watch, now + interval)
+            else:
+                changed.append(watch)
+        self._confirm(changed)
+
+    def _confirm(self, watches: list[_Watch]) -> None:
+        now = self.clock.now()
+        for watch in watches:
+            watch.confirm = True
+            self._schedule(watch, now)
+
+    # -- applying what a GET said ------------------------------------------------------------
+
     def _apply(self, watch: _Watch, status: TaskStatus) -> None:
         watch.errors = 0
+        watch.confirm = False
         now = self.clock.now()
         submitted = server_seconds(status.submit_time)
         if watch.sent_local is not None and submitted is not None and not watch.paired:

@@ -11,8 +11,10 @@ from engine_helpers import make_specs, run_batch, sim_app
 
 from runner.efficiency import makespan_lower_bound
 from runner.estimates import ClockMap, Durations
+from runner.lifecycle import Event
 from runner.polltiming import PollTiming
 from runner.status_table import CSV_NAME
+from runner.store import JOURNAL_NAME, Store
 
 SHAPE = ("wan2.6-i2v-flash", "720P", 5)
 
@@ -91,3 +93,20 @@ async def test_status_table_rewrites_during_the_run_happen_beside_it(
     assert not [r for r in caplog.records if "status table" in r.getMessage()]
     rows = (tmp_path / CSV_NAME).read_text().splitlines()
     assert len(rows) == 31 and all(",done," in row for row in rows[1:])
+
+
+@pytest.mark.anyio
+async def test_without_a_server_queue_one_list_call_looks_at_every_running_task(tmp_path: Path) -> None:
+    """A server that refuses surplus tasks: the tight looks at the running tasks are shared list
+    calls, so GETs per task fall far below the ~20 of a GET per look; each task's own GETs still
+    journal its start and fetch its result."""
+    app = sim_app("fast", time_scale=0.002, seed=7, concurrency_mode="reject")
+    batch = await run_batch(tmp_path, make_specs(30), app, concurrency=5, queue_ahead=0)
+    assert batch.summary.done == 30
+    requests = batch.ledger["requests"]
+    assert sum(requests["list"].values()) > 30
+    assert sum(requests["query"].values()) / 30 < 8
+    assert batch.engine.poller.sweeps > 0
+    with Store.open(tmp_path / JOURNAL_NAME) as store:
+        started = {e["id"] for e in store.events() if e["event"] == Event.STARTED.value}
+    assert len(started) >= 27  # a task shorter than any seen before may first be seen SUCCEEDED

@@ -79,9 +79,11 @@ def list_body(sim: Simulator, query: dict[str, str], now: float) -> dict[str, An
     if status is not None and status not in _STATUSES:
         raise ApiError(400, "InvalidParameter", f"Unknown status filter {status!r}.")
     rows = []
-    for task in sorted(sim.board.tasks.values(), key=lambda t: -t.index):
+    for task in reversed(sim.board.tasks.values()):  # newest first: tasks are kept in creation order
+        if task.submit < start:
+            break
         current = sim.status(task, now)
-        if current == "UNKNOWN" or not start <= task.submit <= end:
+        if current == "UNKNOWN" or task.submit > end:
             continue
         if query.get("task_id") not in (None, task.task_id):
             continue
