@@ -128,7 +128,7 @@ def _measure(kind: str, urls_file: Path, tmp: Path) -> dict[str, Any]:
     run = measure([sys.executable, "-m", "bench.downloads", "worker", kind, str(urls_file), str(out)])
     if run.returncode != 0:
         raise RuntimeError(f"The {kind} download measurement failed: {run.stderr[-2000:]}")
-    result: dict[str, Any] = json.loads(run.stdout.strip().splitlines()[-1])
+    result: dict[str, Any] = json.loads(run.stdout.strip().splitlines()[-1]) | {"cpu_s": run.cpu_s}
     for path in out.rglob("*.mp4"):
         path.unlink()
     return result
@@ -153,6 +153,8 @@ def _one_size(size_mb: int, count: int) -> dict[str, Any]:
         "runner_mb_s": our_rate,
         "ratio": our_rate / raw_rate,
         "ratio_fsync": our_rate / durable_rate,
+        "raw_cpu_s": raw["cpu_s"],
+        "runner_cpu_s": ours["cpu_s"],
         "raw_peak_mb": raw["peak_mb"],
         "runner_peak_mb": ours["peak_mb"],
     }

@@ -90,7 +90,7 @@ def _runner_failures(run_dir: Path) -> dict[str, int]:
 def _figures(name: str, run: Measured, ledger: dict[str, Any], delivered: int, count: int) -> dict[str, Any]:
     """One client's row; LB is in real seconds (the simulator's seconds times its time scale)."""
     requests = ledger["requests"]
-    task_requests = sum(sum(requests.get(ep, {}).values()) for ep in ("create", "query"))
+    task_requests = sum(sum(requests.get(ep, {}).values()) for ep in ("create", "query", "list"))
     ran = [s for s in ledger["submissions"] if s["scheduled_time"] is not None and s["end_time"] is not None]
     durations = [(s["end_time"] - s["scheduled_time"]) * ledger["time_scale"] for s in ran]
     bound = makespan_lower_bound(durations, CONCURRENCY, 5.0 / ledger["time_scale"])
@@ -101,6 +101,7 @@ def _figures(name: str, run: Measured, ledger: dict[str, Any], delivered: int, c
         "lb_s": bound,
         "requests_per_task": task_requests / count,
         "gets_per_task": sum(requests.get("query", {}).values()) / count,
+        "lists_per_task": sum(requests.get("list", {}).values()) / count,
         "submit_429": ledger["throttled"].get("create", 0),
         "delivered": delivered,
         "lost": count - delivered,
