@@ -1,0 +1,75 @@
+"""The in-flight budget of a run: how many tasks may be held, and what they could still cost.
+
+A slot is held from a task's submit intent until the server reports it terminal (or its
+create was refused). The capacity is the concurrency quota plus the learned queue-ahead
+(runner.queueahead). The costs reserved by held tasks count against `--max-cost` before
+they are spent, so a run never submits what it could not pay for if every task succeeds.
+"""
+
+from __future__ import annotations
+
+from runner.catalog import Endpoint
+from runner.costs import reserved_cost
+from runner.queueahead import QueueAhead
+from runner.tasks import TaskSpec
+
+__all__ = ["Slots"]
+
+
+class Slots:
+    """Held slots, creates in flight and the costs the held tasks reserve."""
+
+    def __init__(
+        self, concurrency: int, queue_ahead: QueueAhead, endpoint: Endpoint, *, max_posts: int
+    ) -> None:
+        """`endpoint`: its prices give what a held task reserves."""
+        self.concurrency = concurrency
+        self.held = 0
+        self.posting = 0  #: creates in flight (bounds what a crash can leave ambiguous)
+        self._queue_ahead = queue_ahead
+        self._endpoint = endpoint
+        self._max_posts = max_posts
+        self._surplus_posting = 0  # creates in flight for tasks beyond the concurrency quota
+        self._reserved: dict[str, float] = {}
+
+    @property
+    def capacity(self) -> int:
+        """The concurrency quota plus the current queue-ahead."""
+        return self.concurrency + self._queue_ahead.allowed()
+
+    @property
+    def reserved(self) -> float:
+        """What the held tasks could still cost if they all succeed."""
+        return sum(self._reserved.values())
+
+    def beyond_quota(self) -> bool:
+        """Whether the next task would run beyond the concurrency quota (queue-ahead)."""
+        return self.held >= self.concurrency
+
+    def blocked(self) -> bool:
+        """No free slot, too many creates in flight, or a task beyond the quota already being
+        sent (one at a time: a server that refuses surplus answers each with a 429)."""
+        if self.held >= self.capacity or self.posting >= self._max_posts:
+            return True
+        return self.beyond_quota() and self._surplus_posting > 0
+
+    def over_budget(self, spec: TaskSpec, *, spent: float, limit: float) -> bool:
+        """Whether holding one more task could take the run's cost past `limit`."""
+        return spent + self.reserved + reserved_cost(spec, self._endpoint) > limit + 1e-9
+
+    def hold(self, task: str, spec: TaskSpec) -> None:
+        self.held += 1
+        self._reserved[task] = reserved_cost(spec, self._endpoint)
+
+    def release(self, task: str) -> None:
+        """Free the task's slot; the engine wakes its waiters once its own bookkeeping is done."""
+        self.held -= 1
+        self._reserved.pop(task, None)
+
+    def posting_started(self, beyond: bool) -> None:
+        self.posting += 1
+        self._surplus_posting += beyond
+
+    def posting_ended(self, beyond: bool) -> None:
+        self.posting -= 1
+        self._surplus_posting -= beyond
