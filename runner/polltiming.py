@@ -9,7 +9,7 @@ ClockMap, so the same policy serves DashScope (minutes) and a compressed simulat
   looks cost nothing, the queued task already runs.
 - No backlog (the server refuses surplus, or the batch is in its tail): a finished task's
   slot stays idle until we notice, so look at the shortest time seen, every 8 % of the
-  median until the 5th percentile and every 2 % after it.
+  median until the 5th percentile and every 2 % after it (at least a second apart).
 - Queued (PENDING): every 40 % of the median.
 - Discovery (no task of the model has finished yet, so every quantile above would be the
   catalogue's guess): look 2 server seconds after the create and then at intervals
@@ -39,6 +39,7 @@ _TIGHT_FIRST_QUANTILE: Final = 0.0  #: no server-side backlog: a late look idles
 _TIGHT_EARLY_QUANTILE: Final = 0.05  #: ... and until this quantile few tasks end
 _TIGHT_EARLY_FRACTION: Final = 0.08
 _TIGHT_FRACTION: Final = 0.02
+_TIGHT_MIN_S: Final = 1.0  #: server seconds: looking more often buys little, even for short tasks
 _PENDING_FRACTION: Final = 0.4
 _RUNNING_CAP_S: Final = 15.0  #: server seconds
 _PENDING_CAP_S: Final = 30.0
@@ -87,7 +88,7 @@ class PollTiming:
             fraction = _TIGHT_EARLY_FRACTION
         else:
             fraction = _TIGHT_FRACTION
-        interval = self.local(min(_RUNNING_CAP_S, fraction * median))
+        interval = self.local(min(_RUNNING_CAP_S, max(_TIGHT_MIN_S, fraction * median)))
         return max(self.floor(), interval * self._random.uniform(0.8, 1.2))
 
     def pending_interval(self, shape: Shape) -> float:

@@ -110,3 +110,11 @@ async def test_without_a_server_queue_one_list_call_looks_at_every_running_task(
     with Store.open(tmp_path / JOURNAL_NAME) as store:
         started = {e["id"] for e in store.events() if e["event"] == Event.STARTED.value}
     assert len(started) >= 27  # a task shorter than any seen before may first be seen SUCCEEDED
+
+
+def test_tight_looks_stay_at_least_a_server_second_apart_for_short_tasks() -> None:
+    """2 % of an 8 s median would be a look every 0.16 s; a second is the floor of the tight schedule."""
+    policy = timing()
+    for seconds in (7.0, 8.0, 9.0):
+        policy.durations.add(SHAPE, seconds)
+    assert policy.running_interval(SHAPE, 8.5, backlogged=False) >= 0.8  # 1 s with ±20 % jitter
