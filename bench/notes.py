@@ -40,20 +40,21 @@ about 25 on the same 90–100 s tasks.
 When the server *refuses* surplus submissions, a slot is idle from the moment its task ends until the
 engine has seen it, journalled the next submission durably (an fsync) and sent it, and the server has
 dispatched it. The engine then looks tightly (first at the shortest generation time seen, every 8 % of
-the median until the 5th percentile, then every 2 %), and with two or more tasks running those looks are
-one shared list call (`GET /tasks?model_name=…&start_time=…`, the *List/task* column) rather than a GET
-per task; a task's own GET still journals its start and fetches its result. Detection lag is about 1
-server second. What is left is (1) the simulator's dispatch delay (0.05–0.5 s, mean 0.27 s per task per
-slot, about 0.3 % of a 100 s task, which no client can remove), (2) the real time of each handoff (poll →
-journal → fsync → POST, about 1.5 ms on this machine; 3 ms before the finished task's download was made
-to wait for the next submission), which time compression multiplies: 1.5 ms is 0.3 server seconds at
-scale 0.005 and 0.75 at 0.002, the most compressed refuse cells; the *control* row at half the
-compression shows the size of that artefact. At DashScope's real speed a handoff costs milliseconds
-against minutes of generation. (3) One submit 429 per refuse run: the engine's probe (its first
-submission beyond the quota) that learns the server refuses surplus and turns queue-ahead off for the
-run (it is tried once more only if a task within the quota is throttled too, when rate throttling may
-explain the first 429). Which behaviour DashScope has for Wan models is an open question of the
-reference (§6.1); `--queue-ahead 0` (the *control* row) makes the count zero when it is known to refuse.""",
+the median until the 5th percentile, then every 2 %, never closer than a server second), and with two or
+more tasks running those looks are one shared list call (`GET /tasks?model_name=…&start_time=…`, the
+*List/task* column) rather than a GET per task; a task's own GET still journals its start and fetches its
+result. Detection lag is about 1 server second. What is left is (1) the simulator's dispatch delay
+(0.05–0.5 s, mean 0.27 s per task per slot, about 0.3 % of a 100 s task, which no client can remove), (2)
+the real time of each handoff (poll → journal → fsync → POST, about 1.5 ms on this machine; 3 ms before
+the finished task's download was made to wait for the next submission), which time compression
+multiplies: 1.5 ms is 0.3 server seconds at scale 0.005 and 0.75 at 0.002, the most compressed refuse
+cells; the *control* row at half the compression shows the size of that artefact. At DashScope's real
+speed a handoff costs milliseconds against minutes of generation. (3) One submit 429 per refuse run: the
+engine's probe (its first submission beyond the quota) that learns the server refuses surplus and turns
+queue-ahead off for the run (it is tried once more only if a task within the quota is throttled too, when
+rate throttling may explain the first 429). Which behaviour DashScope has for Wan models is an open
+question of the reference (§6.1); `--queue-ahead 0` (the *control* row) makes the count zero when it is
+known to refuse.""",
     "sdk": """\
 The same manifest run by `runner run` and by `bench/sdk_baseline.py` (the official `dashscope` SDK as its
 documentation teaches: `VideoSynthesis.async_call` then `VideoSynthesis.wait` in a thread pool of 5, the
