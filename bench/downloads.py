@@ -6,18 +6,22 @@ two fresh processes fetch the same video URLs from that loopback server with 4 w
 - runner: the download pool's own fetch (`runner.downloads.fetch_video`: stream into a
   `VideoWriter`: `.part`, SHA-256, MP4 check, fsync, atomic rename);
 - raw: `httpx.AsyncClient.stream` written straight to a file, nothing else;
-- raw-fsync: the same, plus one fsync per file (the durability the pool promises).
+- raw-fsync: the same, plus one fsync per file (the durability the pool promises);
+- raw-verified: the pool's work written the plain way: SHA-256 of every byte, fsync, rename.
 
 Each reports MB/s and its own peak RSS; the ratio runner/raw is the figure (target >= 0.8),
-and the peak memory must not grow with the file size.
+and the peak memory must not grow with the file size. The four measurements take turns,
+REPEATS times, and each rate is the median of its turns: the machine is shared.
 
     python -m bench.downloads worker runner|raw|raw-fsync URLS.json OUT_DIR   # one measurement
 """
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
+import statistics
 import sys
 import tempfile
 import time
@@ -28,10 +32,14 @@ import anyio
 import httpx
 
 from bench.processes import SIM_KEY, measure, peak_rss_kb, serve
+from runner.client import DashScopeClient
+from runner.downloads import fetch_video
 
 __all__ = ["run_section"]
 
 WORKERS = 4
+REPEATS = 3
+KINDS = ("raw", "raw-fsync", "raw-verified", "runner")
 MB = 1024 * 1024
 
 
@@ -62,9 +70,6 @@ def _make_videos(url: str, count: int) -> list[str]:
 
 
 async def _runner_fetch(urls: list[str], out: Path) -> None:
-    from runner.client import DashScopeClient
-    from runner.downloads import fetch_video
-
     async with httpx.AsyncClient(timeout=60) as http:
         client = DashScopeClient(http, SIM_KEY)
 
@@ -94,6 +99,32 @@ async def _raw_durable_fetch(urls: list[str], out: Path) -> None:
     await _raw_fetch(urls, out, durable=True)
 
 
+async def _raw_verified_fetch(urls: list[str], out: Path) -> None:
+    """What the pool does to every byte, written the plain way: hash, write, fsync, rename."""
+    async with httpx.AsyncClient(timeout=60) as http:
+
+        async def one(n: int, url: str) -> None:
+            digest = hashlib.sha256()
+            part = out / f"v{n}.mp4.part"
+            async with http.stream("GET", url) as response:
+                response.raise_for_status()
+                with part.open("wb") as handle:
+                    async for chunk in response.aiter_bytes():
+                        handle.write(chunk)
+                        digest.update(chunk)
+                    handle.flush()
+                    os.fsync(handle.fileno())
+            part.replace(out / f"v{n}.mp4")
+            directory = os.open(out, os.O_RDONLY)  # the rename, too, survives a power cut
+            try:
+                os.fsync(directory)
+            finally:
+                os.close(directory)
+            digest.hexdigest()
+
+        await _pooled(urls, one)
+
+
 async def _pooled(urls: list[str], one: Any) -> None:
     """Fetch every URL with WORKERS concurrent workers."""
     send, receive = anyio.create_memory_object_stream[tuple[int, str]](len(urls))
@@ -114,7 +145,12 @@ def worker_main(kind: str, urls_file: Path, out: Path) -> None:
     """One measurement in this process: prints {"seconds", "bytes", "peak_mb"}."""
     urls = json.loads(urls_file.read_text())
     out.mkdir(parents=True, exist_ok=True)
-    fetch = {"runner": _runner_fetch, "raw": _raw_fetch, "raw-fsync": _raw_durable_fetch}[kind]
+    fetch = {
+        "runner": _runner_fetch,
+        "raw": _raw_fetch,
+        "raw-fsync": _raw_durable_fetch,
+        "raw-verified": _raw_verified_fetch,
+    }[kind]
     started = time.perf_counter()
     anyio.run(fetch, urls, out)
     seconds = time.perf_counter() - started
@@ -134,36 +170,40 @@ def _measure(kind: str, urls_file: Path, tmp: Path) -> dict[str, Any]:
     return result
 
 
-def _one_size(size_mb: int, count: int) -> dict[str, Any]:
+def _one_size(size_mb: int, count: int, repeats: int) -> dict[str, Any]:
     settings = {"profile": "fast", "seed": 9, "video_bytes": size_mb * MB, "time_scale": 0.001}
+    turns: dict[str, list[dict[str, Any]]] = {kind: [] for kind in KINDS}
     with serve(settings) as sim, tempfile.TemporaryDirectory(prefix="bench-dl-") as tmp:
         urls_file = Path(tmp) / "urls.json"
         urls_file.write_text(json.dumps(_make_videos(sim.url, count)))
-        raw = _measure("raw", urls_file, Path(tmp))
-        durable = _measure("raw-fsync", urls_file, Path(tmp))
-        ours = _measure("runner", urls_file, Path(tmp))
-    raw_rate = raw["bytes"] / MB / raw["seconds"]
-    durable_rate = durable["bytes"] / MB / durable["seconds"]
-    our_rate = ours["bytes"] / MB / ours["seconds"]
+        for _ in range(repeats):
+            for kind in KINDS:
+                turns[kind].append(_measure(kind, urls_file, Path(tmp)))
+    rate = {kind: statistics.median(t["bytes"] / MB / t["seconds"] for t in turns[kind]) for kind in KINDS}
+    cpu = {kind: statistics.median(t["cpu_s"] for t in turns[kind]) for kind in KINDS}
+    peak = {kind: max(t["peak_mb"] for t in turns[kind]) for kind in KINDS}
     return {
         "size_mb": size_mb,
         "files": count,
-        "raw_mb_s": raw_rate,
-        "raw_fsync_mb_s": durable_rate,
-        "runner_mb_s": our_rate,
-        "ratio": our_rate / raw_rate,
-        "ratio_fsync": our_rate / durable_rate,
-        "raw_cpu_s": raw["cpu_s"],
-        "runner_cpu_s": ours["cpu_s"],
-        "raw_peak_mb": raw["peak_mb"],
-        "runner_peak_mb": ours["peak_mb"],
+        "repeats": repeats,
+        "raw_mb_s": rate["raw"],
+        "raw_fsync_mb_s": rate["raw-fsync"],
+        "raw_verified_mb_s": rate["raw-verified"],
+        "runner_mb_s": rate["runner"],
+        "ratio": rate["runner"] / rate["raw"],
+        "ratio_fsync": rate["runner"] / rate["raw-fsync"],
+        "ratio_verified": rate["runner"] / rate["raw-verified"],
+        "raw_cpu_s": cpu["raw"],
+        "runner_cpu_s": cpu["runner"],
+        "raw_peak_mb": peak["raw"],
+        "runner_peak_mb": peak["runner"],
     }
 
 
 def run_section(smoke: bool) -> list[dict[str, Any]]:
     """1 MB to 200 MB videos (1 MB only when smoke)."""
     sizes = ((1, 4),) if smoke else ((1, 64), (20, 8), (200, 4))
-    return [_one_size(size, count) for size, count in sizes]
+    return [_one_size(size, count, 1 if smoke else REPEATS) for size, count in sizes]
 
 
 if __name__ == "__main__":

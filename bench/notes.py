@@ -104,20 +104,26 @@ run is bound by the quota by orders of magnitude (at 5 concurrent and
 90 s per video, 100,000 videos take about 21 days).""",
     "downloads": """\
 The download pool's data path (`DashScopeClient.stream_download` into `VideoWriter`: `.part`, SHA-256,
-MP4 check, fsync, atomic rename) against raw `httpx` streaming straight to a file, both with 4 workers,
-each in a fresh process, fetching the same video URLs from the same loopback `runner sim serve`. Peak
-memory is each process's own peak RSS (VmHWM). A third baseline, *raw + fsync*, adds one fsync per file,
-the durability the pool promises (a video on disk survives a power cut before the journal says DONE).
+MP4 check, fsync, atomic rename, directory fsync) against raw `httpx` streaming straight to a file, all
+with 4 workers, each in a fresh process, fetching the same video URLs from the same loopback `runner sim
+serve`. Two more baselines separate the pool's own cost from the work it promises: *raw + fsync* adds one
+fsync per file (a video on disk survives a power cut before the journal says DONE), and *raw + SHA-256 +
+fsync* is the pool's whole job written the plain way (hash every byte, fsync, rename, fsync the
+directory). The four take turns three times per size; each rate is the median of its turns (the machine
+is shared). Peak memory is each process's own peak RSS (VmHWM); CPU is the median process's, start-up
+included.
 
 **Reading the figures.** On loopback the transfer costs nearly nothing, so the comparison measures CPU
-on this machine's 2 cores, one of which the loopback server keeps busy producing the bytes: raw
-streaming is CPU-bound on the other (its CPU column, start-up included, is about its wall time). The
-pool does more per byte: SHA-256 of every byte (about 1.5 GB/s here) and the fsync that makes a video
-on disk survive a power cut. It writes and hashes in worker threads a megabyte at a time, so that work
-runs beside the event loop instead of stalling it, but with both cores saturated the extra work per
-byte is what separates it from raw; against *raw + fsync* (the same durability) only the hashing
-remains. Real downloads come from OSS over the internet at tens of MB/s per stream, far below either
-figure, so the pool is not the bottleneck of a run; the figure that matters at any size is memory, and
-it stays flat (a megabyte's batch per worker). The 1 MB row is dominated by per-file costs (open,
-fsync, rename, directory fsync) and moves by ±20 % between runs on this shared machine.""",
+on this machine's 2 cores, one of which the loopback server keeps busy producing the bytes; raw
+streaming is CPU-bound on the other. The pool runs at the speed of *raw + SHA-256 + fsync*, the same
+work done inline (ratio about 1.0 at every size): it adds no cost of its own, and its writes and hashes
+happen in a worker thread a megabyte at a time, so the event loop (polls, other downloads, the next
+submission) never waits for them. What separates it from raw streaming is that work: SHA-256 of every
+byte (about 1.7 GB/s on one core here, 20–25 % of raw's CPU per byte) and the fsync per file. The
+target of 0.8 against raw is **missed** on this machine for that reason; we keep both, because the
+SHA-256 in every sidecar and status row is what makes the folder a verifiable dataset, and the fsync is
+what makes "never lose a paid video" survive a power cut. Real downloads come from OSS over the internet
+at tens of MB/s per stream, far below any of these figures, so the pool is not the bottleneck of a run;
+the figure that matters at any size is memory, and it stays flat (a megabyte's batch per worker). The
+1 MB row is dominated by per-file costs (open, fsync, rename, directory fsync).""",
 }
