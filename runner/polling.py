@@ -38,10 +38,15 @@ __all__ = ["PollListener", "Poller", "shape_of"]
 _BACKOFF_BASE_S: Final = 1.0  #: server seconds
 _BACKOFF_CAP_S: Final = 60.0
 _MAX_OUTSTANDING: Final = 16
+_ENDED: Final = frozenset({"SUCCEEDED", "FAILED", "CANCELED"})  #: listed statuses that free a place
 
 
 class PollListener(Protocol):
     """What the engine does when a poll settles a task."""
+
+    def task_left_server(self, task: str) -> None:
+        """A list call saw the task end: its place on the server is free before its own
+        query has said how it ended."""
 
     def task_succeeded(self, task: str) -> None: ...
 
@@ -66,6 +71,7 @@ class _Watch:
     errors: int = 0
     version: int = 0
     confirm: bool = False  # its next look must be its own GET (a sweep saw it change)
+    left: bool = False  # a sweep saw it end (its place on the server is free)
 
 
 class Poller:
@@ -241,12 +247,16 @@ class Poller:
             record = records[watch.task]
             if self._watches.get(watch.task) is not watch:
                 continue
-            if seen.get(record.task_id or "") == "RUNNING" and record.state is TaskState.RUNNING:
+            listed = seen.get(record.task_id or "")
+            if listed == "RUNNING" and record.state is TaskState.RUNNING:
                 running_s = (now - (watch.started_local or now)) * self.clock_map.slope
                 interval = self.timing.running_interval(watch.shape, running_s, backlogged=False)
                 self._schedule(watch, now + interval)
-            else:
-                changed.append(watch)
+                continue
+            changed.append(watch)
+            if listed in _ENDED and not watch.left:
+                watch.left = True
+                self._listener.task_left_server(watch.task)  # the next submission need not wait
         self._confirm(changed)
 
     def _confirm(self, watches: list[_Watch]) -> None:

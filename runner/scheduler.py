@@ -311,6 +311,10 @@ class Engine:
 
     # -- what the poller and the downloader report -----------------------------------------
 
+    def task_left_server(self, task: str) -> None:
+        self.slots.vacate(task)
+        self._wake()
+
     def task_succeeded(self, task: str) -> None:
         self.slots.release(task)
         self.stats.note_finished(task, self._store.record(task), self._clock.now())
@@ -366,7 +370,7 @@ class Engine:
 
     def _check_finished(self) -> None:
         submitting = self._stop_reason is None and bool(self._queue)
-        busy = self.slots.held or self.slots.posting or self.downloader.queued
+        busy = self.slots.unsettled or self.slots.posting or self.downloader.queued
         if not submitting and not busy:
             self._finished.set()
 

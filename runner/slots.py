@@ -1,9 +1,11 @@
 """The in-flight budget of a run: how many tasks may be held, and what they could still cost.
 
 A slot is held from a task's submit intent until the server reports it terminal (or its
-create was refused). The capacity is the concurrency quota plus the learned queue-ahead
-(runner.queueahead). The costs reserved by held tasks count against `--max-cost` before
-they are spent, so a run never submits what it could not pay for if every task succeeds.
+create was refused). A task whose end a list call has seen leaves the server's concurrency
+at once (`vacate`), while its cost stays reserved until its own query has journalled it.
+The capacity is the concurrency quota plus the learned queue-ahead (runner.queueahead).
+The costs reserved by held tasks count against `--max-cost` before they are spent, so a
+run never submits what it could not pay for if every task succeeds.
 """
 
 from __future__ import annotations
@@ -24,13 +26,23 @@ class Slots:
     ) -> None:
         """`endpoint`: its prices give what a held task reserves."""
         self.concurrency = concurrency
-        self.held = 0
+        self._occupying: set[str] = set()  # held tasks that may still take a place on the server
         self.posting = 0  #: creates in flight (bounds what a crash can leave ambiguous)
         self._queue_ahead = queue_ahead
         self._endpoint = endpoint
         self._max_posts = max_posts
         self._surplus_posting = 0  # creates in flight for tasks beyond the concurrency quota
         self._reserved: dict[str, float] = {}
+
+    @property
+    def held(self) -> int:
+        """Tasks that may still take a place on the server (queued or running)."""
+        return len(self._occupying)
+
+    @property
+    def unsettled(self) -> int:
+        """Held tasks whose end the journal does not have yet (vacated ones included)."""
+        return len(self._reserved)
 
     @property
     def capacity(self) -> int:
@@ -58,12 +70,16 @@ class Slots:
         return spent + self.reserved + reserved_cost(spec, self._endpoint) > limit + 1e-9
 
     def hold(self, task: str, spec: TaskSpec) -> None:
-        self.held += 1
+        self._occupying.add(task)
         self._reserved[task] = reserved_cost(spec, self._endpoint)
+
+    def vacate(self, task: str) -> None:
+        """The task has left the server (ended); its reserved cost stays until `release`."""
+        self._occupying.discard(task)
 
     def release(self, task: str) -> None:
         """Free the task's slot; the engine wakes its waiters once its own bookkeeping is done."""
-        self.held -= 1
+        self._occupying.discard(task)
         self._reserved.pop(task, None)
 
     def posting_started(self, beyond: bool) -> None:

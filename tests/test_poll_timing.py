@@ -118,3 +118,24 @@ def test_tight_looks_stay_at_least_a_server_second_apart_for_short_tasks() -> No
     for seconds in (7.0, 8.0, 9.0):
         policy.durations.add(SHAPE, seconds)
     assert policy.running_interval(SHAPE, 8.5, backlogged=False) >= 0.8  # 1 s with ±20 % jitter
+
+
+@pytest.mark.anyio
+async def test_a_task_a_list_call_saw_end_frees_its_place_before_its_own_query(tmp_path: Path) -> None:
+    """The next submission does not wait for the finished task's GET: in the journal, more than
+    the quota's tasks are between their submit intent and their end at times, while the server
+    never runs more than the quota and never refuses a create."""
+    app = sim_app("fast", time_scale=0.002, seed=7, concurrency_mode="reject")
+    batch = await run_batch(tmp_path, make_specs(30), app, concurrency=5, queue_ahead=0)
+    assert batch.summary.done == 30
+    unsettled, most = set(), 0
+    with Store.open(tmp_path / JOURNAL_NAME) as store:
+        for event in store.events():
+            if event["event"] == Event.SUBMIT_INTENT.value:
+                unsettled.add(event["id"])
+            elif event["event"] in (Event.SUCCEEDED.value, Event.TASK_FAILED.value):
+                unsettled.discard(event["id"])
+            most = max(most, len(unsettled))
+    assert most > 5
+    assert max(batch.ledger["peak_running"].values()) <= 5
+    assert batch.ledger["throttled"].get("create", 0) == 0
