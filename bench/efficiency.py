@@ -66,10 +66,10 @@ class Scenario:
 def matrix(smoke: bool) -> list[Scenario]:
     """The scenarios of a run: a tiny pair for --smoke, else the full quota × mode × shape × N grid.
 
-    Time scales keep the grid near 25 minutes. Every slot handoff costs a millisecond or two of
-    real time (poll, journal, the fsync'd submit intent, the POST), which compression turns
+    Time scales keep the grid near 35 minutes. Every slot handoff costs about 2 ms of real
+    time (the look, journal, the fsync'd submit intent, the POST), which compression turns
     into server seconds: `refuse` cells, where each handoff idles a slot, run less compressed
-    (never beyond 0.002, where a millisecond is half a server second).
+    (never beyond 0.003, where 2 ms are 0.7 server seconds).
     Heavy-tailed runs stop at N = 500: one Pareto task may run for hours of server time.
     """
     if smoke:
@@ -80,7 +80,7 @@ def matrix(smoke: bool) -> list[Scenario]:
         ("queue", 5000): 0.001,
         ("reject", 50): 0.01,
         ("reject", 500): 0.005,
-        ("reject", 5000): 0.002,
+        ("reject", 5000): 0.003,
     }
     cells = []
     for quota in (5, 2):
