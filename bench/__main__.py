@@ -1,6 +1,6 @@
 """`python -m bench`: run the benchmark sections, print the summary, write json and BENCHMARKS.md.
 
-python -m bench                    # the full record (~25 min on 2 cores), writes BENCHMARKS.md
+python -m bench                    # the full record (about an hour on 2 cores), writes BENCHMARKS.md
 python -m bench --smoke            # tiny sizes, under a minute (CI); writes into --results only
 python -m bench --only efficiency  # one section (efficiency, sdk, scale, downloads)
 python -m bench --results DIR --write PATH
@@ -22,7 +22,7 @@ from bench.notes import INTRO, NOTES
 from bench.report import SECTIONS, load_results, machine, markdown, summary_rows
 
 ROOT = Path(__file__).resolve().parent.parent
-SCALE_TASKS: tuple[int, ...] = (10_000,)  #: `runner run` sizes of the scale section (--scale-tasks)
+SCALE_TASKS: tuple[int, ...] = (10_000, 100_000)  #: `runner run` sizes of the scale section (--scale-tasks)
 
 
 def _efficiency(smoke: bool) -> list[dict[str, Any]]:
@@ -58,7 +58,7 @@ def main(argv: list[str] | None = None) -> int:
         "--report-only", action="store_true", help="only rebuild the table and report from the json"
     )
     parser.add_argument(
-        "--scale-tasks", type=int, nargs="+", help="run sizes of the scale section (default 10000)"
+        "--scale-tasks", type=int, nargs="+", help="run sizes of the scale section (default 10000 100000)"
     )
     args = parser.parse_args(argv)
     if args.scale_tasks:

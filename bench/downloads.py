@@ -38,7 +38,7 @@ from runner.downloads import fetch_video
 __all__ = ["run_section"]
 
 WORKERS = 4
-REPEATS = 3
+REPEATS = 5
 KINDS = ("raw", "raw-fsync", "raw-verified", "runner")
 MB = 1024 * 1024
 

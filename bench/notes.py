@@ -94,16 +94,13 @@ status.parquet from the finished journal.
 serve`: a loopback server's time compression is unknown to the CLI, which then paces its requests at
 DashScope's real-time budgets (15 task-endpoint requests per second), so 10,000 tasks would measure that
 budget (at least 10,000 GETs: over 11 minutes), not the runner. CPU per task includes the in-process
-simulator. The 100,000-task row, when present, was produced by the same code
-(`python -m bench.scale worker 100000 0.005`, or `python -m bench --only scale --scale-tasks 10000
-100000`), run at low priority beside the other sections, so its wall time is inflated; its CPU per task,
-memory, journal size, resume and status-table times stand. What limits a 100,000-task run on this
-machine is CPU: about 4 ms per task for the engine and the simulator together (HTTP through the ASGI
-transport and the journal's transitions, the submit intent fsync'd), i.e. roughly 7 minutes of CPU.
-Peak memory grows with N (about 0.8 GB at 100,000): the simulator's board of 100,000 tasks and its
-ledger share the process; the split between simulator and engine was not measured. Against DashScope the same
-run is bound by the quota by orders of magnitude (at 5 concurrent and
-90 s per video, 100,000 videos take about 21 days).""",
+simulator. The 100,000-task run is part of every full record (`--scale-tasks 10000` skips it: it takes
+about 9 minutes). What limits a 100,000-task run on this machine is CPU: about 4 ms per task for the
+engine and the simulator together (HTTP through the ASGI transport and the journal's transitions, the
+submit intent fsync'd), i.e. roughly 7 minutes of CPU. Peak memory grows with N (about 0.8 GB at
+100,000): the simulator's board of 100,000 tasks and its ledger share the process; the split between
+simulator and engine was not measured. Against DashScope the same run is bound by the quota by orders of
+magnitude (at 5 concurrent and 90 s per video, 100,000 videos take about 21 days).""",
     "downloads": """\
 The download pool's data path (`DashScopeClient.stream_download` into `VideoWriter`: `.part`, SHA-256,
 MP4 check, fsync, atomic rename, directory fsync) against raw `httpx` streaming straight to a file, all
@@ -111,7 +108,7 @@ with 4 workers, each in a fresh process, fetching the same video URLs from the s
 serve`. Two more baselines separate the pool's own cost from the work it promises: *raw + fsync* adds one
 fsync per file (a video on disk survives a power cut before the journal says DONE), and *raw + SHA-256 +
 fsync* is the pool's whole job written the plain way (hash every byte, fsync, rename, fsync the
-directory). The four take turns three times per size; each rate is the median of its turns (the machine
+directory). The four take turns five times per size; each rate is the median of its turns (the machine
 is shared). Peak memory is each process's own peak RSS (VmHWM); CPU is the median process's, start-up
 included.
 
