@@ -25,6 +25,7 @@ import statistics
 import sys
 import tempfile
 import time
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -79,48 +80,33 @@ async def _runner_fetch(urls: list[str], out: Path) -> None:
         await _pooled(urls, one)
 
 
-async def _raw_fetch(urls: list[str], out: Path, durable: bool = False) -> None:
+async def _plain_fetch(urls: list[str], out: Path, *, fsync: bool = False, verify: bool = False) -> None:
+    """httpx streaming straight to a file. `fsync`: one fsync per file. `verify`: the rest of
+    the pool's work, written the plain way: SHA-256 of every byte, a `.part` renamed into
+    place, the directory fsync'd so the rename, too, survives a power cut."""
     async with httpx.AsyncClient(timeout=60) as http:
 
         async def one(n: int, url: str) -> None:
+            final = out / f"v{n}.mp4"
+            path = final.with_name(final.name + ".part") if verify else final
+            digest = hashlib.sha256()
             async with http.stream("GET", url) as response:
                 response.raise_for_status()
-                with (out / f"v{n}.mp4").open("wb") as handle:
+                with path.open("wb") as handle:
                     async for chunk in response.aiter_bytes():
                         handle.write(chunk)
-                    if durable:
+                        if verify:
+                            digest.update(chunk)
+                    if fsync:
                         handle.flush()
                         os.fsync(handle.fileno())
-
-        await _pooled(urls, one)
-
-
-async def _raw_durable_fetch(urls: list[str], out: Path) -> None:
-    await _raw_fetch(urls, out, durable=True)
-
-
-async def _raw_verified_fetch(urls: list[str], out: Path) -> None:
-    """What the pool does to every byte, written the plain way: hash, write, fsync, rename."""
-    async with httpx.AsyncClient(timeout=60) as http:
-
-        async def one(n: int, url: str) -> None:
-            digest = hashlib.sha256()
-            part = out / f"v{n}.mp4.part"
-            async with http.stream("GET", url) as response:
-                response.raise_for_status()
-                with part.open("wb") as handle:
-                    async for chunk in response.aiter_bytes():
-                        handle.write(chunk)
-                        digest.update(chunk)
-                    handle.flush()
-                    os.fsync(handle.fileno())
-            part.replace(out / f"v{n}.mp4")
-            directory = os.open(out, os.O_RDONLY)  # the rename, too, survives a power cut
-            try:
-                os.fsync(directory)
-            finally:
-                os.close(directory)
-            digest.hexdigest()
+            if verify:
+                path.replace(final)
+                directory = os.open(out, os.O_RDONLY)
+                try:
+                    os.fsync(directory)
+                finally:
+                    os.close(directory)
 
         await _pooled(urls, one)
 
@@ -147,9 +133,9 @@ def worker_main(kind: str, urls_file: Path, out: Path) -> None:
     out.mkdir(parents=True, exist_ok=True)
     fetch = {
         "runner": _runner_fetch,
-        "raw": _raw_fetch,
-        "raw-fsync": _raw_durable_fetch,
-        "raw-verified": _raw_verified_fetch,
+        "raw": _plain_fetch,
+        "raw-fsync": partial(_plain_fetch, fsync=True),
+        "raw-verified": partial(_plain_fetch, fsync=True, verify=True),
     }[kind]
     started = time.perf_counter()
     anyio.run(fetch, urls, out)

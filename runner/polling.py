@@ -46,7 +46,7 @@ class PollListener(Protocol):
 
     def task_left_server(self, task: str) -> None:
         """A list call saw the task end: its place on the server is free before its own
-        query has said how it ended."""
+        query has said how it ended (may be called again for the same task)."""
 
     def task_succeeded(self, task: str) -> None: ...
 
@@ -71,7 +71,6 @@ class _Watch:
     errors: int = 0
     version: int = 0
     confirm: bool = False  # its next look must be its own GET (a sweep saw it change)
-    left: bool = False  # a sweep saw it end (its place on the server is free)
 
 
 class Poller:
@@ -254,8 +253,7 @@ class Poller:
                 self._schedule(watch, now + interval)
                 continue
             changed.append(watch)
-            if listed in _ENDED and not watch.left:
-                watch.left = True
+            if listed in _ENDED:
                 self._listener.task_left_server(watch.task)  # the next submission need not wait
         self._confirm(changed)
 

@@ -17,7 +17,7 @@ from anyio.abc import TaskGroup
 
 from runner.errors import AccountError
 from runner.polling import Poller
-from runner.reconcile import known_task_ids, reconcile
+from runner.reconcile import Reconciliation, known_task_ids, reconcile
 from runner.runstats import RunStats
 from runner.store import Store
 from runner.tasks import TaskState
@@ -106,19 +106,21 @@ class Reconciler:
                 clock_map=self._poller.clock_map,
                 known=self._known,
             )
+            self._settle(result, group)
         except AccountError as error:
             self._listener.account_failed(error)
-            return
         finally:
             self.running = False
             self._listener.reconciled()
+
+    def _settle(self, result: Reconciliation, group: TaskGroup) -> None:
+        """Watch the adopted tasks, plan the never-created ones again, retry the rest later."""
         for task in result.adopted:
             self._stats.reconciled += 1
-            sent = self._intents_local.get(task) or self._local_of(store.record(task).submitted_at)
-            self._poller.watch(task, store.spec(task), sent_local=sent, fresh=False)
+            sent = self._intents_local.get(task) or self._local_of(self._store.record(task).submitted_at)
+            self._poller.watch(task, self._store.spec(task), sent_local=sent, fresh=False)
         for task in result.not_found:
             self._stats.resubmitted_after_ambiguity += 1
             self._listener.resubmit(task)
         if result.postponed:
             self.schedule(group)
-        self._listener.reconciled()
