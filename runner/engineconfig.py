@@ -10,7 +10,7 @@ from runner.uploads import UploadSettings
 
 __all__ = ["DEFAULT_QUEUE_AHEAD", "EngineConfig"]
 
-DEFAULT_QUEUE_AHEAD: Final = 2
+DEFAULT_QUEUE_AHEAD: Final = 0
 
 
 @dataclass(frozen=True, slots=True)

@@ -1,10 +1,12 @@
 """Queue-ahead: tasks sent beyond the concurrency quota, so the server always has the next
 one queued and no slot idles while we notice that a task finished.
 
+It is opt-in (`--queue-ahead N`, or `queue_ahead:` in the manifest's limits; default 0).
 Whether the server queues such tasks or refuses them (429) is not documented for Wan models
-(reference §6.1), so it is learned: the first refused task beyond the quota turns
-queue-ahead off, and it is tried once more only if a task within the quota is throttled
-too (then rate throttling may explain that 429).
+(reference §6.1), and the reference says exceeding the concurrency limit "triggers
+throttling", so by default the engine never sends a task beyond the quota. When opted in,
+the first refused task beyond the quota turns queue-ahead off, and it is tried once more
+only if a task within the quota is throttled too (then rate throttling may explain that 429).
 """
 
 from __future__ import annotations
@@ -54,7 +56,8 @@ class QueueAhead:
         if self._refusals == 1:
             log.warning(
                 "A submission beyond the concurrency quota got HTTP 429: DashScope seems to refuse "
-                "tasks beyond the quota, so queue-ahead is off (--queue-ahead 0 skips this probe)."
+                "tasks beyond the quota, so queue-ahead is off for this run. Leave --queue-ahead "
+                "(and the manifest's queue_ahead) at 0 for this account to avoid that 429."
             )
         else:
             log.warning(

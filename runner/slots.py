@@ -3,7 +3,7 @@
 A slot is held from a task's submit intent until the server reports it terminal (or its
 create was refused). A task whose end a list call has seen leaves the server's concurrency
 at once (`vacate`), while its cost stays reserved until its own query has journalled it.
-The capacity is the concurrency quota plus the learned queue-ahead (runner.queueahead).
+The capacity is the concurrency quota plus the opt-in queue-ahead (runner.queueahead).
 The costs reserved by held tasks count against `--max-cost` before they are spent, so a
 run never submits what it could not pay for if every task succeeds.
 """

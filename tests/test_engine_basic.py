@@ -31,6 +31,21 @@ async def test_fault_free_run_stays_within_quota_and_submits_once(tmp_path: Path
     assert batch.ledger["duplicate_bodies"] == 0
 
 
+@pytest.mark.parametrize("mode", ["queue", "reject"])
+async def test_by_default_no_task_is_sent_beyond_the_concurrency_quota(tmp_path: Path, mode: str) -> None:
+    """Queue-ahead is opt-in: with the default config a refusing server sees no 429, and a
+    queueing one never holds a task waiting behind the quota (each submission finds fewer
+    than `concurrency` earlier tasks not yet ended)."""
+    app = sim_app("fast", time_scale=0.002, seed=3, concurrency_mode=mode)
+    batch = await run_batch(tmp_path, make_specs(12), app, concurrency=5)
+    assert batch.summary.done == 12
+    assert batch.ledger["throttled_total"] == 0
+    subs = batch.ledger["submissions"]
+    for sub in subs:
+        earlier = [o for o in subs if o["submit_time"] < sub["submit_time"]]
+        assert sum(1 for o in earlier if o["end_time"] > sub["submit_time"]) < 5
+
+
 async def test_queue_ahead_is_dropped_when_the_server_rejects_surplus(tmp_path: Path) -> None:
     """A server that refuses tasks beyond the quota costs one 429 (the first surplus submission);
     queue-ahead then stays 0 for the run, since no task within the quota is throttled."""
