@@ -27,36 +27,36 @@ submit-to-end time; a computation, not a run; in the queue rows that time includ
 running tasks, which an SDK client would not have, so the refuse rows' ~25 is the fair figure). **Scale**:
 real seconds per server second. Heavy-tailed runs stop at N = 500 (one Pareto task may run for hours of
 server time; at N = 5,000 the compression needed would make this machine's CPU, not the quota, the limit).
-The two rows marked *control* repeat one refuse-surplus cell with half the compression, and with
-`--queue-ahead 0`.
+The rows marked *control* repeat one cell with half the compression, and with `--queue-ahead 2` in both
+modes.
 
-**Reading the figures.** When the server *queues* surplus submissions (the simulator's default, and the
-likely DashScope behaviour), the engine keeps two tasks queued behind the running ones, so a slot is
-never idle while we notice that a task finished, and polls can be sparse (runner/polltiming.py: first
-look at the 30th percentile of the generation times seen, then every 25 % of the median): efficiency is
-at or above 0.97 for every N ≥ 500 with about 3–5 GETs per task, where the SDK's `wait()` would spend
-about 25 on the same 90–100 s tasks.
+**Reading the figures.** By default the engine never has more tasks on the server than the concurrency
+quota, whether the server would queue surplus submissions or refuse them: which of the two DashScope does
+for Wan models is an open question of the reference (§6.1), which also says that exceeding the limit
+"triggers throttling" (usually lifted within a minute). A slot is then idle from the moment its task ends
+until the engine has seen it, journalled the next submission durably (an fsync) and sent it, and the
+server has dispatched it, so the two modes give the same figures within noise, with zero 429s. The engine
+looks tightly (first at the shortest generation time seen, every 8 % of the median until the 5th
+percentile, then every 2 %, never closer than a server second), and with two or more tasks running those
+looks are one shared list call (`GET /tasks?model_name=…&start_time=…`, the *List/task* column) rather
+than a GET per task. A task the list shows ended frees its place at once: the next submission goes out
+before the task's own GET, which then journals its result and fetches its video URL. What is left is (1)
+detection, about 1.3 server seconds from a task's end to the look that sees it (half a look interval, plus
+the look itself); (2) the simulator's dispatch delay (0.05–0.5 s, mean 0.27 s per task per slot, which no
+client can remove); (3) the real time of each cycle of looking and handing over (the list call through
+the in-process server, timer rounding, the journal's fsync, the POST: about 2.3 ms on this machine,
+measured as the end-to-next-create gap at two time scales: 1.5 server seconds plus 2.3 ms of real time),
+which time compression multiplies: 2.3 ms is 0.5 server seconds at scale 0.005 and 0.8 at 0.003, the
+scale of the N = 5,000 cells; the *control* row at half the compression shows the size of that artefact.
+At DashScope's real speed those milliseconds disappear against minutes of generation.
 
-When the server *refuses* surplus submissions, a slot is idle from the moment its task ends until the
-engine has seen it, journalled the next submission durably (an fsync) and sent it, and the server has
-dispatched it. The engine then looks tightly (first at the shortest generation time seen, every 8 % of
-the median until the 5th percentile, then every 2 %, never closer than a server second), and with two or
-more tasks running those looks are one shared list call (`GET /tasks?model_name=…&start_time=…`, the
-*List/task* column) rather than a GET per task. A task the list shows ended frees its place at once: the
-next submission goes out before the task's own GET, which then journals its result and fetches its video
-URL. What is left is (1) detection, about 1.3 server seconds from a task's end to the look that sees it
-(half a look interval, plus the look itself); (2) the simulator's dispatch delay (0.05–0.5 s, mean 0.27 s
-per task per slot, which no client can remove); (3) the real time of each cycle of looking and handing
-over (the list call through the in-process server, timer rounding, the journal's fsync, the POST: about
-2.3 ms on this machine, measured as the end-to-next-create gap at two time scales: 1.5 server seconds
-plus 2.3 ms of real time), which time compression multiplies: 2.3 ms is 0.5 server seconds at scale 0.005
-and 0.8 at 0.003, the scale of the N = 5,000 refuse cells; the *control* row at half the compression
-shows the size of that artefact. At DashScope's real speed those milliseconds disappear against minutes
-of generation. (4) One submit 429 per refuse run: the engine's probe (its first submission beyond the
-quota) that learns the server refuses surplus and turns queue-ahead off for the run (it is tried once
-more only if a task within the quota is throttled too, when rate throttling may explain the first 429).
-Which behaviour DashScope has for Wan models is an open question of the reference (§6.1); `--queue-ahead
-0` (the *control* row) makes the count zero when it is known to refuse.""",
+**Queue-ahead (opt-in).** `--queue-ahead 2` keeps two tasks queued behind the running ones. On a server
+that queues surplus, a slot is never idle while we notice that a task finished, and polls can be sparse
+(runner/polltiming.py: first look at the 30th percentile of the generation times seen, then every 25 %
+of the median): the *control* row reaches about 0.99 with a quarter of the requests. On a server that
+refuses surplus, its first submission beyond the quota is refused (one 429, the probe), which turns
+queue-ahead off for the run (it is tried once more only if a task within the quota is throttled too, when
+rate throttling may explain the first 429). Opt in when your account is known to queue surplus tasks.""",
     "sdk": """\
 The same manifest run by `runner run` and by `bench/sdk_baseline.py` (the official `dashscope` SDK as its
 documentation teaches: `VideoSynthesis.async_call` then `VideoSynthesis.wait` in a thread pool of 5, the
@@ -68,14 +68,14 @@ slow replies, task failures (InternalError, Timeout, DataInspectionFailed), trun
 downloads. CPU is each client process's own (os.wait4); peak memory its VmHWM.
 
 **Reading the figures.** With 8 s tasks (chosen so the comparison runs in minutes) the SDK's first polls
-(1, 1, 2, 2, 2 s) happen to suit the tasks. `runner run` submits two tasks beyond the quota, so the
-server always has the next one queued, and until the first task has finished its looks grow from 2 s
-after the create (the catalogue's typical time for this shape is about 50 s: waiting for that guess
-left the account idle for most of the first minute, which was the 1.3× LB both clients showed in the
-previous record; the SDK's is its one-thread-per-task wait plus dispatch delays). It spends fewer
-requests per task than the SDK even on tasks this short, and several times fewer at realistic generation
-times: section 1's *SDK GET/task (computed)* column applies the SDK's schedule to 90 s tasks (about 25
-GETs) where `runner run` spends about 3–5 when the server queues surplus. Under chaos the SDK loses
+(1, 1, 2, 2, 2 s) happen to suit the tasks. `runner run` keeps no more tasks on the server than the
+quota (queue-ahead is opt-in), looks tightly around each expected end with one shared list call for the
+running tasks, and until the first task has finished its looks grow from 2 s after the create (the
+catalogue's typical time for this shape is about 50 s: waiting for that guess left the account idle for
+most of the first minute in an earlier record). It spends a few percent fewer requests per task than the
+SDK even on tasks this short, and fewer at realistic generation times: section 1's *SDK GET/task
+(computed)* column applies the SDK's schedule to 90 s tasks (about 25 GETs) where `runner run` spends 17–23
+requests, or about 4–6 with `--queue-ahead 2` on a server that queues surplus. Under chaos the SDK loses
 every task whose submission or wait hits a transient error (it has no retry for 5xx, dropped
 connections or a lost create reply, and no download verification), while `runner run` loses only tasks
 the server itself failed for good (content inspection, exhausted attempts); its longer makespan is the
@@ -112,17 +112,22 @@ directory). The four take turns five times per size; each rate is the median of 
 is shared). Peak memory is each process's own peak RSS (VmHWM); CPU is the median process's, start-up
 included.
 
-**Reading the figures.** On loopback the transfer costs nearly nothing, so the comparison measures CPU
-on this machine's 2 cores, one of which the loopback server keeps busy producing the bytes; raw
-streaming is CPU-bound on the other. The pool runs at the speed of *raw + SHA-256 + fsync*, the same
-work done inline (ratio about 1.0 at every size): it adds no cost of its own, and its writes and hashes
-happen in a worker thread a megabyte at a time, so the event loop (polls, other downloads, the next
-submission) never waits for them. What separates it from raw streaming is that work: SHA-256 of every
-byte (about 1.7 GB/s on one core here, 20–25 % of raw's CPU per byte) and the fsync per file. The
-target of 0.8 against raw is **missed** on this machine for that reason; we keep both, because the
-SHA-256 in every sidecar and status row is what makes the folder a verifiable dataset, and the fsync is
-what makes "never lose a paid video" survive a power cut. Real downloads come from OSS over the internet
-at tens of MB/s per stream, far below any of these figures, so the pool is not the bottleneck of a run;
-the figure that matters at any size is memory, and it stays flat (a megabyte's batch per worker). The
+**Reading the figures.** On loopback the transfer costs nearly nothing, so the comparison measures CPU,
+and what limits every client here is one thread: the event loop, which spends about 0.1 ms of Python
+(httpx, httpcore, h11, anyio) on each 64 KiB read. The server is not the limit (about 0.3 s of CPU per
+800 MB) and the machine stays about 60 % busy. The pool runs at the speed of *raw + SHA-256 + fsync*, the
+same work done inline (ratio about 1.0 at every size): it adds no cost of its own, and its writes and
+hashes happen in a worker thread a megabyte at a time, so the event loop (polls, other downloads, the
+next submission) never waits for them. What separates it from raw streaming is that work: SHA-256 of
+every byte (about 1.7 GB/s on one core) and the fsync per file. Moving the hash to a thread does not
+make it free here: with hashing switched off (an experiment, not the product) the pool measured 0.75–0.87
+of raw, with it 0.64–0.73; a pipelined writer (the next megabyte received while the last is written),
+one joined write and hash per megabyte, one writer thread at a time, a shorter GIL switch interval and
+early write-back (`posix_fadvise`) each changed nothing beyond the noise, and were not kept. The target
+of 0.8 against raw is **missed** on this machine for that reason; we keep both, because the SHA-256 in
+every sidecar and status row is what makes the folder a verifiable dataset, and the fsync is what makes
+"never lose a paid video" survive a power cut. Real downloads come from OSS over the internet at tens of
+MB/s per stream, far below any of these figures, so the pool is not the bottleneck of a run; the figure
+that matters at any size is memory, and it stays flat (a megabyte's batch per worker). The
 1 MB row is dominated by per-file costs (open, fsync, rename, directory fsync).""",
 }
