@@ -11,7 +11,6 @@ landed (NOT_FOUND: planned again, counted as "resubmitted after ambiguity").
 
 from __future__ import annotations
 
-import json
 import logging
 from collections import defaultdict
 from dataclasses import dataclass, field
@@ -26,7 +25,7 @@ from runner.polling import Poller
 from runner.store import Store
 from runner.tasks import TaskRecord, TaskState
 
-__all__ = ["Reconciliation", "known_task_ids", "reconcile"]
+__all__ = ["Reconciliation", "reconcile"]
 
 log = logging.getLogger(__name__)
 
@@ -61,7 +60,7 @@ async def reconcile(
     if not rows:
         return result
     if known is None:
-        known = known_task_ids(store)
+        known = store.task_ids()
     by_model: defaultdict[str, list[TaskRecord]] = defaultdict(list)
     for row in rows:
         by_model[store.spec(row.id).model].append(row)
@@ -162,19 +161,3 @@ def _bounded(start: float, end: float, zone: timezone) -> tuple[str, str] | None
 
 def _compact(seconds: float, zone: timezone) -> str:
     return datetime.fromtimestamp(seconds, tz=zone).strftime("%Y%m%d%H%M%S")
-
-
-def known_task_ids(store: Store) -> set[str]:
-    """Every DashScope task id the journal has ever recorded, current or from earlier attempts."""
-    known = {row.task_id for row in store.records() if row.task_id}
-    for event in store.events():
-        detail = event.get("detail")
-        if not detail:
-            continue
-        try:
-            task_id = json.loads(detail).get("task_id")
-        except (ValueError, AttributeError):
-            continue
-        if isinstance(task_id, str):
-            known.add(task_id)
-    return known

@@ -17,7 +17,7 @@ from anyio.abc import TaskGroup
 
 from runner.errors import AccountError
 from runner.polling import Poller
-from runner.reconcile import Reconciliation, known_task_ids, reconcile
+from runner.reconcile import Reconciliation, reconcile
 from runner.runstats import RunStats
 from runner.store import Store
 from runner.tasks import TaskState
@@ -70,7 +70,7 @@ class Reconciler:
 
     def load_known(self) -> None:
         """Learn every task id the journal has recorded (at startup)."""
-        self._known = known_task_ids(self._store)
+        self._known = self._store.task_ids()
 
     def sent(self, task: str, sent_local: float) -> None:
         """A create was sent: its instant narrows the list's window if its answer is lost."""

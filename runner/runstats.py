@@ -8,7 +8,6 @@ makespan (reliability-performance.md §4.4), both in server seconds.
 
 from __future__ import annotations
 
-from collections import Counter
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Final
@@ -101,7 +100,7 @@ class RunStats:
     def cost_so_far(self, store: Store) -> float:
         """Actual cost of every succeeded task of the run folder (journal at start + this run)."""
         if self._cost_base is None:
-            self._cost_base = sum(r.cost or 0.0 for r in store.records(_BILLED))
+            self._cost_base = store.cost_of(_BILLED)
         return self._cost_base + self._cost_added
 
 
@@ -117,22 +116,21 @@ def build_summary(
     slope: float,
 ) -> RunSummary:
     """The run's outcome from the journal (the truth) and this run's counters."""
-    records = store.records()
-    counts = Counter(r.state for r in records)
+    counts = store.counts()
+    total = sum(counts.values())
     settled = sum(
-        counts[s] for s in (TaskState.DONE, TaskState.FAILED, TaskState.EXPIRED, TaskState.CANCELLED)
+        counts.get(s, 0) for s in (TaskState.DONE, TaskState.FAILED, TaskState.EXPIRED, TaskState.CANCELLED)
     )
-    failed_by_code = Counter(r.error_code or "Unknown" for r in records if r.state is TaskState.FAILED)
     summary = RunSummary(
-        total=len(records),
-        done=counts[TaskState.DONE],
-        failed=counts[TaskState.FAILED],
-        expired=counts[TaskState.EXPIRED],
-        cancelled=counts[TaskState.CANCELLED],
+        total=total,
+        done=counts.get(TaskState.DONE, 0),
+        failed=counts.get(TaskState.FAILED, 0),
+        expired=counts.get(TaskState.EXPIRED, 0),
+        cancelled=counts.get(TaskState.CANCELLED, 0),
         skipped=stats.skipped,
-        unfinished=len(records) - settled,
-        failed_by_code=dict(failed_by_code),
-        cost=round(sum(r.cost or 0.0 for r in records if r.state in _BILLED), 6),
+        unfinished=total - settled,
+        failed_by_code=store.failure_codes(),
+        cost=round(store.cost_of(_BILLED), 6),
         currency=currency,
         wall_time_s=wall_time_s,
         stopped_reason=stopped_reason,

@@ -168,6 +168,28 @@ class Store:
         rows = self._db.execute(sql + " ORDER BY position", args)
         return [_to_record(row) for row in rows]
 
+    def task_ids(self) -> set[str]:
+        """Every DashScope task id the journal recorded: current ones, and earlier attempts'
+        (kept in their events' detail)."""
+        rows = self._db.execute(
+            "SELECT task_id FROM tasks WHERE task_id IS NOT NULL UNION SELECT CASE WHEN json_valid(detail)"
+            " THEN CASE WHEN json_type(detail, '$.task_id') = 'text' THEN json_extract(detail, '$.task_id')"
+            " END END FROM events WHERE detail LIKE '%task_id%'"
+        )
+        return {row[0] for row in rows if row[0] is not None}
+
+    def failure_codes(self) -> dict[str, int]:
+        """How many tasks failed with each error code ('Unknown' for none)."""
+        sql = "SELECT COALESCE(NULLIF(error_code, ''), 'Unknown'), COUNT(*) FROM tasks WHERE state=?"
+        sql += " GROUP BY 1"
+        return dict(self._db.execute(sql, (TaskState.FAILED,)).fetchall())
+
+    def cost_of(self, states: Iterable[TaskState]) -> float:
+        """The summed cost of the tasks in `states`."""
+        args = tuple(states)
+        sql = f"SELECT TOTAL(cost) FROM tasks WHERE state IN ({', '.join('?' * len(args))})"
+        return float(self._db.execute(sql, args).fetchone()[0])
+
     def record(self, task: str) -> TaskRecord:
         row = self._db.execute(
             f"SELECT {', '.join(_RECORD_FIELDS)} FROM tasks WHERE id=?", (task,)

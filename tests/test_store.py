@@ -139,3 +139,20 @@ def test_transition_returns_the_record_as_stored(store: Store) -> None:
     store.transition("a", Event.SUBMIT_INTENT, attempts=1)
     returned = store.transition("a", Event.ACCEPTED, task_id="t-1", usage={"duration": 5})
     assert returned == store.record("a")
+
+
+def test_aggregates_answer_what_a_scan_of_every_record_would(store: Store) -> None:
+    """task_ids (current ones and those in events' detail, strings only), failures per code and
+    the summed cost of some states, straight from SQL."""
+    store.add_tasks([make_spec(name) for name in "abcde"])
+    store.transition("a", Event.SUBMIT_INTENT, attempts=1)
+    store.transition("a", Event.ACCEPTED, task_id="t-a", detail={"task_id": "t-earlier"})
+    store.transition("b", Event.SUBMIT_INTENT, attempts=1, detail={"task_id": 7})
+    store.transition("b", Event.REPLY_LOST, detail={"error": "task_id unknown"})
+    store.set_state("c", TaskState.FAILED, task_id="t-c", error_code="InternalError", cost=0.0)
+    store.set_state("d", TaskState.FAILED, error_code=None)
+    store.set_state("e", TaskState.DONE, task_id="t-e", cost=1.25)
+    assert store.task_ids() == {"t-a", "t-earlier", "t-c", "t-e"}
+    assert store.failure_codes() == {"InternalError": 1, "Unknown": 1}
+    assert store.cost_of([TaskState.DONE, TaskState.FAILED]) == 1.25
+    assert store.cost_of([TaskState.PLANNED]) == 0.0
