@@ -172,11 +172,11 @@ class Store:
         """Every DashScope task id the journal recorded: current ones, and earlier attempts'
         (kept in their events' detail)."""
         rows = self._db.execute(
-            "SELECT task_id FROM tasks WHERE task_id IS NOT NULL UNION SELECT CASE WHEN json_valid(detail)"
+            "SELECT task_id FROM tasks WHERE task_id != '' UNION SELECT CASE WHEN json_valid(detail)"
             " THEN CASE WHEN json_type(detail, '$.task_id') = 'text' THEN json_extract(detail, '$.task_id')"
             " END END FROM events WHERE detail LIKE '%task_id%'"
         )
-        return {row[0] for row in rows if row[0] is not None}
+        return {row[0] for row in rows if row[0]}
 
     def failure_codes(self) -> dict[str, int]:
         """How many tasks failed with each error code ('Unknown' for none)."""

@@ -150,7 +150,7 @@ def test_aggregates_answer_what_a_scan_of_every_record_would(store: Store) -> No
     store.transition("b", Event.SUBMIT_INTENT, attempts=1, detail={"task_id": 7})
     store.transition("b", Event.REPLY_LOST, detail={"error": "task_id unknown"})
     store.set_state("c", TaskState.FAILED, task_id="t-c", error_code="InternalError", cost=0.0)
-    store.set_state("d", TaskState.FAILED, error_code=None)
+    store.set_state("d", TaskState.FAILED, task_id="", error_code=None)
     store.set_state("e", TaskState.DONE, task_id="t-e", cost=1.25)
     assert store.task_ids() == {"t-a", "t-earlier", "t-c", "t-e"}
     assert store.failure_codes() == {"InternalError": 1, "Unknown": 1}
