@@ -13,7 +13,7 @@ Each reports MB/s and its own peak RSS; the ratio runner/raw is the figure (targ
 and the peak memory must not grow with the file size. The four measurements take turns,
 REPEATS times, and each rate is the median of its turns: the machine is shared.
 
-    python -m bench.downloads worker runner|raw|raw-fsync URLS.json OUT_DIR   # one measurement
+    python -m bench.downloads worker runner|raw|raw-fsync|raw-verified URLS.json OUT_DIR   # one measurement
 """
 
 from __future__ import annotations

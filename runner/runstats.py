@@ -14,7 +14,7 @@ from typing import Final
 
 from runner.efficiency import efficiency, makespan_lower_bound, server_seconds
 from runner.store import Store
-from runner.tasks import RunSummary, TaskRecord, TaskState
+from runner.tasks import TERMINAL_STATES, RunSummary, TaskRecord, TaskState
 
 __all__ = ["RETRYABLE_CODES", "RunStats", "Snapshot", "build_summary", "is_retryable"]
 
@@ -118,9 +118,7 @@ def build_summary(
     """The run's outcome from the journal (the truth) and this run's counters."""
     counts = store.counts()
     total = sum(counts.values())
-    settled = sum(
-        counts.get(s, 0) for s in (TaskState.DONE, TaskState.FAILED, TaskState.EXPIRED, TaskState.CANCELLED)
-    )
+    settled = sum(counts.get(state, 0) for state in TERMINAL_STATES)
     summary = RunSummary(
         total=total,
         done=counts.get(TaskState.DONE, 0),

@@ -43,7 +43,7 @@ from runner.startup import recover_journal
 from runner.status_writer import StatusWriter
 from runner.store import Store
 from runner.submission import Outcome, SubmitQueue, SubmitResult, submit_task
-from runner.tasks import RunSummary, TaskSpec, TaskState
+from runner.tasks import TERMINAL_STATES, RunSummary, TaskSpec, TaskState
 from runner.uploads import AssetUploader
 
 __all__ = ["DEFAULT_QUEUE_AHEAD", "Engine", "EngineConfig", "Snapshot", "crash_point"]
@@ -153,7 +153,7 @@ class Engine:
     def snapshot(self) -> Snapshot:
         """Counts, cost, rates and ETA for a progress display (cheap enough for 2 Hz)."""
         counts = self._store.counts()
-        remaining = sum(n for state, n in counts.items() if state not in _SETTLED)
+        remaining = sum(n for state, n in counts.items() if state not in TERMINAL_STATES)
         median = self.poller.typical_duration_local()
         eta = remaining * median / max(1, self.config.concurrency) if median and remaining else None
         return Snapshot(
@@ -392,9 +392,6 @@ class Engine:
         await anyio.sleep(seconds)
         log.warning("The run reached its wall-time limit; in-flight tasks stay in the journal.")
         self._stop("max-wall-time", now=True)
-
-
-_SETTLED: Final = frozenset({TaskState.DONE, TaskState.FAILED, TaskState.CANCELLED, TaskState.EXPIRED})
 
 
 def _first_leaf(error: BaseException) -> BaseException:

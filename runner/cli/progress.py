@@ -16,7 +16,7 @@ from rich.progress_bar import ProgressBar
 from rich.text import Text
 
 from runner.runstats import Snapshot
-from runner.tasks import TaskState
+from runner.tasks import TERMINAL_STATES, TaskState
 
 __all__ = ["describe", "show_progress"]
 
@@ -43,7 +43,6 @@ _STYLE: Final = {
     TaskState.PENDING: "blue",
     TaskState.AMBIGUOUS: "yellow",
 }
-_SETTLED: Final = (TaskState.DONE, TaskState.FAILED, TaskState.EXPIRED, TaskState.CANCELLED)
 _LOG_EVERY_S: Final = 10.0
 
 
@@ -102,7 +101,7 @@ def _render(snap: Snapshot) -> Group:
 
 
 def _settled(snap: Snapshot) -> int:
-    return sum(snap.counts.get(state, 0) for state in _SETTLED)
+    return sum(snap.counts.get(state, 0) for state in TERMINAL_STATES)
 
 
 def _clock(seconds: float) -> str:
