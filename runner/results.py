@@ -43,6 +43,7 @@ VIDEOS_DIR: Final = "videos"
 PART_SUFFIX: Final = ".part"
 _DISK_FULL_ERRNOS: Final = frozenset({errno.ENOSPC, errno.EDQUOT})
 _MP4_BRAND_OFFSET: Final = 4
+_WRITEBACK_BYTES: Final = 4 * 1024 * 1024  #: ask the kernel to start writing after this many new bytes
 
 T = TypeVar("T")
 
@@ -72,6 +73,7 @@ class VideoWriter:
         self._file: IO[bytes] | None = None
         self._hash = hashlib.sha256()
         self._size = 0
+        self._written_back = 0  #: bytes handed to the kernel's write-back so far
         self._head = b""
 
     def write(self, chunk: bytes) -> None:
@@ -84,6 +86,22 @@ class VideoWriter:
         self._size += len(chunk)
         if len(self._head) < 12:
             self._head = (self._head + chunk)[:12]
+        if self._size - self._written_back >= _WRITEBACK_BYTES:
+            self._disk_op(lambda: self._start_writeback(file))
+
+    def _start_writeback(self, file: IO[bytes]) -> None:
+        """Start writing the new bytes to disk now, so the closing fsync has little left.
+
+        Left alone, the kernel holds a large video in memory until that fsync, which then
+        waits for all of it while the network sits idle. POSIX_FADV_DONTNEED starts the
+        write-back without waiting (Linux), and the pages are not kept cached once written:
+        a run's videos are not read again. Elsewhere the fsync does all the work, as before.
+        """
+        file.flush()
+        if hasattr(os, "posix_fadvise"):
+            length = self._size - self._written_back
+            os.posix_fadvise(file.fileno(), self._written_back, length, os.POSIX_FADV_DONTNEED)
+        self._written_back = self._size
 
     def finish(self) -> VideoFile:
         """Verify, fsync and rename the video into place; DownloadError (and no `.part`) if it fails."""
