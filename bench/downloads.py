@@ -4,7 +4,8 @@ For each video size, a `runner sim serve` (video_bytes = size) generates a few t
 two fresh processes fetch the same video URLs from that loopback server with 4 workers:
 
 - runner: the download pool's own fetch (`runner.downloads.fetch_video`: stream into a
-  `VideoWriter`: `.part`, SHA-256, MP4 check, fsync, atomic rename);
+  `VideoWriter`: `.part`, SHA-256, MP4 check, fsync, atomic rename), on the connection
+  `runner run` opens (`runner.cli.wiring.open_connection`, which reads in bulk);
 - raw: `httpx.AsyncClient.stream` written straight to a file, nothing else;
 - raw-fsync: the same, plus one fsync per file (the durability the pool promises);
 - raw-verified: the pool's work written the plain way: SHA-256 of every byte, fsync, rename.
@@ -28,12 +29,14 @@ import time
 from functools import partial
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 import anyio
 import httpx
 
 from bench.processes import SIM_KEY, measure, peak_rss_kb, serve
-from runner.client import DashScopeClient
+from runner.catalog import resolve_endpoint
+from runner.cli.wiring import SimOptions, open_connection
 from runner.downloads import fetch_video
 
 __all__ = ["run_section"]
@@ -71,11 +74,13 @@ def _make_videos(url: str, count: int) -> list[str]:
 
 
 async def _runner_fetch(urls: list[str], out: Path) -> None:
-    async with httpx.AsyncClient(timeout=60) as http:
-        client = DashScopeClient(http, SIM_KEY)
+    """The pool's fetch, on the connection `runner run` opens for a loopback endpoint."""
+    server = urlsplit(urls[0])
+    endpoint = resolve_endpoint(f"{server.scheme}://{server.netloc}/api/v1")
+    async with open_connection(endpoint, SIM_KEY, SimOptions()) as connection:
 
         async def one(n: int, url: str) -> None:
-            await fetch_video(client, out, f"v{n}", url)
+            await fetch_video(connection.client, out, f"v{n}", url)
 
         await _pooled(urls, one)
 
@@ -187,8 +192,8 @@ def _one_size(size_mb: int, count: int, repeats: int) -> dict[str, Any]:
 
 
 def run_section(smoke: bool) -> list[dict[str, Any]]:
-    """1 MB to 200 MB videos (1 MB only when smoke)."""
-    sizes = ((1, 4),) if smoke else ((1, 64), (20, 8), (200, 4))
+    """1 MB to 200 MB videos (1 MB only when smoke); a Wan clip of 5-10 s is a few MB."""
+    sizes = ((1, 4),) if smoke else ((1, 64), (5, 16), (20, 8), (200, 4))
     return [_one_size(size, count, 1 if smoke else REPEATS) for size, count in sizes]
 
 

@@ -102,32 +102,34 @@ submit intent fsync'd), i.e. roughly 7 minutes of CPU. Peak memory grows with N 
 simulator and engine was not measured. Against DashScope the same run is bound by the quota by orders of
 magnitude (at 5 concurrent and 90 s per video, 100,000 videos take about 21 days).""",
     "downloads": """\
-The download pool's data path (`DashScopeClient.stream_download` into `VideoWriter`: `.part`, SHA-256,
-MP4 check, fsync, atomic rename, directory fsync) against raw `httpx` streaming straight to a file, all
-with 4 workers, each in a fresh process, fetching the same video URLs from the same loopback `runner sim
-serve`. Two more baselines separate the pool's own cost from the work it promises: *raw + fsync* adds one
-fsync per file (a video on disk survives a power cut before the journal says DONE), and *raw + SHA-256 +
-fsync* is the pool's whole job written the plain way (hash every byte, fsync, rename, fsync the
-directory). The four take turns five times per size; each rate is the median of its turns (the machine
-is shared). Peak memory is each process's own peak RSS (VmHWM); CPU is the median process's, start-up
-included.
+The download pool's data path (`DashScopeClient.stream_download` into `VideoWriter`: `.part`, SHA-256, MP4
+check, fsync, atomic rename, directory fsync), on the connection `runner run` opens, against raw `httpx`
+streaming straight to a file, all with 4 workers, each in a fresh process, fetching the same video URLs
+from the same loopback `runner sim serve`. Two more baselines separate the pool's own cost from the work
+it promises: *raw + fsync* adds one fsync per file (a video on disk survives a power cut before the
+journal says DONE), and *raw + SHA-256 + fsync* is the pool's whole job written the plain way (hash every
+byte, fsync, rename, fsync the directory). The four take turns five times per size; each rate is the
+median of its turns (the machine is shared). Peak memory is each process's own peak RSS (VmHWM); CPU is
+the median process's, start-up included.
 
-**Reading the figures.** On loopback the transfer costs nearly nothing, so the comparison measures CPU,
-and what limits every client here is one thread: the event loop, which spends about 0.1 ms of Python
-(httpx, httpcore, h11, anyio) on each 64 KiB read. The server is not the limit (about 0.3 s of CPU per
-800 MB) and the machine stays about 60 % busy. The pool runs at the speed of *raw + SHA-256 + fsync*, the
-same work done inline (ratio about 1.0 at every size): it adds no cost of its own, and its writes and
-hashes happen in a worker thread a megabyte at a time, so the event loop (polls, other downloads, the
-next submission) never waits for them. What separates it from raw streaming is that work: SHA-256 of
-every byte (about 1.7 GB/s on one core) and the fsync per file. Moving the hash to a thread does not
-make it free here: with hashing switched off (an experiment, not the product) the pool measured 0.75–0.87
-of raw, with it 0.64–0.73; a pipelined writer (the next megabyte received while the last is written),
-one joined write and hash per megabyte, one writer thread at a time, a shorter GIL switch interval and
-early write-back (`posix_fadvise`) each changed nothing beyond the noise, and were not kept. The target
-of 0.8 against raw is **missed** on this machine for that reason; we keep both, because the SHA-256 in
-every sidecar and status row is what makes the folder a verifiable dataset, and the fsync is what makes
-"never lose a paid video" survive a power cut. Real downloads come from OSS over the internet at tens of
-MB/s per stream, far below any of these figures, so the pool is not the bottleneck of a run; the figure
-that matters at any size is memory, and it stays flat (a megabyte's batch per worker). The
-1 MB row is dominated by per-file costs (open, fsync, rename, directory fsync).""",
+**Reading the figures.** On loopback the transfer itself costs nearly nothing, so two things set the pace:
+Python on the client's event loop, and the disk. httpx asks for 64 KiB per read, and each read costs about
+0.1 ms of Python (httpcore, h11, anyio); the pool's connections read up to 1 MiB at a time
+(`runner/bulkreads.py`), taking what the socket holds in one go. The disk writes about 450 MB/s when
+forced to (`dd ... conv=fdatasync`), and a raw client that never fsyncs never waits for it: its bytes stay
+in memory. The pool asks the kernel to start writing every 4 MiB as it arrives (`posix_fadvise`), so the
+closing fsync finds little left and the disk works while the network does. In interleaved A/B turns at 200
+MB (three each), bulk reads moved the pool from 0.55 to 0.85 of raw and early write-back from 0.85 to
+0.98; single runs such as the table's vary by about ±0.1 on this shared machine. SHA-256 (about 1.7 GB/s
+on one core) runs in the worker thread that writes, a megabyte at a time, beside the event loop. From 5 MB
+up the pool is within the target of raw streaming while doing all of that. At 1 MB the per-file fsync is
+the limit: a video is over before write-back can start, each file waits for its own flush, and *raw +
+fsync* itself reaches only 0.65–0.8 of raw (raw with its fsync moved to a worker thread: 0.74–0.93 in two
+runs of 5 and 9 turns). The pool matches that baseline there, and the 1 MB figure against raw is
+**missed**: closing it would mean dropping the fsync that makes "never lose a paid video" survive a power
+cut, which we do not do. Tried without gain and not kept: a pipelined writer, one joined write and hash
+per megabyte, one writer thread at a time, a shorter GIL switch interval, finishing (fsync, rename) in the
+background while the next file streams, handing even a file's first bytes to the thread, and skipping the
+directory fsync (ext4 already folds it into the file's journal commit). Memory stays flat in the file size
+(a megabyte's batch per worker).""",
 }
