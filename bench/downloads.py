@@ -38,6 +38,7 @@ from bench.processes import SIM_KEY, measure, peak_rss_kb, serve
 from runner.catalog import resolve_endpoint
 from runner.cli.wiring import SimOptions, open_connection
 from runner.downloads import fetch_video
+from runner.results import VideoWriter
 
 __all__ = ["run_section"]
 
@@ -80,7 +81,8 @@ async def _runner_fetch(urls: list[str], out: Path) -> None:
     async with open_connection(endpoint, SIM_KEY, SimOptions()) as connection:
 
         async def one(n: int, url: str) -> None:
-            await fetch_video(connection.client, out, f"v{n}", url)
+            with VideoWriter(out, f"v{n}", None) as writer:
+                await fetch_video(connection.client, writer, url)
 
         await _pooled(urls, one)
 

@@ -42,12 +42,22 @@ __all__ = [
     "ResolvedInputs",
     "Submitted",
     "TaskStatus",
+    "VideoStream",
     "build_create_body",
     "needs_oss_resolve",
 ]
 
 CREATE_PATH: Final = "services/aigc/video-generation/video-synthesis"
 OSS_RESOLVE_HEADER: Final = "X-DashScope-OssResourceResolve"
+
+
+@dataclass(frozen=True, slots=True)
+class VideoStream:
+    """An open video download: where its bytes begin in the video, the video's size, the bytes."""
+
+    offset: int
+    size: int | None  #: the whole video's size (Content-Length, or a range's total), if announced
+    chunks: AsyncIterator[bytes]
 
 
 @dataclass(frozen=True, slots=True)
@@ -254,23 +264,32 @@ class DashScopeClient:
         return await form_upload(self._http, policy, data, name, mime)
 
     @asynccontextmanager
-    async def stream_download(self, url: str) -> AsyncIterator[tuple[int | None, AsyncIterator[bytes]]]:
-        """Open a video URL: yields (Content-Length or None, chunk iterator).
+    async def stream_download(self, url: str, start: int = 0) -> AsyncIterator[VideoStream]:
+        """Open a video URL, from byte `start` on (a Range request) when that is not 0.
 
-        No Authorization header goes to the storage host. 403/404 mean the signed URL expired
-        (DownloadError(expired=True)); anything else that goes wrong is a retryable DownloadError.
+        The stream's `offset` says where its bytes begin: `start` when the storage host honoured
+        the range, 0 when it sent the whole video again. No Authorization header goes to the
+        storage host. 403/404 mean the signed URL expired (DownloadError(expired=True));
+        anything else that goes wrong is a retryable DownloadError.
         """
         where = _safe_url(url)
+        headers = {"Range": f"bytes={start}-"} if start else None
         try:
-            async with self._http.stream("GET", url) as response:
+            async with self._http.stream("GET", url, headers=headers) as response:
                 if response.status_code in (403, 404):
                     msg = f"The video URL {where} answered HTTP {response.status_code}: it has expired."
                     raise DownloadError(msg, expired=True)
-                if response.status_code != 200:
+                if response.status_code == 416:
+                    msg = f"Resuming {where} at byte {start} failed: the server says the video is shorter."
+                    raise DownloadError(msg, restart=True)
+                if response.status_code == 206 and start:
+                    offset, size = _content_range(response, where, start)
+                elif response.status_code == 200:
+                    offset, size = 0, _content_length(response)
+                else:
                     msg = f"Downloading {where} failed with HTTP {response.status_code}."
                     raise DownloadError(msg)
-                length = _content_length(response)
-                yield length, _chunks(response, where)
+                yield VideoStream(offset, size, _chunks(response, where))
         except httpx.HTTPError as exc:
             raise DownloadError(f"Downloading {where} failed ({_name(exc)}).") from None
 
@@ -301,6 +320,18 @@ def _listed(row: Mapping[str, Any]) -> ListedTask:
         gmt_create_ms=int(created) if isinstance(created, int | float) else None,
         request_id=_opt_str(row.get("request_id")),
     )
+
+
+def _content_range(response: httpx.Response, where: str, start: int) -> tuple[int, int | None]:
+    """(offset, whole size) from a 206's `Content-Range: bytes a-b/total`; DownloadError unless a == start."""
+    value = response.headers.get("content-range", "")
+    unit, _, rest = value.partition(" ")
+    first, _, total = rest.partition("/")
+    begin = first.partition("-")[0]
+    if unit != "bytes" or not begin.isdigit() or int(begin) != start:
+        msg = f"Resuming {where} at byte {start} failed: the server sent Content-Range {value!r}."
+        raise DownloadError(msg, restart=True)
+    return start, int(total) if total.isdigit() else None
 
 
 def _content_length(response: httpx.Response) -> int | None:

@@ -8,7 +8,8 @@ or a complete video that the next run fetches again.
 
 - an expired URL (403/404 from the storage host) is refreshed by querying the task again;
   a task the server no longer knows is EXPIRED;
-- truncated or reset transfers are retried a few times, then left SUCCEEDED for the next run;
+- truncated or reset transfers are retried a few times, each try resuming with a Range request
+  from the bytes already saved (and hashed), then left SUCCEEDED for the next run;
 - a full disk stops the run's submissions (the engine decides) and leaves the task SUCCEEDED.
 
 The bytes are written and hashed in a worker thread, a megabyte at a time, and so is the
@@ -20,6 +21,7 @@ from __future__ import annotations
 
 import dataclasses
 import math
+from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any, Final, Protocol
 
@@ -41,29 +43,44 @@ MAX_TRIES: Final = 6
 _THREAD_BYTES: Final = 1024 * 1024  #: received bytes are handed to a worker thread this many at a time
 
 
-async def fetch_video(client: DashScopeClient, run_dir: Path, task: str, url: str) -> VideoFile:
-    """Stream one video into place (`.part`, size and MP4 check, sha256, fsync, rename)."""
-    async with client.stream_download(url) as (length, chunks):
-        with VideoWriter(run_dir, task, length) as writer:
-            batch: list[bytes] = []
-            batched = received = 0
-            async for chunk in chunks:
-                if received == 0:
-                    writer.write(chunk)  # the `.part` exists from the first bytes on
-                    crash_point("mid_download")
-                else:
-                    batch.append(chunk)
-                    batched += len(chunk)
-                received += len(chunk)
-                if batched >= _THREAD_BYTES:
-                    await anyio.to_thread.run_sync(_write_all, writer, batch)
-                    batch, batched = [], 0
-            if received >= _THREAD_BYTES:
-                video = await anyio.to_thread.run_sync(_finish, writer, batch)
-            else:
-                video = _finish(writer, batch)  # a small file: the thread hop would cost more
+async def fetch_video(client: DashScopeClient, writer: VideoWriter, url: str) -> VideoFile:
+    """Stream a video into `writer`, resuming from the bytes it already holds, then verify it
+    (size, MP4 check), fsync it and rename it into place."""
+    try:
+        async with client.stream_download(url, start=writer.size) as stream:
+            if stream.offset != writer.size:
+                writer.abort()  # the host sent the whole video again: start over
+            writer.expected_size = stream.size
+            tail = await _receive(writer, stream.chunks)
+    except DownloadError as error:
+        if error.restart:
+            writer.abort()
+        raise
+    if writer.size + sum(map(len, tail)) >= _THREAD_BYTES:
+        video = await anyio.to_thread.run_sync(_finish, writer, tail)
+    else:
+        video = _finish(writer, tail)  # a small file: the thread hop would cost more
     crash_point("after_rename_before_journal")
     return video
+
+
+async def _receive(writer: VideoWriter, chunks: AsyncIterator[bytes]) -> list[bytes]:
+    """Write what arrives, a megabyte at a time in a worker thread; the last bytes, not yet
+    written, are returned. If the transfer breaks off, those are dropped: `writer.size` is
+    where a resume starts."""
+    batch: list[bytes] = []
+    batched = 0
+    async for chunk in chunks:
+        if writer.size == 0:
+            writer.write(chunk)  # the `.part` exists from the first bytes on
+            crash_point("mid_download")
+            continue
+        batch.append(chunk)
+        batched += len(chunk)
+        if batched >= _THREAD_BYTES:
+            await anyio.to_thread.run_sync(_write_all, writer, batch)
+            batch, batched = [], 0
+    return batch
 
 
 def _write_all(writer: VideoWriter, chunks: list[bytes]) -> None:
@@ -141,9 +158,13 @@ class Downloader:
         if record.state is not TaskState.SUCCEEDED:
             return
         record = self._store.transition(task, Event.DOWNLOAD_STARTED)
+        with VideoWriter(self._run_dir, task, None) as writer:  # kept across tries: they resume
+            await self._tries(task, record, writer)
+
+    async def _tries(self, task: str, record: TaskRecord, writer: VideoWriter) -> None:
         for attempt in range(1, MAX_TRIES + 1):
             try:
-                video = await self._fetch(task, record.video_url or "")
+                video = await fetch_video(self._client, writer, record.video_url or "")
             except DownloadError as error:
                 if error.disk_full:
                     self._interrupted(task, error)
@@ -163,9 +184,6 @@ class Downloader:
                 continue
             self._done(task, record, video)
             return
-
-    async def _fetch(self, task: str, url: str) -> VideoFile:
-        return await fetch_video(self._client, self._run_dir, task, url)
 
     def _done(self, task: str, record: TaskRecord, video: VideoFile) -> None:
         fields: dict[str, Any] = {

@@ -116,12 +116,18 @@ class AmbiguousSubmitError(ApiError):
 
 
 class DownloadError(RunnerError):
-    """A video could not be downloaded or did not verify."""
+    """A video could not be downloaded or did not verify.
 
-    def __init__(self, message: str, *, expired: bool = False, disk_full: bool = False) -> None:
+    `restart`: the bytes saved so far cannot be resumed from; the next try starts at byte 0.
+    """
+
+    def __init__(
+        self, message: str, *, expired: bool = False, disk_full: bool = False, restart: bool = False
+    ) -> None:
         super().__init__(message)
         self.expired = expired
         self.disk_full = disk_full
+        self.restart = restart
 
 
 class InputFileError(RunnerError):

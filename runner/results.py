@@ -60,7 +60,9 @@ class VideoFile:
 class VideoWriter:
     """Streams one task's video to a `.part` file and renames it into place once verified.
 
-    Use as a context manager: leaving the block with an exception removes the `.part`.
+    A download that breaks off keeps its bytes and hash state, so the next try can resume with a
+    Range request from `size`. Use as a context manager: leaving the block before `finish()`
+    removes the `.part`.
     """
 
     def __init__(self, run_dir: Path, task: str, expected_size: int | None) -> None:
@@ -120,12 +122,20 @@ class VideoWriter:
         relative = self._final.relative_to(self._run_dir).as_posix()
         return VideoFile(path=relative, sha256=self._hash.hexdigest(), size=self._size)
 
+    @property
+    def size(self) -> int:
+        """Bytes saved so far: where a resumed download continues."""
+        return self._size
+
     def abort(self) -> None:
-        """Close and remove the `.part` file; safe to call more than once."""
+        """Close and remove the `.part` file and start again from byte 0; safe to call more than once."""
         if self._file is not None:
             self._file.close()
             self._file = None
         self._part.unlink(missing_ok=True)
+        self._hash = hashlib.sha256()
+        self._size = self._written_back = 0
+        self._head = b""
 
     def __enter__(self) -> VideoWriter:
         return self
@@ -133,8 +143,7 @@ class VideoWriter:
     def __exit__(
         self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
     ) -> None:
-        if exc_type is not None:
-            self.abort()
+        self.abort()  # after finish() there is nothing left to remove
 
     def _open_part(self) -> IO[bytes]:
         self._part.parent.mkdir(parents=True, exist_ok=True)

@@ -15,10 +15,12 @@ from typing import Any
 import httpx
 from starlette.applications import Starlette
 
+from runner.bulkreads import read_in_bulk
 from runner.catalog import ENDPOINTS, SIM_API_KEY
 from runner.client import DashScopeClient
 from runner.scheduler import Engine, EngineConfig
 from runner.simulator import SimConfig, create_app
+from runner.simulator.server import serve_in_thread
 from runner.store import JOURNAL_NAME, Store
 from runner.tasks import MediaRef, RunSummary, TaskSpec, TaskState, canonical_request, task_key
 
@@ -87,10 +89,19 @@ class Batch:
 
 
 @asynccontextmanager
-async def sim_client(app: Starlette, api_key: str = SIM_API_KEY) -> AsyncIterator[DashScopeClient]:
-    transport = httpx.ASGITransport(app=app)
-    async with httpx.AsyncClient(transport=transport, base_url=SIM_BASE) as http:
-        yield DashScopeClient(http, api_key)
+async def sim_client(
+    app: Starlette, api_key: str = SIM_API_KEY, *, loopback: bool = False
+) -> AsyncIterator[DashScopeClient]:
+    """A client of `app`: in-process, or (`loopback`) over a real socket as `runner run` connects."""
+    if not loopback:
+        transport = httpx.ASGITransport(app=app)
+        async with httpx.AsyncClient(transport=transport, base_url=SIM_BASE) as http:
+            yield DashScopeClient(http, api_key)
+        return
+    with serve_in_thread(app) as url:
+        async with httpx.AsyncClient(base_url=url, timeout=30) as http:
+            assert read_in_bulk(http)
+            yield DashScopeClient(http, api_key)
 
 
 async def run_batch(
@@ -100,6 +111,7 @@ async def run_batch(
     *,
     api_key: str = SIM_API_KEY,
     stop_after: float | None = None,
+    loopback: bool = False,
     **config: Any,
 ) -> Batch:
     """Journal `specs` in `run_dir` and run the engine against `app` until done (or `stop_after` s)."""
@@ -108,7 +120,7 @@ async def run_batch(
     store = Store.open(run_dir / JOURNAL_NAME)
     try:
         store.add_tasks(specs)
-        async with sim_client(app, api_key) as client:
+        async with sim_client(app, api_key, loopback=loopback) as client:
             engine = Engine(store, client, run_dir, ENDPOINTS["sim"], EngineConfig(**values), seed=1)
             if stop_after is not None:
                 import anyio

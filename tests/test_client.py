@@ -250,9 +250,9 @@ async def test_download_streams_without_the_api_key() -> None:
         return httpx.Response(200, content=body)
 
     client = make_client(handler)
-    async with client.stream_download("https://oss.example/t1.mp4?Signature=s") as (length, chunks):
-        data = b"".join([chunk async for chunk in chunks])
-    assert length == len(body)
+    async with client.stream_download("https://oss.example/t1.mp4?Signature=s") as stream:
+        data = b"".join([chunk async for chunk in stream.chunks])
+    assert (stream.offset, stream.size) == (0, len(body))
     assert data == body
 
 
