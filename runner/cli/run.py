@@ -25,7 +25,13 @@ from runner.cli import EXIT_ACCOUNT, EXIT_FAILED_TASKS, EXIT_OK, EXIT_STOPPED
 from runner.cli.logs import run_logging
 from runner.cli.plan import load_from_options, manifest_options
 from runner.cli.progress import show_progress
-from runner.cli.wiring import DEFAULT_SIM_TIME_SCALE, SimOptions, open_connection, resolve_api_key
+from runner.cli.wiring import (
+    DEFAULT_SIM_TIME_SCALE,
+    SIM_MEMORY_NAME,
+    SimOptions,
+    open_connection,
+    resolve_api_key,
+)
 from runner.errors import AccountError, ApiError, ConfigError, TaskRejectedError
 from runner.lifecycle import Event
 from runner.manifest import Manifest, run_folder
@@ -103,8 +109,7 @@ def run(
             has_work = retry_failed or any(state not in TERMINAL_STATES for state in store.counts())
             if has_work:
                 _record_run_start(store, manifest, endpoint)
-            _warn_sim_resume(endpoint, store)
-            sim = SimOptions(sim_profile, sim_time_scale, sim_seed)
+            sim = SimOptions(sim_profile, sim_time_scale, sim_seed, memory=folder / SIM_MEMORY_NAME)
             engine, summary = anyio.run(
                 _execute, store, folder, endpoint, key, config, sim, loaded, console, live
             )
@@ -131,6 +136,8 @@ async def _execute(
     live: bool,
 ) -> tuple[Engine, RunSummary]:
     async with open_connection(endpoint, key, sim) as connection:
+        if connection.forgets_tasks:
+            _warn_sim_forgot(store)
         config = _with_clock(config, connection.time_scale, connection.learn_clock)
         ids = [spec.id for spec in loaded.specs]
         engine = Engine(store, connection.client, folder, endpoint, config, task_ids=ids)
@@ -230,16 +237,16 @@ def _record_run_end(store: Store, summary: RunSummary) -> None:
         store.set_meta("efficiency", f"{summary.efficiency:.4f}")
 
 
-def _warn_sim_resume(endpoint: Endpoint, store: Store) -> None:
+def _warn_sim_forgot(store: Store) -> None:
     counts = store.counts()
     in_flight = sum(counts.get(s, 0) for s in (TaskState.PENDING, TaskState.RUNNING, TaskState.SUCCEEDED))
-    if endpoint.is_simulator and in_flight:
+    if in_flight:
         log.warning(
-            "%d tasks were in flight when the last run stopped. The built-in simulator starts afresh in "
-            "every process and no longer knows them: they will be reported expired (re-run with "
-            "--retry-failed to generate them). Resumption against a server that remembers tasks can be "
-            "tried with `runner sim serve` and --endpoint http://127.0.0.1:PORT.",
+            "%d tasks were in flight when the last run stopped, but the built-in simulator has no "
+            "memory of them: %s is missing or was written with other simulator settings. They will "
+            "be reported expired (re-run with --retry-failed to generate them).",
             in_flight,
+            SIM_MEMORY_NAME,
         )
 
 
@@ -267,15 +274,15 @@ def cancel(manifest: Path, out: Path, endpoint: str | None, api_key_file: Path |
         )
     key = resolve_api_key(target, api_key_file)
     with Store.open(folder / JOURNAL_NAME) as store:
-        lines = anyio.run(_cancel_all, store, target, key)
+        lines = anyio.run(_cancel_all, store, target, key, folder)
     for line in lines:
         click.echo(line)
 
 
-async def _cancel_all(store: Store, endpoint: Endpoint, key: str) -> list[str]:
+async def _cancel_all(store: Store, endpoint: Endpoint, key: str, folder: Path) -> list[str]:
     lines: list[str] = []
     cancelled = 0
-    async with open_connection(endpoint, key, SimOptions()) as connection:
+    async with open_connection(endpoint, key, SimOptions(memory=folder / SIM_MEMORY_NAME)) as connection:
         pacer = Pacer(15.0)
         for record in store.records([TaskState.PENDING, TaskState.RUNNING]):
             if record.state is TaskState.RUNNING or record.task_id is None:

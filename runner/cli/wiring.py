@@ -23,9 +23,17 @@ from runner.catalog import SIM_API_KEY, Endpoint
 from runner.client import DashScopeClient
 from runner.errors import ConfigError
 
-__all__ = ["DEFAULT_SIM_TIME_SCALE", "Connection", "SimOptions", "open_connection", "resolve_api_key"]
+__all__ = [
+    "DEFAULT_SIM_TIME_SCALE",
+    "SIM_MEMORY_NAME",
+    "Connection",
+    "SimOptions",
+    "open_connection",
+    "resolve_api_key",
+]
 
 DEFAULT_SIM_TIME_SCALE: Final = 0.05  #: the demo's 90 s tasks take 4.5 s
+SIM_MEMORY_NAME: Final = "simulator.jsonl"  #: in the run folder: the built-in simulator's tasks
 _TIMEOUT: Final = httpx.Timeout(60.0, connect=10.0)
 _LOOPBACK: Final = ("localhost", "127.0.0.1", "::1")
 
@@ -37,6 +45,7 @@ class SimOptions:
     profile: str = "default"
     time_scale: float = DEFAULT_SIM_TIME_SCALE
     seed: int | None = None
+    memory: Path | None = None  #: where it keeps its tasks for the next run (runner.simulator.memory)
 
 
 @dataclass(frozen=True, slots=True)
@@ -46,6 +55,7 @@ class Connection:
     client: DashScopeClient
     time_scale: float  #: real seconds per server second (known only for the embedded simulator)
     learn_clock: bool  #: a loopback server may be a compressed simulator: learn its clock rate
+    forgets_tasks: bool = False  #: an embedded simulator that did not take up the last run's tasks
 
 
 def is_loopback(endpoint: Endpoint) -> bool:
@@ -81,15 +91,23 @@ def resolve_api_key(endpoint: Endpoint, key_file: Path | None) -> str:
 async def open_connection(endpoint: Endpoint, api_key: str, sim: SimOptions) -> AsyncIterator[Connection]:
     """An httpx client for the endpoint (an ASGI transport into a fresh simulator for `sim`)."""
     if endpoint.is_simulator:
-        from runner.simulator import SimConfig, create_app
+        from runner.simulator import SimConfig, TaskMemory, create_app
 
         try:
             config = SimConfig.profile(sim.profile, time_scale=sim.time_scale, seed=sim.seed)
         except ValueError as exc:
             raise ConfigError(str(exc)) from None
-        transport = httpx.ASGITransport(app=create_app(config))
-        async with httpx.AsyncClient(transport=transport, base_url=endpoint.base_url) as http:
-            yield Connection(DashScopeClient(http, api_key), sim.time_scale, learn_clock=False)
+        memory = TaskMemory(sim.memory) if sim.memory is not None else None
+        app = create_app(config, memory=memory)
+        forgets = app.state.simulator.remembered == 0
+        try:
+            transport = httpx.ASGITransport(app=app)
+            async with httpx.AsyncClient(transport=transport, base_url=endpoint.base_url) as http:
+                client = DashScopeClient(http, api_key)
+                yield Connection(client, sim.time_scale, learn_clock=False, forgets_tasks=forgets)
+        finally:
+            if memory is not None:
+                memory.close()
         return
     limits = httpx.Limits(max_connections=32, max_keepalive_connections=16)
     async with httpx.AsyncClient(base_url=endpoint.base_url, timeout=_TIMEOUT, limits=limits) as http:

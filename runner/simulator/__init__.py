@@ -43,6 +43,7 @@ from runner.simulator.config import (
     TimingConfig,
 )
 from runner.simulator.faults import SimulatedDisconnect
+from runner.simulator.memory import TaskMemory
 from runner.simulator.state import Simulator, canonical_sha256
 
 __all__ = [
@@ -58,6 +59,7 @@ __all__ = [
     "SimConfig",
     "SimulatedDisconnect",
     "Simulator",
+    "TaskMemory",
     "TimingConfig",
     "canonical_sha256",
     "create_app",

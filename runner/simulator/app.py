@@ -14,6 +14,7 @@ from runner.simulator import api_routes, oss_routes
 from runner.simulator.clock import Clock
 from runner.simulator.config import SimConfig
 from runner.simulator.gateway import gateway
+from runner.simulator.memory import TaskMemory
 from runner.simulator.state import Simulator
 
 __all__ = ["API_PREFIX", "create_app"]
@@ -22,9 +23,12 @@ API_PREFIX = "/api/v1"
 _CREATE = API_PREFIX + "/services/aigc/{segment}/video-synthesis"
 
 
-def create_app(config: SimConfig | None = None, *, clock: Clock | None = None) -> Starlette:
-    """Build the simulator app; its state is `app.state.simulator` (a `Simulator`)."""
-    sim = Simulator(config or SimConfig(), clock)
+def create_app(
+    config: SimConfig | None = None, *, clock: Clock | None = None, memory: TaskMemory | None = None
+) -> Starlette:
+    """Build the simulator app; its state is `app.state.simulator` (a `Simulator`). `memory`
+    keeps its tasks for a later process's simulator, which takes them up (runner.simulator.memory)."""
+    sim = Simulator(config or SimConfig(), clock, memory)
 
     def route(path: str, endpoint: str, handler: Any, method: str, **kw: Any) -> Route:
         return Route(path, gateway(sim, endpoint, handler, **kw), methods=[method])

@@ -30,14 +30,14 @@ class Clock(Protocol):
 class ScaledClock:
     """Real monotonic time compressed by `time_scale` (real seconds per simulated second)."""
 
-    def __init__(self, time_scale: float = 1.0) -> None:
+    def __init__(self, time_scale: float = 1.0, start: float = 0.0) -> None:
         if time_scale <= 0:
             raise ValueError(f"time_scale must be positive, got {time_scale}.")
         self._scale = time_scale
-        self._start = time.monotonic()
+        self._start = time.monotonic() - start * time_scale
 
     def now(self) -> float:
-        """Return simulated seconds since construction."""
+        """Return simulated seconds since construction (plus `start`)."""
         return (time.monotonic() - self._start) / self._scale
 
     async def sleep(self, seconds: float) -> None:

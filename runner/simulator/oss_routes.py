@@ -34,6 +34,7 @@ async def upload_form(request: Request, ctx: Context) -> Response:
     if isinstance(outcome, UploadError):
         return _oss_error(ctx, outcome.status, outcome.code, outcome.message)
     ctx.sim.ledger_data.uploads += 1
+    ctx.sim.remember_upload(outcome)
     status = 200 if fields.get("success_action_status") == "200" else 204
     return Response(status_code=status, headers={"x-oss-request-id": ctx.request_id})
 

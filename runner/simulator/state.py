@@ -19,6 +19,7 @@ from runner.simulator.draws import draw_task, seeded_uuid
 from runner.simulator.errors import ApiError
 from runner.simulator.faults import FaultPlan
 from runner.simulator.ledger import Ledger
+from runner.simulator.memory import Recollection, TaskMemory
 from runner.simulator.models import ModelSpec, model_table
 from runner.simulator.quota import RateBook
 from runner.simulator.tasks import Task, TaskBoard
@@ -42,18 +43,34 @@ def canonical_sha256(body: Any) -> str:
 class Simulator:
     """The fake DashScope account: tasks, quotas, uploads, faults and the ledger."""
 
-    def __init__(self, config: SimConfig, clock: Clock | None = None) -> None:
+    def __init__(
+        self, config: SimConfig, clock: Clock | None = None, memory: TaskMemory | None = None
+    ) -> None:
+        """`memory`: a file that keeps the tasks for the next process's simulator (real-time
+        clock only); what it already holds is taken up, so that simulator continues this one."""
         self.config = config
-        self.clock: Clock = clock or ScaledClock(config.time_scale)
-        self.seed = config.seed if config.seed is not None else secrets.randbelow(2**31)
         self.models: dict[str, ModelSpec] = model_table(config.models)
-        self.wall = WallTime(
-            config.epoch if config.epoch is not None else time.time(), config.utc_offset_hours
-        )
+        recalled = memory.recall(config, self.models) if memory is not None and clock is None else None
+        seed = recalled.seed if recalled else config.seed
+        self.seed: int = secrets.randbelow(2**31) if seed is None else seed
+        started = time.time()
+        origin = recalled.origin if recalled else started
+        self.clock: Clock = clock or ScaledClock(config.time_scale, (started - origin) / config.time_scale)
+        epoch = recalled.epoch if recalled else config.epoch if config.epoch is not None else started
+        self.wall = WallTime(epoch, config.utc_offset_hours)
         self.faults = FaultPlan(config.faults, self.seed)
         self._url_secret = hashlib.sha256(f"url-secret:{self.seed}".encode()).digest()
         self._generation = -1  # bumped by every reset, so ids never repeat after one
+        self._origin = origin
+        self.memory: TaskMemory | None = None
         self.reset()
+        self.memory = memory if clock is None else None
+        self.remembered = 0  #: tasks taken up from the memory file
+        if self.memory is not None:
+            if recalled:
+                self._take_up(recalled)
+            else:
+                self.memory.begin(config, self.seed, epoch, origin)
 
     def reset(self) -> None:
         """Forget every task, upload, quota and counter (the clock keeps running).
@@ -72,6 +89,27 @@ class Simulator:
         self._submissions = 0
         self._request_ids = 0
         self._videos: dict[str, tuple[str, int]] = {}
+        if self.memory is not None:  # a reset starts a new timeline for the next process, too
+            self.memory.begin(config, self.seed, self.wall.epoch, self._origin)
+
+    def _take_up(self, recalled: Recollection) -> None:
+        """Replay a remembered timeline: the same tasks in the same lanes, at the same times."""
+        cancels = iter(sorted(recalled.cancels, key=lambda cancel: cancel[1]))
+        pending = next(cancels, None)
+        for task in recalled.tasks:
+            while pending is not None and pending[1] <= task.submit:
+                self.board.cancel(self.board.tasks[pending[0]], pending[1])
+                pending = next(cancels, None)
+            self.board.advance(task.submit)
+            self.board.add(task)
+            self.ledger_data.count_body(task.body_sha256)
+            self.board.advance(task.submit)
+        for task_id, at in ([pending] if pending else []) + list(cancels):
+            self.board.cancel(self.board.tasks[task_id], at)
+        self.uploads.objects.update(recalled.uploads)
+        self._submissions = max((task.index for task in recalled.tasks), default=0)
+        self._generation += 1  # new request and task ids never repeat remembered ones
+        self.remembered = len(recalled.tasks)
 
     # -- time, ids, auth ---------------------------------------------------------------
 
@@ -147,6 +185,8 @@ class Simulator:
         self.board.add(task)
         self.ledger_data.count_body(task.body_sha256)
         self.board.advance(now)
+        if self.memory is not None:
+            self.memory.task(task)
         return task
 
     def _check_concurrency(self, spec: ModelSpec, now: float) -> None:
@@ -179,6 +219,13 @@ class Simulator:
             raise ApiError(404, "NotFound", f"The task {task_id} does not exist.")
         if task is None or not self.board.cancel(task, now):
             raise ApiError(400, "UnsupportedOperation", _CANCEL_REFUSED)
+        if self.memory is not None:
+            self.memory.cancel(task_id, now)
+
+    def remember_upload(self, key: str) -> None:
+        """Keep an accepted upload for the next process's simulator (objects live 48 hours)."""
+        if self.memory is not None:
+            self.memory.upload(key, self.uploads.objects[key])
 
     # -- videos ------------------------------------------------------------------------
 
