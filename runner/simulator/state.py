@@ -46,37 +46,40 @@ class Simulator:
     def __init__(
         self, config: SimConfig, clock: Clock | None = None, memory: TaskMemory | None = None
     ) -> None:
-        """`memory`: a file that keeps the tasks for the next process's simulator (real-time
-        clock only); what it already holds is taken up, so that simulator continues this one."""
+        """`memory`: a file that keeps the tasks for the next process's simulator, which takes
+        them up and continues this one's timeline (with the real-time clock only)."""
         self.config = config
         self.models: dict[str, ModelSpec] = model_table(config.models)
-        recalled = memory.recall(config, self.models) if memory is not None and clock is None else None
+        self.memory = memory if clock is None else None
+        recalled = self.memory.recall(config, self.models) if self.memory is not None else None
         seed = recalled.seed if recalled else config.seed
         self.seed: int = secrets.randbelow(2**31) if seed is None else seed
         started = time.time()
-        origin = recalled.origin if recalled else started
-        self.clock: Clock = clock or ScaledClock(config.time_scale, (started - origin) / config.time_scale)
+        self._origin = recalled.origin if recalled else started  #: Unix time when the clock read 0
+        elapsed = (started - self._origin) / config.time_scale  # it kept running while no process did
+        self.clock: Clock = clock or ScaledClock(config.time_scale, elapsed)
         epoch = recalled.epoch if recalled else config.epoch if config.epoch is not None else started
         self.wall = WallTime(epoch, config.utc_offset_hours)
         self.faults = FaultPlan(config.faults, self.seed)
         self._url_secret = hashlib.sha256(f"url-secret:{self.seed}".encode()).digest()
         self._generation = -1  # bumped by every reset, so ids never repeat after one
-        self._origin = origin
-        self.memory: TaskMemory | None = None
-        self.reset()
-        self.memory = memory if clock is None else None
         self.remembered = 0  #: tasks taken up from the memory file
-        if self.memory is not None:
-            if recalled:
-                self._take_up(recalled)
-            else:
-                self.memory.begin(config, self.seed, epoch, origin)
+        self._forget()
+        if recalled:
+            self._take_up(recalled)
+        elif self.memory is not None:
+            self.memory.begin(config, self.seed, epoch, self._origin)
 
     def reset(self) -> None:
         """Forget every task, upload, quota and counter (the clock keeps running).
 
         Draws restart (the same seed replays the same run) but ids do not repeat.
         """
+        self._forget()
+        if self.memory is not None:  # a new timeline for the next process, too
+            self.memory.begin(self.config, self.seed, self.wall.epoch, self._origin)
+
+    def _forget(self) -> None:
         config = self.config
         self._generation += 1
         self.board = TaskBoard(self.models, config.timing.max_run_s)
@@ -89,8 +92,6 @@ class Simulator:
         self._submissions = 0
         self._request_ids = 0
         self._videos: dict[str, tuple[str, int]] = {}
-        if self.memory is not None:  # a reset starts a new timeline for the next process, too
-            self.memory.begin(config, self.seed, self.wall.epoch, self._origin)
 
     def _take_up(self, recalled: Recollection) -> None:
         """Replay a remembered timeline: the same tasks in the same lanes, at the same times."""
