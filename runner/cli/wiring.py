@@ -89,7 +89,8 @@ def resolve_api_key(endpoint: Endpoint, key_file: Path | None) -> str:
 
 @asynccontextmanager
 async def open_connection(endpoint: Endpoint, api_key: str, sim: SimOptions) -> AsyncIterator[Connection]:
-    """An httpx client for the endpoint (an ASGI transport into a fresh simulator for `sim`)."""
+    """An httpx client for the endpoint: for `sim`, an ASGI transport into the built-in
+    simulator, which takes up the tasks its memory file kept from the last process."""
     if endpoint.is_simulator:
         from runner.simulator import SimConfig, TaskMemory, create_app
 
