@@ -311,10 +311,17 @@ def _scale_table(data: dict[str, Any]) -> str:
     return "\n\n".join(parts)
 
 
+def _fsync_probe(row: dict[str, Any]) -> str:
+    if row.get("fsync_ms") is None:
+        return "–"
+    return f"{row['fsync_ms']:.1f}, {row['fsync_ms_max']:.1f}"
+
+
 def _downloads_table(data: dict[str, Any]) -> str:
     header = [
         "Video size",
         "Files",
+        "Disk: 1 MiB fsync, ms (median, worst)",
         "Raw httpx MB/s",
         "Raw + fsync MB/s",
         "Raw + SHA-256 + fsync MB/s",
@@ -331,6 +338,7 @@ def _downloads_table(data: dict[str, Any]) -> str:
         [
             f"{r['size_mb']} MB",
             str(r["files"]),
+            _fsync_probe(r),
             _num(r["raw_mb_s"], 0),
             _num(r.get("raw_fsync_mb_s"), 0),
             _num(r.get("raw_verified_mb_s"), 0),
