@@ -11,10 +11,7 @@ from __future__ import annotations
 
 import contextlib
 import dataclasses
-import fcntl
 import json
-import os
-import socket
 import sqlite3
 import time
 from collections.abc import Iterable, Iterator, Mapping
@@ -22,47 +19,18 @@ from pathlib import Path
 from typing import IO, Any, Final
 
 from runner.errors import JournalFullError, StoreError
+from runner.journalfile import LOCK_NAME, SCHEMA_VERSION, connect, migrate, take_lock, too_new
 from runner.lifecycle import Event, advance
 from runner.tasks import MediaRef, TaskRecord, TaskSpec, TaskState
 
-__all__ = ["JOURNAL_NAME", "SCHEMA_VERSION", "Asset", "Store", "spec_from_json", "spec_to_json"]
+__all__ = ["JOURNAL_NAME", "LOCK_NAME", "SCHEMA_VERSION", "Asset", "Store", "spec_from_json", "spec_to_json"]
 
 JOURNAL_NAME: Final = "state.sqlite"
-LOCK_NAME: Final = "state.lock"
-SCHEMA_VERSION: Final = 1
 
 _RECORD_FIELDS: Final = tuple(f.name for f in dataclasses.fields(TaskRecord))
 _JSON_FIELDS: Final = frozenset({"usage"})
 _MUTABLE_FIELDS: Final = frozenset(_RECORD_FIELDS) - {"id", "key", "state", "updated_at"}
-
-_SCHEMA_V1: Final = """
-CREATE TABLE tasks (
-    id TEXT PRIMARY KEY,
-    key TEXT NOT NULL,
-    position INTEGER NOT NULL,
-    spec TEXT NOT NULL,
-    state TEXT NOT NULL,
-    attempts INTEGER NOT NULL DEFAULT 0,
-    task_id TEXT, request_id TEXT, error_code TEXT, error_message TEXT,
-    submit_time TEXT, scheduled_time TEXT, end_time TEXT, submitted_at REAL,
-    video_url TEXT, video_path TEXT, video_sha256 TEXT, video_size INTEGER,
-    cost REAL, usage TEXT, actual_prompt TEXT, orig_prompt TEXT, updated_at REAL
-);
-CREATE INDEX tasks_state ON tasks(state);
-CREATE INDEX tasks_task_id ON tasks(task_id);
-CREATE TABLE events (
-    seq INTEGER PRIMARY KEY AUTOINCREMENT,
-    id TEXT NOT NULL, at REAL NOT NULL, event TEXT NOT NULL,
-    from_state TEXT, to_state TEXT NOT NULL, detail TEXT
-);
-CREATE TABLE assets (
-    sha256 TEXT NOT NULL, model TEXT NOT NULL, url TEXT NOT NULL, expires_at REAL NOT NULL,
-    PRIMARY KEY (sha256, model)
-);
-CREATE TABLE meta (name TEXT PRIMARY KEY, value TEXT NOT NULL);
-"""
-
-_MIGRATIONS: Final = (_SCHEMA_V1,)
+_TASKS_REVISION: Final = "tasks_revision"  #: meta row counting `add_tasks` calls that changed a task
 
 
 @dataclasses.dataclass(frozen=True, slots=True)
@@ -101,10 +69,10 @@ class Store:
     def open(cls, path: Path) -> Store:
         """Open (creating if needed) the journal at `path` and take the run folder's lock."""
         path.parent.mkdir(parents=True, exist_ok=True)
-        lock = _take_lock(path.parent / LOCK_NAME)
+        lock = take_lock(path.parent / LOCK_NAME)
         try:
-            db = _connect(path)
-            _migrate(db, path)
+            db = connect(path)
+            migrate(db, path)
         except BaseException:
             lock.close()
             raise
@@ -115,11 +83,11 @@ class Store:
         """Open an existing journal for reading without the lock; None if there is none."""
         if not path.is_file():
             return None
-        db = _connect(path, readonly=True)
+        db = connect(path, readonly=True)
         version = db.execute("PRAGMA user_version").fetchone()[0]
         if version > SCHEMA_VERSION:
             db.close()
-            raise StoreError(_too_new(path, version))
+            raise StoreError(too_new(path, version))
         return cls(db, path, None)
 
     def close(self) -> None:
@@ -141,12 +109,15 @@ class Store:
         replanned from scratch (returned), keeping its old history in the events table."""
         now = time.time()
         changed: list[str] = []
-        known = {row[0]: row[1] for row in self._db.execute("SELECT id, key FROM tasks")}
+        touched = False
+        known = {row[0]: (row[1], row[2]) for row in self._db.execute("SELECT id, key, position FROM tasks")}
         with self._tx():
             for position, spec in enumerate(specs):
-                old_key = known.get(spec.id)
+                old_key, old_position = known.get(spec.id, (None, None))
                 if old_key == spec.key:
-                    self._db.execute("UPDATE tasks SET position=? WHERE id=?", (position, spec.id))
+                    if old_position != position:
+                        self._db.execute("UPDATE tasks SET position=? WHERE id=?", (position, spec.id))
+                        touched = True
                     continue
                 if old_key is not None:
                     changed.append(spec.id)
@@ -156,7 +127,20 @@ class Store:
                     " VALUES (?, ?, ?, ?, ?, ?)",
                     (spec.id, spec.key, position, spec_to_json(spec), TaskState.PLANNED, now),
                 )
+                touched = True
+            if touched:
+                self._db.execute(
+                    "INSERT INTO meta (name, value) VALUES (?, '1') ON CONFLICT (name)"
+                    " DO UPDATE SET value = CAST(value AS INTEGER) + 1",
+                    (_TASKS_REVISION,),
+                )
         return changed
+
+    def revision(self) -> str:
+        """A label that changes whenever any task's row does (a transition, or `add_tasks`
+        adding, replacing or moving one): what a file derived from the tasks was written from."""
+        (seq,) = self._db.execute("SELECT COALESCE(MAX(seq), 0) FROM events").fetchone()
+        return f"{seq}.{self.get_meta(_TASKS_REVISION) or 0}"
 
     def records(self, states: Iterable[TaskState] | None = None) -> list[TaskRecord]:
         """Every task's record in manifest order (optionally only those in `states`)."""
@@ -337,63 +321,6 @@ def _is_disk_full(exc: BaseException) -> bool:
     if not isinstance(exc, sqlite3.OperationalError):
         return False
     return getattr(exc, "sqlite_errorcode", None) == sqlite3.SQLITE_FULL or "disk is full" in str(exc)
-
-
-def _connect(path: Path, *, readonly: bool = False) -> sqlite3.Connection:
-    try:
-        if readonly:
-            db = sqlite3.connect(f"file:{path}?mode=ro", uri=True, isolation_level=None)
-        else:
-            db = sqlite3.connect(path, isolation_level=None)
-            db.execute("PRAGMA journal_mode=WAL")
-            db.execute("PRAGMA synchronous=NORMAL")
-        db.execute("PRAGMA busy_timeout=5000")
-        db.execute("SELECT count(*) FROM sqlite_master").fetchone()
-    except sqlite3.DatabaseError as exc:
-        msg = f"The journal {path} cannot be opened ({exc}). Move it aside to start the run afresh."
-        raise StoreError(msg) from None
-    return db
-
-
-def _migrate(db: sqlite3.Connection, path: Path) -> None:
-    version = db.execute("PRAGMA user_version").fetchone()[0]
-    if version > SCHEMA_VERSION:
-        raise StoreError(_too_new(path, version))
-    for number in range(version, SCHEMA_VERSION):
-        db.execute("BEGIN IMMEDIATE")
-        for statement in _MIGRATIONS[number].split(";"):
-            if statement.strip():
-                db.execute(statement)
-        db.execute(f"PRAGMA user_version={number + 1}")
-        db.commit()
-
-
-def _too_new(path: Path, version: int) -> str:
-    return (
-        f"The journal {path} has schema version {version}, newer than this runner understands "
-        f"({SCHEMA_VERSION}). Upgrade runner (pip install -U runner) to read it."
-    )
-
-
-def _take_lock(lock_path: Path) -> IO[str]:
-    handle = lock_path.open("a+", encoding="utf-8")
-    try:
-        fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
-    except BlockingIOError:
-        handle.seek(0)
-        holder = handle.read().strip() or "another process"
-        handle.close()
-        msg = (
-            f"The run folder {lock_path.parent} is in use by {holder}. Wait for it to finish, "
-            "or stop it; two runners on one folder would submit tasks twice."
-        )
-        raise StoreError(msg) from None
-    handle.seek(0)
-    handle.truncate()
-    started = time.strftime("%Y-%m-%d %H:%M:%S", time.localtime())
-    handle.write(f"runner pid {os.getpid()} on {socket.gethostname()} (started {started})\n")
-    handle.flush()
-    return handle
 
 
 def _to_column(name: str, value: Any) -> Any:
