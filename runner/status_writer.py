@@ -14,7 +14,7 @@ from pathlib import Path
 import anyio
 
 from runner.errors import StoreError
-from runner.results import write_status_table
+from runner.status_table import refresh_status_table, write_status_table
 from runner.store import Store
 
 __all__ = ["StatusWriter"]
@@ -37,9 +37,9 @@ class StatusWriter:
             await anyio.to_thread.run_sync(self._write_snapshot)
 
     def write_final(self) -> None:
-        """The last rewrite, on the run's own journal connection."""
+        """The last rewrite, on the run's own journal connection (none if nothing changed)."""
         try:
-            write_status_table(self._run_dir, self._store)
+            refresh_status_table(self._run_dir, self._store)
         except OSError as error:
             log.warning("Could not write the status table: %s", error)
 

@@ -39,10 +39,12 @@ def test_demo_runs_then_resumes_with_nothing_to_do(tmp_path: Path) -> None:
     assert "Done: 8 of 8 tasks." in first.output
     folder = tmp_path / "demo"
     assert len(list((folder / "videos").glob("*.mp4"))) == 8
-    assert (folder / "status.parquet").is_file()
+    table = [folder / "status.csv", folder / "status.parquet"]
+    written = [path.stat().st_mtime_ns for path in table]
     second = runner.invoke(main, ["run", str(DEMO), "--out", str(tmp_path), *FAST])
     assert second.exit_code == 0, second.output
     assert "(8 already done before this run)" in second.output
+    assert [path.stat().st_mtime_ns for path in table] == written  # nothing changed: not rewritten
 
 
 def test_failed_tasks_exit_3_and_name_the_code(tmp_path: Path) -> None:

@@ -14,6 +14,7 @@ import pytest
 from seeding import local_image, make_spec, minimal_mp4, seed_run
 
 from runner.errors import DownloadError
+from runner.lifecycle import Event
 from runner.results import (
     VideoWriter,
     remove_stale_parts,
@@ -21,6 +22,7 @@ from runner.results import (
     write_sidecar,
     write_status_table,
 )
+from runner.status_table import refresh_status_table
 from runner.store import JOURNAL_NAME, Store
 from runner.tasks import MediaRef, RunSummary, TaskState
 
@@ -172,6 +174,30 @@ def test_status_table_has_one_row_per_task_in_manifest_order(tmp_path: Path) -> 
         frame.loc[0, "img_sha256"] == hashlib.sha256((tmp_path / "in" / "fox.png").read_bytes()).hexdigest()
     )
     assert frame["audio"].isna().all()  # no task of the seeded run has audio
+
+
+def test_status_table_is_rewritten_only_when_the_journal_changed(tmp_path: Path) -> None:
+    """refresh_status_table leaves a table that shows the journal as it is alone, and rewrites it
+    after a transition or when one of its files is gone."""
+    run = tmp_path / "run"
+    with seed_run(run, tmp_path / "in") as store:
+        assert refresh_status_table(run, store)
+        written = (run / "status.csv").stat().st_mtime_ns, (run / "status.parquet").stat().st_mtime_ns
+        assert not refresh_status_table(run, store)
+        assert (
+            (run / "status.csv").stat().st_mtime_ns,
+            (run / "status.parquet").stat().st_mtime_ns,
+        ) == written
+        store.transition("queued", Event.SUCCEEDED, video_url="https://oss.example/q.mp4")
+        assert refresh_status_table(run, store)
+        assert pd.read_parquet(run / "status.parquet").set_index("id").loc["queued", "state"] == "succeeded"
+        (run / "status.parquet").unlink()
+        assert refresh_status_table(run, store)
+        assert (run / "status.parquet").is_file()
+
+
+def _mtimes(run: Path) -> tuple[int, ...]:
+    return tuple((run / name).stat().st_mtime_ns for name in ("status.csv", "status.parquet"))
 
 
 def test_status_csv_neutralises_formulas(tmp_path: Path) -> None:

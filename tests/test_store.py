@@ -156,3 +156,22 @@ def test_aggregates_answer_what_a_scan_of_every_record_would(store: Store) -> No
     assert store.failure_codes() == {"InternalError": 1, "Unknown": 1}
     assert store.cost_of([TaskState.DONE, TaskState.FAILED]) == 1.25
     assert store.cost_of([TaskState.PLANNED]) == 0.0
+
+
+def test_revision_changes_with_every_change_to_a_task_row(store: Store) -> None:
+    """A transition, a new task, a replanned one or a moved one gives a new revision; the same
+    manifest added again does not."""
+    specs = [make_spec("a"), make_spec("b")]
+    store.add_tasks(specs)
+    seen = [store.revision()]
+    store.add_tasks(specs)
+    assert store.revision() == seen[-1]
+    for change in (
+        lambda: store.transition("a", Event.SUBMIT_INTENT, attempts=1),
+        lambda: store.add_tasks([*specs, make_spec("c")]),
+        lambda: store.add_tasks([make_spec("a"), make_spec("b", "another prompt"), make_spec("c")]),
+        lambda: store.add_tasks([make_spec("c"), make_spec("a"), make_spec("b", "another prompt")]),
+    ):
+        change()
+        assert store.revision() not in seen
+        seen.append(store.revision())
