@@ -4,9 +4,10 @@ Pure: specs and journal records in, a `Plan` out. Each task is new (never
 submitted), done, changed (same id, different content key), failed (failed,
 expired or cancelled: only rerun on request) or in flight (submitted, not finished).
 Cost counts what would run now (new, changed, in flight); failed tasks are priced
-separately. Wall time per model is the makespan bound
-`max(N / rate, Σ generation_s / concurrency) + one typical generation`; models have
-separate quotas, so the run takes as long as its slowest model.
+separately. Wall time is the makespan bound
+`max(N / rate, Σ generation_s / concurrency) + one typical generation`. DashScope's quotas
+are per model, but the engine runs a manifest's models in one pool at the smallest quota
+among them, so the estimate does too (each model's line: its tasks alone in that pool).
 """
 
 from __future__ import annotations
@@ -151,8 +152,7 @@ def build_plan(
         elif disposition is Disposition.FAILED:
             retry_cost += cost or 0.0
     running = [task.spec for task in planned if task.disposition in WILL_RUN]
-    estimates = _estimates(running, concurrency, submit_rate)
-    wall_s = max((e.wall_s for e in estimates), default=0.0)
+    estimates, wall_s = _estimates(running, concurrency, submit_rate)
     plan = Plan(endpoint, planned, counts, list(costs.values()), estimates, wall_s, retry_cost)
     plan.notes += _notes(plan, endpoint)
     plan.notes += _renamed(planned, journal)
@@ -190,23 +190,32 @@ def _classify(spec: TaskSpec, record: TaskRecord | None) -> Disposition:
 
 def _estimates(
     specs: list[TaskSpec], concurrency: int | None, submit_rate: float | None
-) -> list[ModelEstimate]:
+) -> tuple[list[ModelEstimate], float]:
+    """Each model's share and the whole run's wall time, all in the run's one pool."""
     generation: dict[str, list[float]] = {}
     for spec in specs:
         model = get_model(spec.model)
         if model is not None:
             seconds = estimate_generation_s(model, spec.resolution, spec.duration)
             generation.setdefault(model.name, []).append(seconds)
-    estimates = []
-    for name, times in generation.items():
-        model = get_model(name)
-        assert model is not None  # only catalogue models were collected
-        rate = min(model.submit_rate, submit_rate or model.submit_rate)
-        slots = min(model.concurrency, concurrency or model.concurrency)
-        total = sum(times)
-        wall = max(len(times) / rate, total / slots) + total / len(times)
-        estimates.append(ModelEstimate(name, len(times), rate, slots, total, wall))
-    return estimates
+    if not generation:
+        return [], 0.0
+    models = [model for name in generation if (model := get_model(name)) is not None]
+    quota_rate = min(model.submit_rate for model in models)
+    quota_slots = min(model.concurrency for model in models)
+    rate = min(quota_rate, submit_rate or quota_rate)
+    slots = min(quota_slots, concurrency or quota_slots)
+    estimates = [
+        ModelEstimate(name, len(times), rate, slots, sum(times), _bound(times, rate, slots))
+        for name, times in generation.items()
+    ]
+    every = [seconds for times in generation.values() for seconds in times]
+    return estimates, _bound(every, rate, slots)
+
+
+def _bound(times: list[float], rate: float, slots: int) -> float:
+    total = sum(times)
+    return max(len(times) / rate, total / slots) + total / len(times)
 
 
 def _notes(plan: Plan, endpoint: Endpoint) -> list[str]:

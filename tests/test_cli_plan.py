@@ -206,3 +206,24 @@ def test_plan_of_a_directory_is_a_bad_manifest(tmp_path: Path) -> None:
     result = CliRunner().invoke(main, ["plan", str(tmp_path)])
     assert result.exit_code == 1
     assert f"{tmp_path}: a manifest must be a .yaml/.yml file or a .csv file of rows." in result.output
+
+
+def test_plan_of_several_models_says_they_share_one_pool(tmp_path: Path) -> None:
+    """Two models: both lines at the smaller quota, and the way to use each model's quota in full."""
+    path = tmp_path / "mixed.yaml"
+    path.write_text(
+        textwrap.dedent(
+            """
+            name: mixed
+            endpoint: sim
+            defaults: {duration: 5}
+            tasks:
+              - {id: a, model: wan2.6-i2v-flash, resolution: 720P, prompt: "A kite", img_url: "https://img.example/a.png"}
+              - {id: b, model: wan2.2-i2v-plus, resolution: 480P, prompt: "A lamp", img_url: "https://img.example/b.png"}
+            """
+        )
+    )
+    result = invoke("plan", str(path), "--out", str(tmp_path / "out"))
+    assert result.exit_code == 0, result.output
+    assert "wan2.6-i2v-flash: 1 tasks, 2 submits/s, 2 at once" in result.output
+    assert "share one pool at the smallest quota among them" in result.output

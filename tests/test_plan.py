@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from runner.catalog import ENDPOINTS
+from runner.catalog import ENDPOINTS, get_model
 from runner.plan import Disposition, build_plan, task_cost
 from runner.tasks import MediaRef, ParamValue, TaskRecord, TaskSpec, TaskState
 
@@ -103,12 +103,20 @@ def test_wall_time_is_the_makespan_bound_plus_one_generation() -> None:
     assert limited.estimates[0].submit_rate == 5.0  # a limit never raises the model's quota
 
 
-def test_models_run_in_parallel_so_the_slowest_sets_the_wall_time() -> None:
-    """Each model has its own quota: the run's estimate is the largest per-model estimate."""
+def test_models_share_one_pool_at_the_smallest_quota() -> None:
+    """As `runner run` runs them: every model at the smallest quota among them, and the whole
+    run's estimate is the bound over all its tasks, longer than any model's share alone."""
     specs = [spec("a"), *(spec(f"t{n}", model="wan2.2-i2v-flash") for n in range(6))]
     plan = build_plan(specs, [], SIM)
-    by_model = {e.model: e.wall_s for e in plan.estimates}
-    assert plan.wall_s == max(by_model.values()) == by_model["wan2.2-i2v-flash"]
+    slow = get_model("wan2.2-i2v-flash")
+    assert slow is not None
+    limits = {(e.submit_rate, e.concurrency) for e in plan.estimates}
+    assert limits == {(slow.submit_rate, slow.concurrency)}
+    generation = sum(e.generation_s for e in plan.estimates)
+    assert plan.wall_s == pytest.approx(
+        max(7 / slow.submit_rate, generation / slow.concurrency) + generation / 7
+    )
+    assert plan.wall_s > max(e.wall_s for e in plan.estimates)
 
 
 def test_nothing_to_run_has_no_estimate() -> None:

@@ -341,6 +341,11 @@ def _print_wall_time(console: Console, result: Plan) -> None:
             f"  {e.model}: {e.tasks:,} tasks, {e.submit_rate:g} submits/s, {e.concurrency} at once"
             f" → {format_duration(e.wall_s)}"
         )
+    if len(result.estimates) > 1:
+        console.print(
+            "  The models share one pool at the smallest quota among them; a manifest per model"
+            " (each run in its own folder) uses every model's quota in full."
+        )
 
 
 def _print_caps(console: Console, manifest: Manifest, result: Plan) -> None:
