@@ -225,5 +225,5 @@ def test_plan_of_several_models_says_they_share_one_pool(tmp_path: Path) -> None
     )
     result = invoke("plan", str(path), "--out", str(tmp_path / "out"))
     assert result.exit_code == 0, result.output
-    assert "wan2.6-i2v-flash: 1 tasks, 2 submits/s, 2 at once" in result.output
+    assert "wan2.6-i2v-flash: 1 task, 2 submits/s, 2 at once" in result.output
     assert "share one pool at the smallest quota among them" in result.output

@@ -338,7 +338,8 @@ def _print_wall_time(console: Console, result: Plan) -> None:
     console.print(f"Estimated wall time: about [bold]{format_duration(result.wall_s)}[/bold]")
     for e in result.estimates:
         console.print(
-            f"  {e.model}: {e.tasks:,} tasks, {e.submit_rate:g} submits/s, {e.concurrency} at once"
+            f"  {e.model}: {e.tasks:,} task{'' if e.tasks == 1 else 's'}, {e.submit_rate:g} submits/s,"
+            f" {e.concurrency} at once"
             f" → {format_duration(e.wall_s)}"
         )
     if len(result.estimates) > 1:
