@@ -183,8 +183,13 @@ def _fsync_ms(directory: Path, files: int = 8) -> float:
 
 
 def _one_size(size_mb: int, count: int, repeats: int) -> dict[str, Any]:
-    settings = {"profile": "fast", "seed": 9, "video_bytes": size_mb * MB, "time_scale": 0.001}
-    settings["url_ttl_s"] = 1e9  # a day of URL validity is 86 s at this time scale: too short
+    settings = {
+        "profile": "fast",
+        "seed": 9,
+        "video_bytes": size_mb * MB,
+        "time_scale": 0.001,
+        "url_ttl_s": 1e9,  # a day of URL validity is 86 s at this time scale: the turns outlast it
+    }
     turns: dict[str, list[dict[str, Any]]] = {kind: [] for kind in KINDS}
     probes = []
     with serve(settings) as sim, tempfile.TemporaryDirectory(prefix="bench-dl-") as tmp:

@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Final
 
-from runner.catalog import Endpoint, estimate_generation_s, get_model, price_per_second
+from runner.catalog import Endpoint, estimate_generation_s, get_model, pool_quota, price_per_second
 from runner.tasks import TaskRecord, TaskSpec, TaskState
 
 __all__ = [
@@ -200,9 +200,7 @@ def _estimates(
             generation.setdefault(model.name, []).append(seconds)
     if not generation:
         return [], 0.0
-    models = [model for name in generation if (model := get_model(name)) is not None]
-    quota_rate = min(model.submit_rate for model in models)
-    quota_slots = min(model.concurrency for model in models)
+    quota_rate, quota_slots = pool_quota(generation)  # as `runner run` sizes its one pool
     rate = min(quota_rate, submit_rate or quota_rate)
     slots = min(quota_slots, concurrency or quota_slots)
     estimates = [

@@ -182,12 +182,9 @@ def test_status_table_is_rewritten_only_when_the_journal_changed(tmp_path: Path)
     run = tmp_path / "run"
     with seed_run(run, tmp_path / "in") as store:
         assert refresh_status_table(run, store)
-        written = (run / "status.csv").stat().st_mtime_ns, (run / "status.parquet").stat().st_mtime_ns
+        written = _mtimes(run)
         assert not refresh_status_table(run, store)
-        assert (
-            (run / "status.csv").stat().st_mtime_ns,
-            (run / "status.parquet").stat().st_mtime_ns,
-        ) == written
+        assert _mtimes(run) == written
         store.transition("queued", Event.SUCCEEDED, video_url="https://oss.example/q.mp4")
         assert refresh_status_table(run, store)
         assert pd.read_parquet(run / "status.parquet").set_index("id").loc["queued", "state"] == "succeeded"

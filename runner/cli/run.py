@@ -20,7 +20,7 @@ import anyio
 import click
 from rich.console import Console
 
-from runner.catalog import Endpoint, get_model, resolve_endpoint
+from runner.catalog import Endpoint, pool_quota, resolve_endpoint
 from runner.cli import EXIT_ACCOUNT, EXIT_FAILED_TASKS, EXIT_OK, EXIT_STOPPED
 from runner.cli.logs import run_logging
 from runner.cli.plan import load_from_options, manifest_options
@@ -185,10 +185,7 @@ def _engine_config(
     A limit above the catalogue's quota is kept (accounts can have raised quotas) but warned about.
     """
     limits = loaded.limits
-    models = [get_model(name) for name in sorted({spec.model for spec in loaded.specs})]
-    quotas = [m for m in models if m is not None]
-    quota_concurrency = min((m.concurrency for m in quotas), default=1)
-    quota_rate = min((m.submit_rate for m in quotas), default=1.0)
+    quota_rate, quota_concurrency = pool_quota({spec.model for spec in loaded.specs})
     concurrency = limits.concurrency or quota_concurrency
     submit_rate = limits.submit_rate or quota_rate
     if concurrency > quota_concurrency or submit_rate > quota_rate:
