@@ -14,6 +14,11 @@ compressed time, then reads, from the simulator's ledger and the journal:
 
     python bench/efficiency.py                   # one scenario: 500 tasks at 5/s, 5 running
     python bench/efficiency.py --tasks 5000 --time-scale 0.0005 --mode reject --quota 2
+    python bench/efficiency.py --mixed           # both quota classes' models in one manifest
+
+A *mixed* scenario splits the N tasks 5:2 between a 5/s·5 model and a 2/s·2 one, so each
+model alone would need about the same time; its LB is the larger of the two models' bounds,
+which only a run that keeps both models' quotas busy at once can approach.
 """
 
 from __future__ import annotations
@@ -33,6 +38,7 @@ import httpx
 from runner.catalog import ENDPOINTS, SIM_API_KEY
 from runner.client import DashScopeClient
 from runner.efficiency import makespan_lower_bound
+from runner.engineconfig import model_quotas
 from runner.scheduler import DEFAULT_QUEUE_AHEAD, Engine, EngineConfig
 from runner.simulator import SimConfig, create_app
 from runner.store import JOURNAL_NAME, Store
@@ -56,11 +62,20 @@ class Scenario:
     queue_ahead: int = DEFAULT_QUEUE_AHEAD
     seed: int = 1
     label: str = ""  #: set on control cells (another time scale or queue-ahead than the grid's)
+    mixed: bool = False  #: the tasks split 5:2 between both quota classes' models (`quota` unused)
 
     @property
     def name(self) -> str:
-        base = f"{self.quota}/s·{self.quota} {self.mode} {self.distribution} N={self.tasks}"
+        quota = "5/s·5 + 2/s·2" if self.mixed else f"{self.quota}/s·{self.quota}"
+        base = f"{quota} {self.mode} {self.distribution} N={self.tasks}"
         return f"{base} ({self.label})" if self.label else base
+
+    def task_counts(self) -> dict[int, int]:
+        """Tasks per quota class."""
+        if not self.mixed:
+            return {self.quota: self.tasks}
+        fast = round(self.tasks * 5 / 7)
+        return {5: fast, 2: self.tasks - fast}
 
 
 def matrix(smoke: bool) -> list[Scenario]:
@@ -73,7 +88,11 @@ def matrix(smoke: bool) -> list[Scenario]:
     Heavy-tailed runs stop at N = 500: one Pareto task may run for hours of server time.
     """
     if smoke:
-        return [Scenario(20, 5, "queue", time_scale=0.001), Scenario(20, 2, "reject", time_scale=0.001)]
+        return [
+            Scenario(20, 5, "queue", time_scale=0.001),
+            Scenario(20, 2, "reject", time_scale=0.001),
+            Scenario(14, mode="reject", time_scale=0.001, mixed=True),
+        ]
     scales = {50: 0.01, 500: 0.005, 5000: 0.003}
     cells = []
     for quota in (5, 2):
@@ -87,20 +106,24 @@ def matrix(smoke: bool) -> list[Scenario]:
 
 
 def _controls() -> list[Scenario]:
-    """Three controls: half the compression (how much of the gap is the real-time cost of each
-    handoff), and `--queue-ahead 2` in both modes (what opting in gains when the server queues
-    surplus, and what its probe costs when the server refuses it)."""
+    """Controls: half the compression (how much of the gap is the real-time cost of each
+    handoff); `--queue-ahead 2` in both modes (what opting in gains when the server queues
+    surplus, and what its probe costs when the server refuses it); two models in one manifest
+    (each model's quota kept busy at once)."""
     return [
+        Scenario(500, mode="queue", time_scale=0.005, mixed=True, label="control: two models"),
+        Scenario(500, mode="reject", time_scale=0.005, mixed=True, label="control: two models"),
+        Scenario(5000, mode="reject", time_scale=0.003, mixed=True, label="control: two models"),
         Scenario(500, 5, "reject", time_scale=0.01, label="control: scale 0.01"),
         Scenario(500, 5, "queue", time_scale=0.002, queue_ahead=2, label="control: --queue-ahead 2"),
         Scenario(500, 5, "reject", time_scale=0.005, queue_ahead=2, label="control: --queue-ahead 2"),
     ]
 
 
-def specs(count: int, model: str = "wan2.6-i2v-flash") -> list[TaskSpec]:
-    """N distinct 720P 5 s tasks with remote images (never fetched)."""
+def specs(count: int, model: str = "wan2.6-i2v-flash", first: int = 0) -> list[TaskSpec]:
+    """N distinct 720P 5 s tasks with remote images (never fetched), numbered from `first`."""
     out = []
-    for i in range(count):
+    for i in range(first, first + count):
         image = MediaRef("image", url=f"https://img.example/bench/{i}.png")
         params: dict[str, str | int | bool] = {"resolution": "720P", "duration": 5, "seed": i}
         prompt = f"Benchmark scene {i}"
@@ -110,7 +133,9 @@ def specs(count: int, model: str = "wan2.6-i2v-flash") -> list[TaskSpec]:
 
 
 async def _run_engine(scenario: Scenario, folder: Path) -> dict[str, Any]:
-    model = QUOTA_MODELS[scenario.quota]
+    batch: list[TaskSpec] = []
+    for quota, count in scenario.task_counts().items():
+        batch += specs(count, QUOTA_MODELS[quota], first=len(batch))
     config = SimConfig.profile(
         "fast",
         time_scale=scenario.time_scale,
@@ -126,9 +151,10 @@ async def _run_engine(scenario: Scenario, folder: Path) -> dict[str, Any]:
         queue_ahead=scenario.queue_ahead,
         time_scale=scenario.time_scale,
         status_every=1e9,
+        quotas=model_quotas(QUOTA_MODELS[quota] for quota in scenario.task_counts()),
     )
     with Store.open(folder / JOURNAL_NAME) as store:
-        store.add_tasks(specs(scenario.tasks, model))
+        store.add_tasks(batch)
         transport = httpx.ASGITransport(app=app)
         async with httpx.AsyncClient(transport=transport, base_url="http://sim.local/api/v1") as http:
             client = DashScopeClient(http, SIM_API_KEY)
@@ -155,6 +181,16 @@ def _delays(run: dict[str, Any], scale: float) -> list[float]:
         ended_wall = run["sim_start"] + entry["end_time"] * scale + wall_minus_mono
         out.append(max(0.0, (done - ended_wall) / scale))
     return out
+
+
+def _lower_bound(scenario: Scenario, ran: list[dict[str, Any]]) -> float:
+    """The makespan bound of the drawn generation times: each model's at its quota, the largest."""
+    bounds = []
+    for quota in scenario.task_counts():
+        times = [s["end_time"] - s["scheduled_time"] for s in ran if s["model"] == QUOTA_MODELS[quota]]
+        if times:
+            bounds.append(makespan_lower_bound(times, quota, float(quota)))
+    return max(bounds, default=0.0)
 
 
 def sdk_gets(seconds: float) -> int:
@@ -186,7 +222,7 @@ def run_scenario(scenario: Scenario) -> dict[str, Any]:
     ledger, stats, summary = run["ledger"], run["stats"], run["summary"]
     ran = [s for s in ledger["submissions"] if s["scheduled_time"] is not None and s["end_time"] is not None]
     durations = [s["end_time"] - s["scheduled_time"] for s in ran]
-    bound = makespan_lower_bound(durations, scenario.quota, float(scenario.quota))
+    bound = _lower_bound(scenario, ran)
     makespan = (stats.last_settled_local - stats.first_submit_local) / scenario.time_scale
     task_requests = sum(sum(ledger["requests"].get(ep, {}).values()) for ep in ("create", "query", "list"))
     delays = _delays(run, scenario.time_scale)
@@ -209,6 +245,7 @@ def run_scenario(scenario: Scenario) -> dict[str, Any]:
         "delay_p95_s": _p95(delays) if delays else None,
         "mean_generation_s": statistics.fmean(durations) if durations else None,
         "peak_running": max(ledger["peak_running"].values(), default=0),
+        "peak_running_by_model": ledger["peak_running"],
         "cpu_ms_per_task": 1000 * cpu / scenario.tasks,
         "wall_s": wall,
     }
@@ -225,9 +262,17 @@ def main() -> None:
     parser.add_argument("--time-scale", type=float, default=0.002)
     parser.add_argument("--queue-ahead", type=int, default=DEFAULT_QUEUE_AHEAD)
     parser.add_argument("--seed", type=int, default=1)
+    parser.add_argument("--mixed", action="store_true", help="both quota classes' models, tasks split 5:2")
     args = parser.parse_args()
     scenario = Scenario(
-        args.tasks, args.quota, args.mode, args.distribution, args.time_scale, args.queue_ahead, args.seed
+        args.tasks,
+        args.quota,
+        args.mode,
+        args.distribution,
+        args.time_scale,
+        args.queue_ahead,
+        args.seed,
+        mixed=args.mixed,
     )
     for name, value in run_scenario(scenario).items():
         print(f"{name:<20} {value}")

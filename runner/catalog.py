@@ -7,7 +7,6 @@ only file to edit. Sources: shared/reference/dashscope-video-api.md sections 2.4
 
 from __future__ import annotations
 
-from collections.abc import Iterable
 from dataclasses import dataclass, field
 from types import MappingProxyType
 from typing import Final
@@ -24,7 +23,6 @@ __all__ = [
     "ModelInfo",
     "estimate_generation_s",
     "get_model",
-    "pool_quota",
     "price_per_second",
     "resolve_endpoint",
 ]
@@ -277,14 +275,6 @@ MODELS: Final = MappingProxyType({m.name: m for m in _MODEL_LIST})
 def get_model(name: str) -> ModelInfo | None:
     """The catalogue entry for `name`, or None when the model is not a known i2v model."""
     return MODELS.get(name)
-
-
-def pool_quota(names: Iterable[str]) -> tuple[float, int]:
-    """Submit rate and concurrency of the one pool a run keeps for these models: the smallest
-    quota among the known ones (quotas are per model; 1/s and 1 at once when none is known)."""
-    models = [model for name in names if (model := get_model(name)) is not None]
-    rate = min((model.submit_rate for model in models), default=1.0)
-    return rate, min((model.concurrency for model in models), default=1)
 
 
 def price_per_second(model: ModelInfo, resolution: str, region: str, *, audio: bool = True) -> float | None:

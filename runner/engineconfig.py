@@ -1,24 +1,56 @@
 """The limits and knobs of one `runner run`, as the engine takes them (flags, manifest
-`limits:` and the catalogue are merged into one EngineConfig by the CLI)."""
+`limits:` and the catalogue are merged into one EngineConfig by the CLI).
+
+DashScope counts the submission rate and the concurrent tasks per model (reference §6.1),
+so a run has a quota per model: the catalogue's, or the run's limits in its place.
+"""
 
 from __future__ import annotations
 
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Final
 
+from runner.catalog import get_model
 from runner.uploads import UploadSettings
 
-__all__ = ["DEFAULT_QUEUE_AHEAD", "EngineConfig"]
+__all__ = ["DEFAULT_QUEUE_AHEAD", "EngineConfig", "Quota", "catalogue_quota", "model_quotas"]
 
 DEFAULT_QUEUE_AHEAD: Final = 0
+
+
+@dataclass(frozen=True, slots=True)
+class Quota:
+    """What one model's tasks may use: submissions per server second, tasks at once."""
+
+    submit_rate: float
+    concurrency: int
+
+
+def catalogue_quota(model: str) -> Quota:
+    """The catalogue's quota of `model`; 1/s and 1 at once for a model it does not know."""
+    info = get_model(model)
+    return Quota(1.0, 1) if info is None else Quota(info.submit_rate, info.concurrency)
+
+
+def model_quotas(
+    models: Iterable[str], *, concurrency: int | None = None, submit_rate: float | None = None
+) -> dict[str, Quota]:
+    """Each model's quota for a run: the catalogue's, with a limit given (flag or manifest)
+    in place of its number; a limit applies to each model, as DashScope's quotas do."""
+    quotas = {}
+    for model in models:
+        usual = catalogue_quota(model)
+        quotas[model] = Quota(submit_rate or usual.submit_rate, concurrency or usual.concurrency)
+    return quotas
 
 
 @dataclass(frozen=True, slots=True)
 class EngineConfig:
     """Limits and knobs of one run; rates and times are in server seconds."""
 
-    concurrency: int
-    submit_rate: float
+    concurrency: int  #: of a model `quotas` does not list
+    submit_rate: float  #: of a model `quotas` does not list
     queue_ahead: int = DEFAULT_QUEUE_AHEAD  #: tasks submitted beyond the concurrency quota
     max_cost: float | None = None
     max_wall_time: float | None = None  #: real seconds
@@ -30,7 +62,12 @@ class EngineConfig:
     status_every: float = 30.0  #: real seconds between status table rewrites
     retry_failed: bool = False
     retry_codes: frozenset[str] = frozenset()
-    max_posts_in_flight: int = 2  #: bounds how many submissions a crash can leave ambiguous
+    max_posts_in_flight: int = 2  #: per model: bounds how many submissions a crash can leave ambiguous
     #: real seconds of connection failures, with no answer ever received, before the run gives up
     unreachable_give_up_s: float = 60.0
     uploads: UploadSettings = field(default_factory=UploadSettings)  #: data: URL threshold, upload pool
+    quotas: Mapping[str, Quota] = field(default_factory=dict)  #: per model
+
+    def quota(self, model: str) -> Quota:
+        """The quota the run keeps for `model`'s tasks."""
+        return self.quotas.get(model) or Quota(self.submit_rate, self.concurrency)

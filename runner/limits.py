@@ -33,8 +33,8 @@ _DURATION: Final = re.compile(
 class Limits:
     """Caps for one run; None means "the model's quota" or "no cap"."""
 
-    concurrency: int | None = None  #: tasks in flight at once (at most the model's quota)
-    submit_rate: float | None = None  #: submissions per second (at most the model's quota)
+    concurrency: int | None = None  #: tasks in flight at once, per model (in place of its quota)
+    submit_rate: float | None = None  #: submissions per second, per model (in place of its quota)
     max_cost: float | None = None  #: stop submitting once this much is committed (region's currency)
     max_wall_time: float | None = None  #: seconds; stop submitting after this long
     queue_ahead: int | None = None  #: tasks submitted beyond the concurrency quota to keep the queue fed

@@ -4,10 +4,10 @@ Pure: specs and journal records in, a `Plan` out. Each task is new (never
 submitted), done, changed (same id, different content key), failed (failed,
 expired or cancelled: only rerun on request) or in flight (submitted, not finished).
 Cost counts what would run now (new, changed, in flight); failed tasks are priced
-separately. Wall time is the makespan bound
-`max(N / rate, Σ generation_s / concurrency) + one typical generation`. DashScope's quotas
-are per model, but the engine runs a manifest's models in one pool at the smallest quota
-among them, so the estimate does too (each model's line: its tasks alone in that pool).
+separately. Wall time per model is the makespan bound
+`max(N / rate, Σ generation_s / concurrency) + one typical generation` at the model's own
+quota (DashScope's quotas are per model, and so are the engine's lanes), so the run takes
+as long as its slowest model.
 """
 
 from __future__ import annotations
@@ -17,7 +17,8 @@ from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Final
 
-from runner.catalog import Endpoint, estimate_generation_s, get_model, pool_quota, price_per_second
+from runner.catalog import Endpoint, estimate_generation_s, get_model, price_per_second
+from runner.engineconfig import model_quotas
 from runner.tasks import TaskRecord, TaskSpec, TaskState
 
 __all__ = [
@@ -191,24 +192,19 @@ def _classify(spec: TaskSpec, record: TaskRecord | None) -> Disposition:
 def _estimates(
     specs: list[TaskSpec], concurrency: int | None, submit_rate: float | None
 ) -> tuple[list[ModelEstimate], float]:
-    """Each model's share and the whole run's wall time, all in the run's one pool."""
+    """Each model's wall time at its own quota, and the run's: its models' lanes run side by side."""
     generation: dict[str, list[float]] = {}
     for spec in specs:
         model = get_model(spec.model)
         if model is not None:
             seconds = estimate_generation_s(model, spec.resolution, spec.duration)
             generation.setdefault(model.name, []).append(seconds)
-    if not generation:
-        return [], 0.0
-    quota_rate, quota_slots = pool_quota(generation)  # as `runner run` sizes its one pool
-    rate = min(quota_rate, submit_rate or quota_rate)
-    slots = min(quota_slots, concurrency or quota_slots)
-    estimates = [
-        ModelEstimate(name, len(times), rate, slots, sum(times), _bound(times, rate, slots))
-        for name, times in generation.items()
-    ]
-    every = [seconds for times in generation.values() for seconds in times]
-    return estimates, _bound(every, rate, slots)
+    quotas = model_quotas(generation, concurrency=concurrency, submit_rate=submit_rate)  # as `runner run`
+    estimates = []
+    for name, times in generation.items():
+        rate, slots = quotas[name].submit_rate, quotas[name].concurrency
+        estimates.append(ModelEstimate(name, len(times), rate, slots, sum(times), _bound(times, rate, slots)))
+    return estimates, max((estimate.wall_s for estimate in estimates), default=0.0)
 
 
 def _bound(times: list[float], rate: float, slots: int) -> float:

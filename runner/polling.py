@@ -13,7 +13,7 @@ from __future__ import annotations
 import heapq
 import itertools
 import random
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
 from typing import Any, Final, Protocol
 
@@ -84,7 +84,7 @@ class Poller:
         listener: PollListener,
         *,
         endpoint: Endpoint,
-        concurrency: int,
+        concurrency: Callable[[str], int],  # a model's concurrency quota
         clock_map: ClockMap,
         seed: int | None = None,
     ) -> None:
@@ -123,7 +123,7 @@ class Poller:
         if not fresh or sent_local is None:
             self._schedule(watch, now)  # state unknown since the last process: look now
             return
-        if self._running_estimate(spec.model) < self._concurrency:
+        if self._running_estimate(spec.model) < self._concurrency(spec.model):
             watch.started_local = sent_local
             first = self.timing.first_look(watch.shape, backlogged=self._backlogged(spec.model))
             self._schedule(watch, sent_local + first)

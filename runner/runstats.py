@@ -3,7 +3,8 @@
 The scheduler fills a `RunStats`; a progress display reads `Snapshot`s (it never touches
 the engine's internals); `build_summary` turns the journal plus the stats into the
 RunSummary that decides the exit code. Efficiency = makespan lower bound / observed
-makespan (reliability-performance.md §4.4), both in server seconds.
+makespan (reliability-performance.md §4.4), both in server seconds; each model's tasks run
+in a lane of their own quota, so the run's bound is the largest of its models' bounds.
 """
 
 from __future__ import annotations
@@ -13,6 +14,7 @@ from dataclasses import dataclass, field
 from typing import Final
 
 from runner.efficiency import efficiency, makespan_lower_bound, server_seconds
+from runner.engineconfig import Quota
 from runner.store import Store
 from runner.tasks import TERMINAL_STATES, RunSummary, TaskRecord, TaskState
 
@@ -72,7 +74,8 @@ class RunStats:
     done: int = 0  #: videos fetched by this run
     first_submit_local: float | None = None
     last_settled_local: float | None = None
-    durations: list[float] = field(default_factory=list)  #: server run times of this run's tasks
+    #: server run times of this run's tasks, by model
+    durations: dict[str, list[float]] = field(default_factory=dict)
     _this_run: set[str] = field(default_factory=set)
     _cost_base: float | None = None
     _cost_added: float = 0.0
@@ -82,7 +85,7 @@ class RunStats:
             self.first_submit_local = now
         self._this_run.add(task)
 
-    def note_finished(self, task: str, record: TaskRecord, now: float) -> None:
+    def note_finished(self, task: str, record: TaskRecord, now: float, *, model: str) -> None:
         """A task reached a terminal server state (its cost counts from now if it succeeded)."""
         self.last_settled_local = now
         if record.state is TaskState.SUCCEEDED and record.cost:
@@ -91,7 +94,7 @@ class RunStats:
             return
         start, end = server_seconds(record.scheduled_time), server_seconds(record.end_time)
         if start is not None and end is not None and end >= start:
-            self.durations.append(end - start)
+            self.durations.setdefault(model, []).append(end - start)
 
     def note_done(self, now: float) -> None:
         self.done += 1
@@ -111,8 +114,7 @@ def build_summary(
     currency: str,
     wall_time_s: float,
     stopped_reason: str | None,
-    concurrency: int,
-    submit_rate: float,
+    quotas: Mapping[str, Quota],
     slope: float,
 ) -> RunSummary:
     """The run's outcome from the journal (the truth) and this run's counters."""
@@ -137,6 +139,9 @@ def build_summary(
     )
     first, last = stats.first_submit_local, stats.last_settled_local
     if stats.durations and first is not None and last is not None:
-        bound = makespan_lower_bound(stats.durations, concurrency, submit_rate)
+        bound = max(
+            makespan_lower_bound(times, quotas[model].concurrency, quotas[model].submit_rate)
+            for model, times in stats.durations.items()
+        )
         summary.efficiency = efficiency(bound, (last - first) * slope)
     return summary

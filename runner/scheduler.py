@@ -1,8 +1,10 @@
 """The engine of `runner run`: submit → poll → download, within the account's four budgets.
 
-1. Submit pacing: a smooth GCRA at the model's rate, halved on a 429 and regrown (AIMD).
-2. In-flight slots (runner.slots): the concurrency quota + queue-ahead (runner.queueahead),
-   counted from the journal at startup, held from the submit intent to a terminal state.
+1. Submit pacing, per model (runner.lanes): a smooth GCRA at the model's rate, halved on a
+   429 and regrown (AIMD); one submit loop per model.
+2. In-flight slots, per model (runner.slots): its concurrency quota + queue-ahead
+   (runner.queueahead), counted from the journal at startup, held from the submit intent
+   to a terminal state.
 3. One poll scheduler (runner.polling) within the task-endpoint budget.
 4. A download pool (runner.downloads) that never holds a slot.
 
@@ -19,7 +21,6 @@ import time
 from collections.abc import Collection
 from dataclasses import replace
 from pathlib import Path
-from typing import Final
 
 import anyio
 
@@ -31,26 +32,23 @@ from runner.downloads import Downloader
 from runner.engineconfig import DEFAULT_QUEUE_AHEAD, EngineConfig
 from runner.errors import AccountError, DownloadError, JournalFullError, TransientApiError
 from runner.estimates import ClockMap
+from runner.lanes import Lane, Lanes
 from runner.lifecycle import Event
 from runner.polling import Poller
-from runner.queueahead import QueueAhead
-from runner.ratelimit import Aimd, AnyioClock, Clock, Pacer
+from runner.ratelimit import AnyioClock, Clock, Pacer
 from runner.reachability import Reachability
 from runner.reconciler import Reconciler
 from runner.runstats import RunStats, Snapshot, build_summary, is_retryable
-from runner.slots import Slots
 from runner.startup import recover_journal
 from runner.status_writer import StatusWriter
 from runner.store import Store
-from runner.submission import Outcome, SubmitQueue, SubmitResult, submit_task
+from runner.submission import Outcome, SubmitResult, submit_task
 from runner.tasks import TERMINAL_STATES, RunSummary, TaskSpec, TaskState
 from runner.uploads import AssetUploader
 
 __all__ = ["DEFAULT_QUEUE_AHEAD", "Engine", "EngineConfig", "Snapshot", "crash_point"]
 
 log = logging.getLogger(__name__)
-
-_AIMD_RECOVERY_S: Final = 20.0  # server seconds from a cut rate back to the quota
 
 
 class Engine:
@@ -80,8 +78,7 @@ class Engine:
         scale = config.time_scale
         uploads = replace(config.uploads, time_scale=scale)
         self.uploader = AssetUploader(store, client, uploads, clock=self._clock)
-        aimd = Aimd(config.submit_rate / scale, recovery_s=_AIMD_RECOVERY_S * scale, cooldown_s=scale)
-        self._submit_pacer = Pacer(config.submit_rate / scale, clock=self._clock, aimd=aimd)
+        self.lanes = Lanes(store.models(), config, self._clock, endpoint)
         clock_map = ClockMap(1.0 / scale, fit_slope=config.learn_clock)
         poll_pacer = Pacer(config.poll_rate / scale, clock=self._clock)
         self.poller = Poller(
@@ -90,7 +87,7 @@ class Engine:
             poll_pacer,
             self,
             endpoint=endpoint,
-            concurrency=config.concurrency,
+            concurrency=self.lanes.concurrency,
             clock_map=clock_map,
             seed=seed,
         )
@@ -101,12 +98,7 @@ class Engine:
         self.account_error: AccountError | None = None
         self.disk_error: DownloadError | None = None
         self.journal_error: BaseException | None = None  #: JournalFullError that stopped the run
-        self._queue_ahead = QueueAhead(config.queue_ahead, clock=self._clock, time_scale=scale)
-        self.slots = Slots(
-            config.concurrency, self._queue_ahead, endpoint, max_posts=config.max_posts_in_flight
-        )
         self._status = StatusWriter(run_dir, store, every=config.status_every)
-        self._queue = SubmitQueue()
         self._reconciler = Reconciler(
             store, self.poller, self.stats, self, local_of=self._local_of, time_scale=scale
         )
@@ -120,8 +112,9 @@ class Engine:
 
     @property
     def queue_ahead(self) -> int:
-        """Tasks that may be submitted beyond the concurrency quota (0 once the server refused one)."""
-        return self._queue_ahead.current
+        """Tasks that may be submitted beyond each model's concurrency quota (0 once the server
+        refused one)."""
+        return min((lane.queue_ahead.current for lane in self.lanes), default=self.config.queue_ahead)
 
     async def run(self) -> RunSummary:
         """Run until every task is settled or the run is stopped; return the summary."""
@@ -136,7 +129,8 @@ class Engine:
                 if self.config.max_wall_time is not None:
                     group.start_soon(self._wall_time_guard, self.config.max_wall_time)
                 await self._reconciler.run_pass(group)
-                group.start_soon(self._submit_loop)
+                for lane in self.lanes:
+                    group.start_soon(self._submit_loop, lane)
                 self._check_finished()
                 await self._finished.wait()
                 group.cancel_scope.cancel()
@@ -155,17 +149,17 @@ class Engine:
         counts = self._store.counts()
         remaining = sum(n for state, n in counts.items() if state not in TERMINAL_STATES)
         median = self.poller.typical_duration_local()
-        eta = remaining * median / max(1, self.config.concurrency) if median and remaining else None
+        eta = self.lanes.time_left(median) if median and remaining else None
         return Snapshot(
             counts=counts,
             total=sum(counts.values()),
             done_this_run=self.stats.done,
             cost=self.stats.cost_so_far(self._store),
             currency=self._endpoint.currency,
-            submit_rate=self._submit_pacer.rate * self.config.time_scale,
+            submit_rate=self.lanes.submit_rate * self.config.time_scale,
             submitted=self.stats.submitted,
-            slots_used=self.slots.held,
-            slots_capacity=self.slots.capacity,
+            slots_used=self.lanes.held,
+            slots_capacity=self.lanes.capacity,
             polls=self.poller.polls,
             elapsed_s=self._clock.now() - self._started_local,
             eta_s=eta,
@@ -179,8 +173,7 @@ class Engine:
             currency=self._endpoint.currency,
             wall_time_s=self._clock.now() - self._started_local,
             stopped_reason=self._stop_reason,
-            concurrency=self.config.concurrency,
-            submit_rate=self.config.submit_rate,
+            quotas=self.lanes.quotas(),
             slope=self.poller.clock_map.slope,
         )
 
@@ -201,7 +194,7 @@ class Engine:
         self._reconciler.load_known()
         for record in recovered.in_flight:
             spec = store.spec(record.id)
-            self.slots.hold(record.id, spec)
+            self.lanes.of(record.id).slots.hold(record.id, spec)
             if record.state is not TaskState.AMBIGUOUS:
                 self.poller.watch(
                     record.id, spec, sent_local=self._local_of(record.submitted_at), fresh=False
@@ -209,7 +202,7 @@ class Engine:
         for task in recovered.to_download:
             self.downloader.enqueue(task)
         for task in recovered.to_submit:
-            self._queue.append(task)
+            self.lanes.of(task).queue.append(task)
 
     def _local_of(self, wall: float | None) -> float | None:
         """A journalled wall-clock instant on our monotonic clock (to learn the server's clock)."""
@@ -220,32 +213,34 @@ class Engine:
 
     # -- submitting --------------------------------------------------------------------
 
-    async def _submit_loop(self) -> None:
+    async def _submit_loop(self, lane: Lane) -> None:
+        """Submit one model's tasks within its quota, until none is left or the run stops."""
+        queue, slots = lane.queue, lane.slots
         while self._stop_reason is None:
-            task = self._queue.take(self._clock.now())
+            task = queue.take(self._clock.now())
             if task is None:
-                await self._wait_for_change(self._queue.wait_hint(self._clock.now()))
+                await self._wait_for_change(queue.wait_hint(self._clock.now()))
                 continue
             spec = self._store.spec(task)
-            if self._blocked():
-                self._queue.put_back(task)
+            if self._blocked(lane):
+                queue.put_back(task)
                 await self._wait_for_change(None)
                 continue
             if self._over_budget(spec):
-                self._queue.put_back(task)
+                queue.put_back(task)
                 self._stop("max-cost", now=False)
                 return
-            await self._submit_pacer.wait()
-            if self._stop_reason is not None or self._blocked():
-                self._queue.put_back(task)
+            await lane.pacer.wait()
+            if self._stop_reason is not None or self._blocked(lane):
+                queue.put_back(task)
                 continue
-            beyond = self.slots.beyond_quota()
-            self.slots.hold(task, spec)
-            self.slots.posting_started(beyond)
+            beyond = slots.beyond_quota()
+            slots.hold(task, spec)
+            slots.posting_started(beyond)
             self._group.start_soon(self._submit_one, task, spec, beyond)
 
-    def _blocked(self) -> bool:
-        return self._reconciler.running or self.slots.blocked()
+    def _blocked(self, lane: Lane) -> bool:
+        return self._reconciler.running or lane.slots.blocked()
 
     async def _submit_one(self, task: str, spec: TaskSpec, beyond: bool) -> None:
         try:
@@ -255,7 +250,7 @@ class Engine:
                     self._reconciler.sent(task, result.sent_local)
                 self._after_submit(task, spec, result, beyond)
         finally:
-            self.slots.posting_ended(beyond)
+            self.lanes.of(task).slots.posting_ended(beyond)
             self._notify()
 
     def _after_submit(self, task: str, spec: TaskSpec, result: SubmitResult, beyond: bool) -> None:
@@ -271,10 +266,10 @@ class Engine:
             log.warning("Task %r: %s", task, error)
             self._reconciler.schedule(self._group)
         elif result.outcome is Outcome.DEFERRED and isinstance(error, TransientApiError):
-            self.slots.release(task)
+            self.lanes.of(task).slots.release(task)
             self._defer(task, error, beyond)
         else:
-            self.slots.release(task)
+            self.lanes.of(task).slots.release(task)
             if isinstance(error, AccountError):
                 self.account_failed(error)
 
@@ -283,28 +278,30 @@ class Engine:
         unreachable = error.status_code is None and error.code is None
         if unreachable and self._reachability.should_give_up(self._clock.now(), error):
             self._stop("unreachable", now=True)
+        lane = self.lanes.of(task)
         if error.status_code == 429:
             self.stats.throttled += 1
-            self._submit_pacer.throttled(error.retry_after)
-            self._queue_ahead.throttled(beyond)
-        self._queue.defer(task, self._clock.now() + self._backoff.delay(task, error.retry_after))
+            lane.pacer.throttled(error.retry_after)
+            lane.queue_ahead.throttled(beyond)
+        lane.queue.defer(task, self._clock.now() + self._backoff.delay(task, error.retry_after))
         self._notify()
 
     def _over_budget(self, spec: TaskSpec) -> bool:
         limit = self.config.max_cost
         if limit is None:
             return False
-        return self.slots.over_budget(spec, spent=self.stats.cost_so_far(self._store), limit=limit)
+        return self.lanes.over_budget(spec, spent=self.stats.cost_so_far(self._store), limit=limit)
 
     # -- what the reconciler reports ------------------------------------------------------
 
     async def creates_settled(self) -> None:
-        while self.slots.posting:
+        while self.lanes.posting:
             await self._wait_for_change(None)
 
     def resubmit(self, task: str) -> None:
-        self.slots.release(task)
-        self._queue.put_back(task)
+        lane = self.lanes.of(task)
+        lane.slots.release(task)
+        lane.queue.put_back(task)
 
     def reconciled(self) -> None:
         self._notify()
@@ -312,20 +309,22 @@ class Engine:
     # -- what the poller and the downloader report -----------------------------------------
 
     def task_left_server(self, task: str) -> None:
-        self.slots.vacate(task)
+        self.lanes.of(task).slots.vacate(task)
         self._wake()
 
     def task_succeeded(self, task: str) -> None:
-        self.slots.release(task)
-        self.stats.note_finished(task, self._store.record(task), self._clock.now())
+        lane = self.lanes.of(task)
+        lane.slots.release(task)
+        self.stats.note_finished(task, self._store.record(task), self._clock.now(), model=lane.model)
         self._wake()  # first: the freed slot's next submission goes before the download
         self.downloader.enqueue(task)
         self._check_finished()
 
     def task_ended(self, task: str) -> None:
-        self.slots.release(task)
+        lane = self.lanes.of(task)
+        lane.slots.release(task)
         record = self._store.record(task)
-        self.stats.note_finished(task, record, self._clock.now())
+        self.stats.note_finished(task, record, self._clock.now(), model=lane.model)
         retry = (
             record.state is TaskState.FAILED
             and is_retryable(record.error_code)
@@ -335,7 +334,7 @@ class Engine:
         if retry:
             self._store.transition(task, Event.RETRY, detail={"code": record.error_code})
             self.stats.retried += 1
-            self._queue.append(task)
+            lane.queue.append(task)
         self._notify()
 
     def download_settled(self, task: str) -> None:
@@ -369,8 +368,8 @@ class Engine:
         self._notify()
 
     def _check_finished(self) -> None:
-        submitting = self._stop_reason is None and bool(self._queue)
-        busy = self.slots.unsettled or self.slots.posting or self.downloader.queued
+        submitting = self._stop_reason is None and self.lanes.waiting
+        busy = self.lanes.unsettled or self.lanes.posting or self.downloader.queued
         if not submitting and not busy:
             self._finished.set()
 

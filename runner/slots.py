@@ -1,11 +1,12 @@
-"""The in-flight budget of a run: how many tasks may be held, and what they could still cost.
+"""The in-flight budget of one model's lane: how many tasks it may hold, what they could cost.
 
 A slot is held from a task's submit intent until the server reports it terminal (or its
 create was refused). A task whose end a list call has seen leaves the server's concurrency
 at once (`vacate`), while its cost stays reserved until its own query has journalled it.
 The capacity is the concurrency quota plus the opt-in queue-ahead (runner.queueahead).
-The costs reserved by held tasks count against `--max-cost` before they are spent, so a
-run never submits what it could not pay for if every task succeeds.
+The costs reserved by held tasks count against `--max-cost` before they are spent (summed
+over the lanes, runner.lanes), so a run never submits what it could not pay for if every
+task succeeds.
 """
 
 from __future__ import annotations
@@ -64,10 +65,6 @@ class Slots:
         if self.held >= self.capacity or self.posting >= self._max_posts:
             return True
         return self.beyond_quota() and self._surplus_posting > 0
-
-    def over_budget(self, spec: TaskSpec, *, spent: float, limit: float) -> bool:
-        """Whether holding one more task could take the run's cost past `limit`."""
-        return spent + self.reserved + reserved_cost(spec, self._endpoint) > limit + 1e-9
 
     def hold(self, task: str, spec: TaskSpec) -> None:
         self._occupying.add(task)

@@ -190,6 +190,11 @@ class Store:
             raise StoreError(msg)
         return spec_from_json(row[0])
 
+    def models(self) -> dict[str, str]:
+        """Every task's model, by task."""
+        rows = self._db.execute("SELECT id, json_extract(spec, '$.model') FROM tasks")
+        return dict(rows.fetchall())
+
     def specs(self) -> list[TaskSpec]:
         rows = self._db.execute("SELECT spec FROM tasks ORDER BY position")
         return [spec_from_json(row[0]) for row in rows]

@@ -8,7 +8,6 @@ from runner.catalog import (
     MODELS,
     estimate_generation_s,
     get_model,
-    pool_quota,
     price_per_second,
     resolve_endpoint,
 )
@@ -87,10 +86,3 @@ def test_nonsense_endpoint_is_refused() -> None:
     """An endpoint that is neither a region nor a URL names the known regions."""
     with pytest.raises(ConfigError, match="neither a known region"):
         resolve_endpoint("mars")
-
-
-def test_pool_quota_is_the_smallest_quota_among_the_known_models() -> None:
-    """One pool for a run's models: the smaller rate and concurrency; 1/s and 1 when none is known."""
-    assert pool_quota(["wan2.6-i2v-flash"]) == (5.0, 5)
-    assert pool_quota(["wan2.6-i2v-flash", "wan2.2-i2v-flash", "not-a-model"]) == (2.0, 2)
-    assert pool_quota(["not-a-model"]) == (1.0, 1)

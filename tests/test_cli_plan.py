@@ -208,8 +208,8 @@ def test_plan_of_a_directory_is_a_bad_manifest(tmp_path: Path) -> None:
     assert f"{tmp_path}: a manifest must be a .yaml/.yml file or a .csv file of rows." in result.output
 
 
-def test_plan_of_several_models_says_they_share_one_pool(tmp_path: Path) -> None:
-    """Two models: both lines at the smaller quota, and the way to use each model's quota in full."""
+def test_plan_of_several_models_shows_each_at_its_own_quota(tmp_path: Path) -> None:
+    """Two models: each line at that model's quota, and the run as long as the slowest."""
     path = tmp_path / "mixed.yaml"
     path.write_text(
         textwrap.dedent(
@@ -225,5 +225,6 @@ def test_plan_of_several_models_says_they_share_one_pool(tmp_path: Path) -> None
     )
     result = invoke("plan", str(path), "--out", str(tmp_path / "out"))
     assert result.exit_code == 0, result.output
-    assert "wan2.6-i2v-flash: 1 task, 2 submits/s, 2 at once" in result.output
-    assert "share one pool at the smallest quota among them" in result.output
+    assert "wan2.6-i2v-flash: 1 task, 5 submits/s, 5 at once" in result.output
+    assert "wan2.2-i2v-plus: 1 task, 2 submits/s, 2 at once" in result.output
+    assert "within that model's own quota, side by side" in result.output

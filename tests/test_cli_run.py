@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+from collections import Counter
 from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
 
 from runner.cli import main
+from runner.efficiency import server_seconds
+from runner.store import JOURNAL_NAME, Store
 
 DEMO = Path(__file__).resolve().parent.parent / "manifests" / "demo.yaml"
 FAST = ["--sim-time-scale", "0.002", "--no-progress"]
@@ -130,7 +133,7 @@ def test_limits_above_the_quota_are_kept_with_a_warning(tmp_path: Path) -> None:
     args = ["run", str(manifest), "--out", str(tmp_path), "--sim-time-scale", "0.005", "--no-progress"]
     result = CliRunner().invoke(main, [*args, "--concurrency", "8"])
     assert result.exit_code == 0, result.output
-    assert "above the model's usual quota (5 at once, 5/s): 8 at once" in result.output
+    assert "above wan2.6-i2v-flash's usual quota (5 at once, 5/s): 8 at once" in result.output
 
 
 def test_rerun_with_nothing_to_do_keeps_the_run_facts(tmp_path: Path) -> None:
@@ -155,3 +158,33 @@ def test_rerun_with_nothing_to_do_keeps_the_run_facts(tmp_path: Path) -> None:
     assert again.exit_code == 0
     assert "8 already done before this run" in again.output
     assert facts() == first
+
+
+def test_a_manifest_of_two_models_uses_each_models_quota(tmp_path: Path) -> None:
+    """wan2.6-i2v-flash (5 at once) beside wan2.2-i2v-flash (2 at once): the journal shows five of
+    the first and two of the second running at one instant, and every task done."""
+    rows = [
+        f'  - {{id: {model[:6]}-{n}, model: {model}, prompt: "Scene {n}", img_url: "https://img.example/{n}.png"}}'
+        for model, count in (("wan2.6-i2v-flash", 10), ("wan2.2-i2v-flash", 4))
+        for n in range(count)
+    ]
+    body = "name: two\nendpoint: sim\ndefaults: {resolution: 720P, duration: 5}\ntasks:\n" + "\n".join(rows)
+    result = CliRunner().invoke(
+        main, ["run", str(write_manifest(tmp_path, body)), "--out", str(tmp_path), *FAST]
+    )
+    assert result.exit_code == 0, result.output
+    assert "Done: 14 of 14 tasks." in result.output
+    with Store.open(tmp_path / "two" / JOURNAL_NAME) as store:
+        spans = [
+            (store.spec(r.id).model, server_seconds(r.scheduled_time), server_seconds(r.end_time))
+            for r in store.records()
+        ]
+    running = [
+        Counter(
+            model for model, start, end in spans if start is not None and end is not None and start <= t < end
+        )
+        for _, t, _ in spans
+        if t is not None
+    ]
+    assert max(sum(counts.values()) for counts in running) == 7
+    assert max(counts["wan2.6-i2v-flash"] for counts in running) == 5

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from runner.catalog import ENDPOINTS, get_model
+from runner.catalog import ENDPOINTS
 from runner.plan import Disposition, build_plan, task_cost
 from runner.tasks import MediaRef, ParamValue, TaskRecord, TaskSpec, TaskState
 
@@ -100,23 +100,22 @@ def test_wall_time_is_the_makespan_bound_plus_one_generation() -> None:
     assert estimate.wall_s == pytest.approx(157.5)
     limited = build_plan(specs, [], SIM, concurrency=2, submit_rate=100)
     assert limited.wall_s == pytest.approx(10 * 52.5 / 2 + 52.5)
-    assert limited.estimates[0].submit_rate == 5.0  # a limit never raises the model's quota
+    assert limited.estimates[0].submit_rate == 100  # as `runner run`: a limit replaces the quota
 
 
-def test_models_share_one_pool_at_the_smallest_quota() -> None:
-    """As `runner run` runs them: every model at the smallest quota among them, and the whole
-    run's estimate is the bound over all its tasks, longer than any model's share alone."""
-    specs = [spec("a"), *(spec(f"t{n}", model="wan2.2-i2v-flash") for n in range(6))]
+def test_each_model_runs_at_its_own_quota_side_by_side() -> None:
+    """As `runner run` runs them: each model in a lane of its own quota, so the whole run's
+    estimate is its slowest model's, not the bound of all its tasks at the smallest quota."""
+    specs = [
+        *(spec(f"f{n}") for n in range(10)),
+        *(spec(f"s{n}", model="wan2.2-i2v-flash") for n in range(4)),
+    ]
     plan = build_plan(specs, [], SIM)
-    slow = get_model("wan2.2-i2v-flash")
-    assert slow is not None
-    limits = {(e.submit_rate, e.concurrency) for e in plan.estimates}
-    assert limits == {(slow.submit_rate, slow.concurrency)}
-    generation = sum(e.generation_s for e in plan.estimates)
-    assert plan.wall_s == pytest.approx(
-        max(7 / slow.submit_rate, generation / slow.concurrency) + generation / 7
-    )
-    assert plan.wall_s > max(e.wall_s for e in plan.estimates)
+    quotas = {e.model: (e.tasks, e.submit_rate, e.concurrency) for e in plan.estimates}
+    assert quotas == {"wan2.6-i2v-flash": (10, 5.0, 5), "wan2.2-i2v-flash": (4, 2.0, 2)}
+    assert plan.wall_s == pytest.approx(max(e.wall_s for e in plan.estimates))
+    every = sum(e.generation_s for e in plan.estimates)
+    assert plan.wall_s < every / 2  # less than all 14 tasks on the smaller quota's 2 slots
 
 
 def test_nothing_to_run_has_no_estimate() -> None:

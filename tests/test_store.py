@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import sqlite3
 from pathlib import Path
 
@@ -175,3 +176,9 @@ def test_revision_changes_with_every_change_to_a_task_row(store: Store) -> None:
         change()
         assert store.revision() not in seen
         seen.append(store.revision())
+
+
+def test_models_names_every_tasks_model(store: Store) -> None:
+    """One read gives each task's model, by task (the engine routes tasks to per-model lanes)."""
+    store.add_tasks([make_spec("a"), dataclasses.replace(make_spec("b"), model="wan2.2-i2v-flash")])
+    assert store.models() == {"a": "wan2.6-i2v-flash", "b": "wan2.2-i2v-flash"}

@@ -69,9 +69,11 @@ def manifest_options(func: F) -> F:
         click.option("--prompt-extend/--no-prompt-extend", default=None, help="Default prompt rewriting."),
         click.option("--watermark/--no-watermark", default=None, help="Default watermark."),
         click.option("--audio/--no-audio", default=None, help="Default soundtrack (wan2.6-i2v-flash)."),
-        click.option("--concurrency", type=int, help="Tasks in flight at once (default: the model's quota)."),
         click.option(
-            "--submit-rate", type=float, help="Submissions per second (default: the model's quota)."
+            "--concurrency", type=int, help="Tasks in flight at once, per model (default: the model's quota)."
+        ),
+        click.option(
+            "--submit-rate", type=float, help="Submissions per second, per model (default: its quota)."
         ),
         click.option("--max-cost", type=float, help="Stop submitting past this cost."),
         click.option("--max-wall-time", help='Stop submitting after this long, e.g. "2h" or "30m".'),
@@ -344,8 +346,8 @@ def _print_wall_time(console: Console, result: Plan) -> None:
         )
     if len(result.estimates) > 1:
         console.print(
-            "  The models share one pool at the smallest quota among them; a manifest per model"
-            " (each run in its own folder) uses every model's quota in full."
+            "  Each model's tasks run within that model's own quota, side by side; the run takes as"
+            " long as its slowest model."
         )
 
 

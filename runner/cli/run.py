@@ -20,7 +20,7 @@ import anyio
 import click
 from rich.console import Console
 
-from runner.catalog import Endpoint, pool_quota, resolve_endpoint
+from runner.catalog import Endpoint, resolve_endpoint
 from runner.cli import EXIT_ACCOUNT, EXIT_FAILED_TASKS, EXIT_OK, EXIT_STOPPED
 from runner.cli.logs import run_logging
 from runner.cli.plan import load_from_options, manifest_options
@@ -32,6 +32,7 @@ from runner.cli.wiring import (
     open_connection,
     resolve_api_key,
 )
+from runner.engineconfig import Quota, catalogue_quota, model_quotas
 from runner.errors import AccountError, ApiError, ConfigError, TaskRejectedError
 from runner.lifecycle import Event
 from runner.manifest import Manifest, run_folder
@@ -180,29 +181,23 @@ def _engine_config(
     retry_failed: bool,
     retry_codes: tuple[str, ...],
 ) -> EngineConfig:
-    """Limits: flags over manifest over the catalogue quota of the manifest's (slowest) model.
+    """Limits: flags over manifest over each model's catalogue quota (quotas are per model).
 
-    A limit above the catalogue's quota is kept (accounts can have raised quotas) but warned about.
+    A limit above a model's catalogue quota is kept (accounts can have raised quotas) but warned about.
     """
     limits = loaded.limits
-    quota_rate, quota_concurrency = pool_quota({spec.model for spec in loaded.specs})
-    concurrency = limits.concurrency or quota_concurrency
-    submit_rate = limits.submit_rate or quota_rate
-    if concurrency > quota_concurrency or submit_rate > quota_rate:
-        log.warning(
-            "Limits above the model's usual quota (%d at once, %g/s): %d at once, %g/s. Keep them only if "
-            "your account's quota was raised; otherwise DashScope will throttle the run.",
-            quota_concurrency,
-            quota_rate,
-            concurrency,
-            submit_rate,
-        )
+    models = sorted({spec.model for spec in loaded.specs})
+    quotas = model_quotas(models, concurrency=limits.concurrency, submit_rate=limits.submit_rate)
+    for model in models:
+        _warn_above_quota(model, quotas[model])
     ahead = queue_ahead if queue_ahead is not None else limits.queue_ahead
     inline_max = data_url_max if data_url_max is not None else limits.data_url_max
     uploads = UploadSettings() if inline_max is None else UploadSettings(data_url_max=inline_max)
     return EngineConfig(
-        concurrency=concurrency,
-        submit_rate=submit_rate,
+        # a model not in the manifest (an earlier manifest's task still in flight): the least quota
+        concurrency=min((quota.concurrency for quota in quotas.values()), default=1),
+        submit_rate=min((quota.submit_rate for quota in quotas.values()), default=1.0),
+        quotas=quotas,
         queue_ahead=DEFAULT_QUEUE_AHEAD if ahead is None else ahead,
         max_cost=limits.max_cost,
         max_wall_time=limits.max_wall_time,
@@ -211,6 +206,20 @@ def _engine_config(
         retry_codes=frozenset(retry_codes),
         uploads=uploads,
     )
+
+
+def _warn_above_quota(model: str, quota: Quota) -> None:
+    usual = catalogue_quota(model)
+    if quota.concurrency > usual.concurrency or quota.submit_rate > usual.submit_rate:
+        log.warning(
+            "Limits above %s's usual quota (%d at once, %g/s): %d at once, %g/s. Keep them only if "
+            "your account's quota was raised; otherwise DashScope will throttle the run.",
+            model,
+            usual.concurrency,
+            usual.submit_rate,
+            quota.concurrency,
+            quota.submit_rate,
+        )
 
 
 def _with_clock(config: EngineConfig, time_scale: float, learn_clock: bool) -> EngineConfig:

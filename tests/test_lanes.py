@@ -1,0 +1,91 @@
+"""Quotas are per model: each model's tasks are submitted in a lane of their own quota."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import pytest
+from engine_helpers import make_specs, run_batch, sim_app, spec
+
+from runner.catalog import ENDPOINTS
+from runner.costs import reserved_cost
+from runner.engineconfig import EngineConfig, Quota, model_quotas
+from runner.lanes import Lanes
+from runner.ratelimit import AnyioClock
+
+FAST, SLOW = "wan2.6-i2v-flash", "wan2.2-i2v-flash"  # 5/s with 5 at once; 2/s with 2 at once
+
+
+def test_each_model_gets_its_catalogue_quota_or_the_runs_limit() -> None:
+    """The catalogue's numbers per model; a limit replaces that number for every model; a model
+    the catalogue does not know gets 1/s and 1 at once."""
+    assert model_quotas([FAST, SLOW, "not-a-model"]) == {
+        FAST: Quota(5.0, 5),
+        SLOW: Quota(2.0, 2),
+        "not-a-model": Quota(1.0, 1),
+    }
+    assert model_quotas([FAST, SLOW], concurrency=3) == {FAST: Quota(5.0, 3), SLOW: Quota(2.0, 3)}
+
+
+def test_lanes_route_tasks_by_model_and_share_one_cost_budget() -> None:
+    """Each task lands in its model's lane with that model's quota; a model the config does not
+    list gets the config's own numbers; `--max-cost` counts what every lane reserves."""
+    config = EngineConfig(concurrency=1, submit_rate=1.0, quotas=model_quotas([FAST, SLOW]))
+    models = {"a": FAST, "b": SLOW, "c": "wan2.5-i2v-preview"}
+    lanes = Lanes(models, config, AnyioClock(), ENDPOINTS["sim"])
+    assert {lane.model: lane.quota for lane in lanes} == {
+        FAST: Quota(5.0, 5),
+        SLOW: Quota(2.0, 2),
+        "wan2.5-i2v-preview": Quota(1.0, 1),
+    }
+    assert lanes.of("b").model == SLOW
+    assert lanes.capacity == 5 + 2 + 1
+    held = spec("a")
+    lanes.of("a").slots.hold("a", held)
+    other = spec("b", model=SLOW)
+    cost = reserved_cost(held, ENDPOINTS["sim"]) + reserved_cost(other, ENDPOINTS["sim"])
+    assert lanes.held == 1
+    assert not lanes.over_budget(other, spent=0.0, limit=cost)
+    assert lanes.over_budget(other, spent=0.0, limit=cost - 0.01)  # a's reservation counts for b
+
+
+def test_time_left_is_the_slowest_lanes() -> None:
+    """Ten tasks waiting on 5 slots and six on 2: the lanes run side by side, so the time left is
+    the 2-slot lane's three rounds, not sixteen tasks over seven slots."""
+    models = {f"f{n}": FAST for n in range(10)} | {f"s{n}": SLOW for n in range(6)}
+    lanes = Lanes(
+        models, EngineConfig(1, 1.0, quotas=model_quotas([FAST, SLOW])), AnyioClock(), ENDPOINTS["sim"]
+    )
+    for task in models:
+        lanes.of(task).queue.append(task)
+    assert lanes.time_left(100.0) == pytest.approx(300.0)
+
+
+def _most_running_at_once(submissions: list[dict[str, Any]]) -> int:
+    """The largest number of tasks, of any model, running at one instant on the server."""
+    starts = [s["scheduled_time"] for s in submissions if s["scheduled_time"] is not None]
+    return max(
+        sum(
+            1
+            for s in submissions
+            if s["scheduled_time"] is not None and s["scheduled_time"] <= t < s["end_time"]
+        )
+        for t in starts
+    )
+
+
+@pytest.mark.anyio
+async def test_two_models_each_use_their_own_quota_at_once(tmp_path: Path) -> None:
+    """A manifest of a 5·5 model and a 2·2 model on a server that refuses tasks beyond a quota:
+    five of the first and two of the second run at the same time, with no 429, and every task
+    is done (one pool at the smaller quota would run two at a time in all)."""
+    specs = [*make_specs(15, "f"), *make_specs(6, "s", model=SLOW)]
+    app = sim_app("fast", time_scale=0.002, seed=4, concurrency_mode="reject")
+    quotas = model_quotas([FAST, SLOW])
+    batch = await run_batch(tmp_path, specs, app, concurrency=1, submit_rate=1.0, quotas=quotas)
+    assert batch.summary.done == 21
+    assert batch.ledger["throttled_total"] == 0
+    assert batch.ledger["peak_running"] == {SLOW: 2, FAST: 5}
+    assert _most_running_at_once(batch.ledger["submissions"]) == 7
+    assert batch.summary.efficiency is not None
