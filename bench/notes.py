@@ -28,7 +28,11 @@ running tasks, which an SDK client would not have, so the refuse rows' ~25 is th
 real seconds per server second. Heavy-tailed runs stop at N = 500 (one Pareto task may run for hours of
 server time; at N = 5,000 the compression needed would make this machine's CPU, not the quota, the limit).
 The rows marked *control* repeat one cell with half the compression, and with `--queue-ahead 2` in both
-modes.
+modes. The *two models* controls put both quota classes in one manifest, the tasks split 5:2 between
+wan2.6-i2v-flash and wan2.2-i2v-flash so that each model alone would need about the same time; quotas
+are per model, so their LB is the larger of the two models' bounds, which a run reaches only by keeping
+both models' quotas busy at once (the engine submits each model's tasks in a lane of its own quota; one
+pool at the smaller quota, as the engine ran before, would take about 3.4 times the LB).
 
 **Reading the figures.** By default the engine never has more tasks on the server than the concurrency
 quota, whether the server would queue surplus submissions or refuse them: which of the two DashScope does

@@ -2,9 +2,10 @@
 
 The submission rate and the concurrent tasks are counted independently for each model
 (reference §6.1), so each model's tasks are submitted in a lane of their own: its submit
-queue, its pacer (halved on a 429 and regrown), its queue-ahead and its slots. A manifest
-that compares a 5/s·5 model with a 2/s·2 one keeps both quotas busy. The task-endpoint
-budget, the poller, the download pool and `--max-cost` stay shared by the whole run.
+queue, its pacer (halved on a 429 and regrown) and its slots. A manifest that compares a
+5/s·5 model with a 2/s·2 one keeps both quotas busy. The task-endpoint budget, the poller,
+the download pool, `--max-cost` and what queue-ahead learned (whether the server refuses
+tasks beyond a quota: one fact about the server) stay shared by the whole run.
 """
 
 from __future__ import annotations
@@ -29,16 +30,17 @@ _AIMD_RECOVERY_S: Final = 20.0  # server seconds from a cut rate back to the quo
 class Lane:
     """One model's submissions: what waits, how fast it may go, what it holds."""
 
-    def __init__(self, model: str, config: EngineConfig, clock: Clock, endpoint: Endpoint) -> None:
+    def __init__(
+        self, model: str, config: EngineConfig, clock: Clock, endpoint: Endpoint, queue_ahead: QueueAhead
+    ) -> None:
         self.model = model
         self.quota: Quota = config.quota(model)
         scale = config.time_scale
         rate = self.quota.submit_rate / scale
         aimd = Aimd(rate, recovery_s=_AIMD_RECOVERY_S * scale, cooldown_s=scale)
         self.pacer = Pacer(rate, clock=clock, aimd=aimd)
-        self.queue_ahead = QueueAhead(config.queue_ahead, clock=clock, time_scale=scale)
         self.slots = Slots(
-            self.quota.concurrency, self.queue_ahead, endpoint, max_posts=config.max_posts_in_flight
+            self.quota.concurrency, queue_ahead, endpoint, max_posts=config.max_posts_in_flight
         )
         self.queue = SubmitQueue()
 
@@ -52,8 +54,9 @@ class Lanes:
         """`models`: every journalled task's model, by task."""
         self._model_of = dict(models)
         self._endpoint = endpoint
+        self.queue_ahead = QueueAhead(config.queue_ahead, clock=clock, time_scale=config.time_scale)
         names = sorted(set(self._model_of.values()))
-        self._lanes = {name: Lane(name, config, clock, endpoint) for name in names}
+        self._lanes = {name: Lane(name, config, clock, endpoint, self.queue_ahead) for name in names}
 
     def __iter__(self) -> Iterator[Lane]:
         return iter(self._lanes.values())

@@ -114,7 +114,7 @@ class Engine:
     def queue_ahead(self) -> int:
         """Tasks that may be submitted beyond each model's concurrency quota (0 once the server
         refused one)."""
-        return min((lane.queue_ahead.current for lane in self.lanes), default=self.config.queue_ahead)
+        return self.lanes.queue_ahead.current
 
     async def run(self) -> RunSummary:
         """Run until every task is settled or the run is stopped; return the summary."""
@@ -282,7 +282,7 @@ class Engine:
         if error.status_code == 429:
             self.stats.throttled += 1
             lane.pacer.throttled(error.retry_after)
-            lane.queue_ahead.throttled(beyond)
+            self.lanes.queue_ahead.throttled(beyond)
         lane.queue.defer(task, self._clock.now() + self._backoff.delay(task, error.retry_after))
         self._notify()
 

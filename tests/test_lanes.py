@@ -89,3 +89,13 @@ async def test_two_models_each_use_their_own_quota_at_once(tmp_path: Path) -> No
     assert batch.ledger["peak_running"] == {SLOW: 2, FAST: 5}
     assert _most_running_at_once(batch.ledger["submissions"]) == 7
     assert batch.summary.efficiency is not None
+
+
+def test_a_refused_surplus_turns_queue_ahead_off_in_every_lane() -> None:
+    """Whether the server refuses tasks beyond a quota is one fact about the server: once a task
+    beyond one model's quota is refused, no lane sends tasks beyond its quota."""
+    config = EngineConfig(1, 1.0, queue_ahead=2, quotas=model_quotas([FAST, SLOW]))
+    lanes = Lanes({"a": FAST, "b": SLOW}, config, AnyioClock(), ENDPOINTS["sim"])
+    assert (lanes.of("a").slots.capacity, lanes.of("b").slots.capacity) == (7, 4)
+    lanes.queue_ahead.throttled(beyond=True)
+    assert (lanes.of("a").slots.capacity, lanes.of("b").slots.capacity) == (5, 2)
