@@ -21,7 +21,6 @@ import anyio
 
 from runner.catalog import Endpoint
 from runner.client import DashScopeClient, ListedTask, TaskStatus
-from runner.costs import actual_cost
 from runner.crashpoints import crash_point
 from runner.efficiency import server_seconds
 from runner.errors import AccountError, ApiError, TransientApiError
@@ -31,6 +30,7 @@ from runner.polltiming import PollTiming
 from runner.ratelimit import Pacer
 from runner.store import Store
 from runner.sweeps import SWEEP_MIN_RUNNING, list_statuses
+from runner.taskends import TASK_ENDS, journal_end, server_times
 from runner.tasks import TaskRecord, TaskSpec, TaskState
 
 __all__ = ["PollListener", "Poller", "shape_of"]
@@ -277,65 +277,36 @@ class Poller:
         if record.state not in (TaskState.PENDING, TaskState.RUNNING):
             self.forget(watch.task)
             return
-        times = _times(status)
         if status.status == "PENDING":
             watch.started_local = None
             self._schedule(watch, now + self.timing.pending_interval(watch.shape))
         elif status.status == "RUNNING":
             if record.state is TaskState.PENDING:
-                self._store.transition(watch.task, Event.STARTED, **times)
+                self._store.transition(watch.task, Event.STARTED, **server_times(status))
             self._note_start(watch, status, now)
             backlogged = self._backlogged(watch.shape[0])
             first = (watch.started_local or now) + self.timing.first_look(watch.shape, backlogged=backlogged)
             running_s = (now - (watch.started_local or now)) * self.clock_map.slope
             interval = self.timing.running_interval(watch.shape, running_s, backlogged=backlogged)
             self._schedule(watch, max(first, now + interval))
-        elif status.status in ("SUCCEEDED", "FAILED"):
-            self._finished(watch, status, times)
-        elif status.status == "CANCELED":
-            self._store.transition(watch.task, Event.CANCELLED, **times)
-            self._end(watch, None)
-            self._listener.task_ended(watch.task)
-        elif status.status == "UNKNOWN":
-            message = (
-                f"DashScope no longer knows task {record.task_id}: it expired (task ids live 24 h), "
-                "or the server forgot it (an in-process simulator restarted)."
-            )
-            self._store.transition(watch.task, Event.EXPIRED, error_code="Expired", error_message=message)
-            self._end(watch, None)
-            self._listener.task_ended(watch.task)
+        elif status.status in TASK_ENDS:
+            self._ended(watch, status)
         else:
             interval = self.timing.running_interval(watch.shape, backlogged=self._backlogged(watch.shape[0]))
             self._schedule(watch, now + interval)
 
-    def _finished(self, watch: _Watch, status: TaskStatus, times: dict[str, Any]) -> None:
+    def _ended(self, watch: _Watch, status: TaskStatus) -> None:
+        """Journal the task's end, hand its server slot on, then tell the engine."""
         started, ended = server_seconds(status.scheduled_time), server_seconds(status.end_time)
-        if status.status == "SUCCEEDED":
-            if started is not None and ended is not None:
-                self.durations.add(watch.shape, ended - started)
-            spec = self._store.spec(watch.task)
-            self._store.transition(
-                watch.task,
-                Event.SUCCEEDED,
-                video_url=status.video_url,
-                usage=status.usage,
-                orig_prompt=status.orig_prompt,
-                actual_prompt=status.actual_prompt,
-                cost=actual_cost(spec, status.usage, self._endpoint),
-                **times,
-            )
-            self._end(watch, ended)
+        succeeded = status.status == "SUCCEEDED"
+        if succeeded and started is not None and ended is not None:
+            self.durations.add(watch.shape, ended - started)
+        journal_end(self._store, watch.task, status, self._endpoint)
+        self._end(watch, ended if status.status in ("SUCCEEDED", "FAILED") else None)
+        if succeeded:
             self._listener.task_succeeded(watch.task)
-            return
-        self._store.transition(
-            watch.task,
-            Event.TASK_FAILED,
-            error_code=status.code or "Unknown",
-            error_message=status.message or "DashScope reported the task FAILED without a message.",
-            **times,
-        )
-        self._end(watch, ended)
-        self._listener.task_ended(watch.task)
+        else:
+            self._listener.task_ended(watch.task)
 
     def _end(self, watch: _Watch, ended: float | None) -> None:
         """Forget a settled task; its server slot went to the oldest task queued behind it."""
@@ -403,12 +374,3 @@ class Poller:
         self._changed = anyio.Event()
         with anyio.move_on_after(delay):
             await self._changed.wait()
-
-
-def _times(status: TaskStatus) -> dict[str, Any]:
-    values = {
-        "submit_time": status.submit_time,
-        "scheduled_time": status.scheduled_time,
-        "end_time": status.end_time,
-    }
-    return {name: value for name, value in values.items() if value is not None}
