@@ -13,10 +13,11 @@ import datetime
 import os
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from pathlib import Path, PurePosixPath
+from pathlib import Path
 from typing import Any, Final
 
 from runner.catalog import Endpoint, resolve_endpoint
+from runner.csvrows import csv_tasks
 from runner.errors import ConfigError, ManifestError, Problem
 from runner.expand import Axis, Expansion, RawTask, count_variants, expand_task, task_axes
 from runner.fields import FIELD_NAMES, FieldChecker, suggest
@@ -24,7 +25,7 @@ from runner.identity import check_explicit_id, make_spec
 from runner.limits import LIMIT_KEYS, Limits, parse_limits
 from runner.media import MediaCache
 from runner.mediarefs import MediaResolver
-from runner.readers import MarkedDict, RowPlace, read_csv, read_yaml
+from runner.readers import MarkedDict, RowPlace, read_yaml
 from runner.tasks import TaskSpec
 from runner.templates import TemplateError, is_safe_id, render
 
@@ -35,7 +36,6 @@ TOP_LEVEL_KEYS: Final = ("name", "endpoint", "model", "defaults", "limits", "mat
 _OVERRIDE_TOP: Final = ("name", "endpoint", "model")
 _NOT_DEFAULTS: Final = ("id",)
 _NOT_MATRIX: Final = ("id", "meta")
-_META_PREFIXES: Final = ("meta.", "meta_")
 _SHARED_CACHE: Final = MediaCache()
 _MAX_DETAILED_WARNINGS: Final = 20
 
@@ -280,62 +280,10 @@ def _raw_tasks(loader: _Loader, doc: Mapping[str, Any]) -> list[RawTask]:
     rows = doc.get("rows")
     files = rows if isinstance(rows, list) else [rows] if rows is not None else []
     for name in files:
-        tasks += _csv_tasks(loader, str(name), loader.at(doc, "rows"))
+        rows_tasks, problems = csv_tasks(str(name), loader.at(doc, "rows"), loader.path, loader.root)
+        tasks += rows_tasks
+        loader.problems += problems
     return tasks
-
-
-def _csv_tasks(loader: _Loader, name: str, where: str) -> list[RawTask]:
-    relative = PurePosixPath(name)
-    path = Path(os.path.normpath(loader.root / relative))
-    if not relative.is_absolute() and not path.is_relative_to(loader.root):
-        loader.fail(where, "rows", f"{name!r} points outside the manifest's folder ({loader.root}).")
-        return []
-    display = loader.display if loader.path.name == name else str(loader.path.parent / name)
-    table, problems = read_csv(path, display)
-    loader.problems += problems
-    if table is None:
-        return []
-    columns = _csv_columns(loader, table.header, display)
-    if columns is None:
-        return []
-    folder = path.parent
-    tasks = []
-    for number, cells in table.rows:
-        values: dict[str, object] = {}
-        meta: dict[str, str] = {}
-        for index, cell in enumerate(cells):
-            if cell == "":
-                continue
-            column, is_meta = columns[index]
-            if is_meta:
-                meta[column] = cell
-            else:
-                values[column] = cell
-        if meta:
-            values["meta"] = meta
-        tasks.append(RawTask(values, RowPlace(f"{display}:row {number}", folder, loader.root, None, display)))
-    return tasks
-
-
-def _csv_columns(loader: _Loader, header: list[str], display: str) -> list[tuple[str, bool]] | None:
-    columns: list[tuple[str, bool]] = []
-    ok = True
-    seen: set[str] = set()
-    allowed = [f for f in FIELD_NAMES if f != "meta"]
-    for column in header:
-        if column in seen:
-            loader.fail(f"{display}:header", column, "the column appears twice.")
-            ok = False
-        seen.add(column)
-        if column.startswith(_META_PREFIXES) and len(column) > 5:
-            columns.append((column[5:], True))
-        elif column in allowed:
-            columns.append((column, False))
-        else:
-            hint = suggest(column, allowed) or " Name extra columns meta.<name> to keep them as metadata."
-            loader.fail(f"{display}:header", column, f"unknown column.{hint}")
-            ok = False
-    return columns if ok else None
 
 
 def _build_specs(
