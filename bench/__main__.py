@@ -1,6 +1,6 @@
 """`python -m bench`: run the benchmark sections, print the summary, write json and BENCHMARKS.md.
 
-python -m bench                    # the full record (about an hour on 2 cores), writes BENCHMARKS.md
+python -m bench                    # the full record (about 1.5 hours on 2 cores), writes BENCHMARKS.md
 python -m bench --smoke            # tiny sizes, under a minute (CI); writes into --results only
 python -m bench --only efficiency  # one section (efficiency, sdk, scale, downloads)
 python -m bench --results DIR --write PATH

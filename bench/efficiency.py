@@ -113,6 +113,7 @@ def _controls() -> list[Scenario]:
     return [
         Scenario(500, mode="queue", time_scale=0.005, mixed=True, label="control: two models"),
         Scenario(500, mode="reject", time_scale=0.005, mixed=True, label="control: two models"),
+        Scenario(5000, mode="queue", time_scale=0.003, mixed=True, label="control: two models"),
         Scenario(5000, mode="reject", time_scale=0.003, mixed=True, label="control: two models"),
         Scenario(500, 5, "reject", time_scale=0.01, label="control: scale 0.01"),
         Scenario(500, 5, "queue", time_scale=0.002, queue_ahead=2, label="control: --queue-ahead 2"),

@@ -10,6 +10,8 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+from bench.efficiency import Scenario
+
 __all__ = ["load_results", "machine", "markdown", "summary_rows"]
 
 SECTIONS = ("efficiency", "sdk", "scale", "downloads")
@@ -68,8 +70,11 @@ def _efficiency_rows(data: dict[str, Any]) -> list[Row]:
         throttled = sum(r["submit_429"] for r in grid if r["scenario"]["mode"] == mode)
         runs = sum(1 for r in grid if r["scenario"]["mode"] == mode)
         out.append((f"Submit 429s, {wording} ({runs} runs)", "0", str(throttled), _verdict(throttled == 0)))
+    out += _two_model_rows(data["rows"])
     for row in data["rows"]:
         label = row["scenario"].get("label", "")
+        if row["scenario"].get("mixed"):
+            continue
         if "queue-ahead" in label:
             # opting in: 0 429s when the server queues surplus; its one probe when it refuses
             probes = 0 if row["scenario"]["mode"] == "queue" else 1
@@ -81,6 +86,21 @@ def _efficiency_rows(data: dict[str, Any]) -> list[Row]:
             value = f"{row['efficiency']:.3f}"
             out.append((f"LB/makespan, {row['name']}", "≥ 0.97", value, _verdict(ok)))
     return out
+
+
+def _two_model_rows(rows: list[dict[str, Any]]) -> list[Row]:
+    """The two-model controls held to the grid's target: those whose every model has 500 tasks or
+    more (the grid's N >= 500); the smaller ones are in the section's table."""
+    mixed = [r for r in rows if r["scenario"].get("mixed")]
+    big = [r for r in mixed if min(Scenario(**r["scenario"]).task_counts().values()) >= 500]
+    if not big:
+        return []
+    worst = min(big, key=lambda r: r["efficiency"])
+    throttled = sum(r["submit_429"] for r in big)
+    value = f"{worst['efficiency']:.3f} worst ({worst['name']}), {throttled}"
+    ok = worst["efficiency"] >= 0.97 and throttled == 0
+    name = f"LB/makespan, submit 429s, two models in one manifest, ≥ 500 tasks each ({len(big)} runs)"
+    return [(name, "≥ 0.97, 0", value, _verdict(ok))]
 
 
 def _mean(rows: list[dict[str, Any]], key: str) -> float:
