@@ -77,7 +77,7 @@ class RunStats:
     #: server run times of this run's tasks, by model
     durations: dict[str, list[float]] = field(default_factory=dict)
     _this_run: set[str] = field(default_factory=set)
-    _cost_base: float | None = None
+    _cost_base: float = 0.0  #: what the journal's succeeded tasks cost when the run began
     _cost_added: float = 0.0
 
     def note_submit(self, task: str, now: float) -> None:
@@ -100,10 +100,13 @@ class RunStats:
         self.done += 1
         self.last_settled_local = now
 
-    def cost_so_far(self, store: Store) -> float:
+    def count_cost_from(self, store: Store) -> None:
+        """Take what the journal's succeeded tasks cost, before this run settles any task (each
+        one it settles is added as it succeeds, so it must not be in the base too)."""
+        self._cost_base = store.cost_of(_BILLED)
+
+    def cost_so_far(self) -> float:
         """Actual cost of every succeeded task of the run folder (journal at start + this run)."""
-        if self._cost_base is None:
-            self._cost_base = store.cost_of(_BILLED)
         return self._cost_base + self._cost_added
 
 

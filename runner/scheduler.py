@@ -154,7 +154,7 @@ class Engine:
             counts=counts,
             total=sum(counts.values()),
             done_this_run=self.stats.done,
-            cost=self.stats.cost_so_far(self._store),
+            cost=self.stats.cost_so_far(),
             currency=self._endpoint.currency,
             submit_rate=self.lanes.submit_rate * self.config.time_scale,
             submitted=self.stats.submitted,
@@ -190,6 +190,7 @@ class Engine:
             retry_codes=self.config.retry_codes,
         )
         self.stats.skipped = recovered.done_before
+        self.stats.count_cost_from(store)
         self.stats.retried += recovered.retried
         self._reconciler.load_known()
         for record in recovered.in_flight:
@@ -290,7 +291,7 @@ class Engine:
         limit = self.config.max_cost
         if limit is None:
             return False
-        return self.lanes.over_budget(spec, spent=self.stats.cost_so_far(self._store), limit=limit)
+        return self.lanes.over_budget(spec, spent=self.stats.cost_so_far(), limit=limit)
 
     # -- what the reconciler reports ------------------------------------------------------
 

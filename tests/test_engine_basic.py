@@ -5,8 +5,10 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from engine_helpers import assert_folder_complete, local_png, make_specs, run_batch, sim_app, spec
+from engine_helpers import assert_folder_complete, local_png, make_specs, run_batch, sim_app, sim_client, spec
 
+from runner.catalog import ENDPOINTS
+from runner.scheduler import Engine, EngineConfig
 from runner.store import JOURNAL_NAME, Store
 
 pytestmark = pytest.mark.anyio
@@ -89,3 +91,20 @@ async def test_local_image_is_sent_and_a_changed_one_fails_its_task(tmp_path: Pa
         message = store.record("edited").error_message or ""
     assert "edited.png" in message
     assert "changed since the manifest was planned" in message
+
+
+async def test_progress_cost_counts_each_success_once(tmp_path: Path) -> None:
+    """The cost a progress snapshot shows is what the journal's succeeded tasks cost: an earlier
+    run's successes once, and this run's once, however late the first snapshot is taken."""
+    app = sim_app("fast", time_scale=0.002, seed=5)
+    await run_batch(tmp_path, make_specs(3), app)
+    store = Store.open(tmp_path / JOURNAL_NAME)
+    try:
+        store.add_tasks(make_specs(6))
+        async with sim_client(app) as client:
+            engine = Engine(store, client, tmp_path, ENDPOINTS["sim"], EngineConfig(5, 5.0, time_scale=0.002))
+            summary = await engine.run()
+            assert summary.done == 6
+            assert engine.snapshot().cost == pytest.approx(summary.cost)
+    finally:
+        store.close()
