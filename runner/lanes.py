@@ -65,13 +65,6 @@ class Lanes:
         """The lane of `task`'s model."""
         return self._lanes[self._model_of[task]]
 
-    def concurrency(self, model: str) -> int:
-        """The concurrency quota of `model` (the poller's view of what can be running)."""
-        return self._lanes[model].quota.concurrency
-
-    def quotas(self) -> dict[str, Quota]:
-        return {lane.model: lane.quota for lane in self}
-
     @property
     def waiting(self) -> bool:
         """Whether any task waits to be submitted."""

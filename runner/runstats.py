@@ -9,7 +9,7 @@ in a lane of their own quota, so the run's bound is the largest of its models' b
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Final
 
@@ -117,7 +117,7 @@ def build_summary(
     currency: str,
     wall_time_s: float,
     stopped_reason: str | None,
-    quotas: Mapping[str, Quota],
+    quota_of: Callable[[str], Quota],
     slope: float,
 ) -> RunSummary:
     """The run's outcome from the journal (the truth) and this run's counters."""
@@ -143,7 +143,7 @@ def build_summary(
     first, last = stats.first_submit_local, stats.last_settled_local
     if stats.durations and first is not None and last is not None:
         bound = max(
-            makespan_lower_bound(times, quotas[model].concurrency, quotas[model].submit_rate)
+            makespan_lower_bound(times, quota_of(model).concurrency, quota_of(model).submit_rate)
             for model, times in stats.durations.items()
         )
         summary.efficiency = efficiency(bound, (last - first) * slope)

@@ -87,7 +87,7 @@ class Engine:
             poll_pacer,
             self,
             endpoint=endpoint,
-            concurrency=self.lanes.concurrency,
+            concurrency=lambda model: config.quota(model).concurrency,
             clock_map=clock_map,
             seed=seed,
         )
@@ -173,7 +173,7 @@ class Engine:
             currency=self._endpoint.currency,
             wall_time_s=self._clock.now() - self._started_local,
             stopped_reason=self._stop_reason,
-            quotas=self.lanes.quotas(),
+            quota_of=self.config.quota,
             slope=self.poller.clock_map.slope,
         )
 

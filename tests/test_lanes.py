@@ -10,9 +10,12 @@ from engine_helpers import make_specs, run_batch, sim_app, spec
 
 from runner.catalog import ENDPOINTS
 from runner.costs import reserved_cost
+from runner.efficiency import makespan_lower_bound
 from runner.engineconfig import EngineConfig, Quota, model_quotas
 from runner.lanes import Lanes
 from runner.ratelimit import AnyioClock
+from runner.runstats import RunStats, build_summary
+from runner.store import JOURNAL_NAME, Store
 
 FAST, SLOW = "wan2.6-i2v-flash", "wan2.2-i2v-flash"  # 5/s with 5 at once; 2/s with 2 at once
 
@@ -88,7 +91,6 @@ async def test_two_models_each_use_their_own_quota_at_once(tmp_path: Path) -> No
     assert batch.ledger["throttled_total"] == 0
     assert batch.ledger["peak_running"] == {SLOW: 2, FAST: 5}
     assert _most_running_at_once(batch.ledger["submissions"]) == 7
-    assert batch.summary.efficiency is not None
 
 
 def test_a_refused_surplus_turns_queue_ahead_off_in_every_lane() -> None:
@@ -99,3 +101,23 @@ def test_a_refused_surplus_turns_queue_ahead_off_in_every_lane() -> None:
     assert (lanes.of("a").slots.capacity, lanes.of("b").slots.capacity) == (7, 4)
     lanes.queue_ahead.throttled(beyond=True)
     assert (lanes.of("a").slots.capacity, lanes.of("b").slots.capacity) == (5, 2)
+
+
+def test_efficiency_bound_is_the_slowest_models_at_its_own_quota(tmp_path: Path) -> None:
+    """Ten 100 s tasks on 5 slots beside four on 2: the run's bound is the larger of the two
+    models' bounds (about 200 s), not all fourteen on the smaller quota (700 s)."""
+    config = EngineConfig(1, 1.0, quotas=model_quotas([FAST, SLOW]))
+    stats = RunStats(first_submit_local=0.0, durations={FAST: [100.0] * 10, SLOW: [100.0] * 4})
+    bound = max(makespan_lower_bound([100.0] * 10, 5, 5.0), makespan_lower_bound([100.0] * 4, 2, 2.0))
+    stats.last_settled_local = bound / 0.8
+    with Store.open(tmp_path / JOURNAL_NAME) as store:
+        summary = build_summary(
+            store,
+            stats,
+            currency="USD",
+            wall_time_s=1.0,
+            stopped_reason=None,
+            quota_of=config.quota,
+            slope=1.0,
+        )
+    assert summary.efficiency == pytest.approx(0.8)
