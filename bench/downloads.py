@@ -5,7 +5,9 @@ two fresh processes fetch the same video URLs from that loopback server with 4 w
 
 - runner: the download pool's own fetch (`runner.downloads.fetch_video`: stream into a
   `VideoWriter`: `.part`, SHA-256, MP4 check, fsync, atomic rename), on the connection
-  `runner run` opens (`runner.cli.wiring.open_connection`, which reads in bulk);
+  `runner run` opens (`runner.cli.wiring.open_connection`, which reads in bulk), with the
+  pool's workers: 4 transfers at once, each with a worker behind it finishing (fsync,
+  rename) the video it streamed before;
 - raw: `httpx.AsyncClient.stream` written straight to a file, nothing else;
 - raw-fsync: the same, plus one fsync per file (the durability the pool promises);
 - raw-verified: the pool's work written the plain way: SHA-256 of every byte, fsync, rename.
@@ -40,7 +42,7 @@ import httpx
 from bench.processes import SIM_KEY, measure, peak_rss_kb, serve
 from runner.catalog import resolve_endpoint
 from runner.cli.wiring import SimOptions, open_connection
-from runner.downloads import fetch_video
+from runner.downloads import WORKERS_PER_TRANSFER, fetch_video
 from runner.results import VideoWriter
 
 __all__ = ["run_section"]
@@ -81,13 +83,14 @@ async def _runner_fetch(urls: list[str], out: Path) -> None:
     """The pool's fetch, on the connection `runner run` opens for a loopback endpoint."""
     server = urlsplit(urls[0])
     endpoint = resolve_endpoint(f"{server.scheme}://{server.netloc}/api/v1")
+    transfers = anyio.CapacityLimiter(WORKERS)
     async with open_connection(endpoint, SIM_KEY, SimOptions()) as connection:
 
         async def one(n: int, url: str) -> None:
             with VideoWriter(out, f"v{n}", None) as writer:
-                await fetch_video(connection.client, writer, url)
+                await fetch_video(connection.client, writer, url, transfers)
 
-        await _pooled(urls, one)
+        await _pooled(urls, one, WORKERS_PER_TRANSFER * WORKERS)
 
 
 async def _plain_fetch(urls: list[str], out: Path, *, fsync: bool = False, verify: bool = False) -> None:
@@ -118,11 +121,11 @@ async def _plain_fetch(urls: list[str], out: Path, *, fsync: bool = False, verif
                 finally:
                     os.close(directory)
 
-        await _pooled(urls, one)
+        await _pooled(urls, one, WORKERS)
 
 
-async def _pooled(urls: list[str], one: Any) -> None:
-    """Fetch every URL with WORKERS concurrent workers."""
+async def _pooled(urls: list[str], one: Any, workers: int) -> None:
+    """Fetch every URL with `workers` concurrent workers."""
     send, receive = anyio.create_memory_object_stream[tuple[int, str]](len(urls))
     for item in enumerate(urls):
         send.send_nowait(item)
@@ -133,7 +136,7 @@ async def _pooled(urls: list[str], one: Any) -> None:
             await one(n, url)
 
     async with anyio.create_task_group() as group:
-        for _ in range(WORKERS):
+        for _ in range(workers):
             group.start_soon(worker)
 
 

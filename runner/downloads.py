@@ -15,6 +15,11 @@ or a complete video that the next run fetches again.
 The bytes are written and hashed in a worker thread, a megabyte at a time, and so is the
 final fsync of a large video: file writes and SHA-256 release the GIL, so they run beside
 the event loop (the other downloads, the polls) instead of stalling it.
+
+The network does not wait for the disk: `transfers` videos stream at once, and a video whose
+bytes have all arrived gives its place to the next one while its fsync and rename run. The
+pool has two workers per transfer, so each transfer can have one video finishing
+behind it (a 1 MB video's fsync takes as long as a tenth of its transfer on loopback).
 """
 
 from __future__ import annotations
@@ -37,17 +42,21 @@ from runner.results import VideoFile, VideoWriter, write_sidecar
 from runner.store import Store
 from runner.tasks import TaskRecord, TaskState
 
-__all__ = ["DownloadListener", "Downloader", "fetch_video"]
+__all__ = ["WORKERS_PER_TRANSFER", "DownloadListener", "Downloader", "fetch_video"]
 
 MAX_TRIES: Final = 6
+WORKERS_PER_TRANSFER: Final = 2  #: one streams, one finishes the video it streamed before
 _THREAD_BYTES: Final = 1024 * 1024  #: received bytes are handed to a worker thread this many at a time
 
 
-async def fetch_video(client: DashScopeClient, writer: VideoWriter, url: str) -> VideoFile:
+async def fetch_video(
+    client: DashScopeClient, writer: VideoWriter, url: str, transfers: anyio.CapacityLimiter
+) -> VideoFile:
     """Stream a video into `writer`, resuming from the bytes it already holds, then verify it
-    (size, MP4 check), fsync it and rename it into place."""
+    (size, MP4 check), fsync it and rename it into place. The transfer holds one of
+    `transfers`; the verification, fsync and rename do not."""
     try:
-        async with client.stream_download(url, start=writer.size) as stream:
+        async with transfers, client.stream_download(url, start=writer.size) as stream:
             if stream.offset != writer.size:
                 writer.abort()  # the host sent the whole video again: start over
             writer.expected_size = stream.size
@@ -114,7 +123,7 @@ class Downloader:
         run_dir: Path,
         listener: DownloadListener,
         *,
-        workers: int = 4,
+        transfers: int = 4,
         retry_delay: float = 0.5,
     ) -> None:
         self._store = store
@@ -122,7 +131,8 @@ class Downloader:
         self._poller = poller
         self._run_dir = run_dir
         self._listener = listener
-        self._workers = workers
+        self._transfers = anyio.CapacityLimiter(transfers)
+        self._workers = WORKERS_PER_TRANSFER * transfers
         self._retry_delay = retry_delay
         self._send: MemoryObjectSendStream[str]
         self._receive: MemoryObjectReceiveStream[str]
@@ -164,7 +174,7 @@ class Downloader:
     async def _tries(self, task: str, record: TaskRecord, writer: VideoWriter) -> None:
         for attempt in range(1, MAX_TRIES + 1):
             try:
-                video = await fetch_video(self._client, writer, record.video_url or "")
+                video = await fetch_video(self._client, writer, record.video_url or "", self._transfers)
             except DownloadError as error:
                 if error.disk_full:
                     self._interrupted(task, error)

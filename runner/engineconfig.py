@@ -55,7 +55,7 @@ class EngineConfig:
     max_cost: float | None = None
     max_wall_time: float | None = None  #: real seconds
     max_attempts: int = 3
-    download_workers: int = 4
+    download_transfers: int = 4  #: videos streaming at once
     poll_rate: float = 15.0  #: task-endpoint requests per second (the account allows 20)
     time_scale: float = 1.0  #: real seconds per server second (only a simulator compresses time)
     learn_clock: bool = False  #: fit the server clock's rate (a simulator of unknown time scale)

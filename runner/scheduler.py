@@ -92,7 +92,7 @@ class Engine:
             seed=seed,
         )
         self.downloader = Downloader(
-            store, client, self.poller, run_dir, self, workers=config.download_workers, retry_delay=0.2
+            store, client, self.poller, run_dir, self, transfers=config.download_transfers, retry_delay=0.2
         )
         self.stats = RunStats()
         self.account_error: AccountError | None = None

@@ -7,6 +7,7 @@ import hashlib
 from collections.abc import Callable
 from pathlib import Path
 
+import anyio
 import httpx
 import pytest
 from engine_helpers import assert_folder_complete, make_specs, run_batch, sim_app
@@ -16,7 +17,7 @@ from sim_helpers import SimHarness, open_sim
 from runner.client import DashScopeClient
 from runner.downloads import fetch_video
 from runner.errors import DownloadError
-from runner.results import VideoWriter
+from runner.results import VideoFile, VideoWriter
 
 pytestmark = pytest.mark.anyio
 
@@ -43,7 +44,7 @@ async def test_a_download_resumes_from_the_bytes_already_saved(tmp_path: Path) -
         client = DashScopeClient(harness.client, "sk-sim-local")
         with VideoWriter(tmp_path, "fox", None) as writer:
             writer.write(whole[: len(whole) // 2])
-            video = await fetch_video(client, writer, url)
+            video = await fetch_video(client, writer, url, anyio.CapacityLimiter(1))
         downloads = harness.sim.ledger()["downloads"]
     assert (tmp_path / video.path).read_bytes() == whole
     assert video.sha256 == hashlib.sha256(whole).hexdigest() and video.size == len(whole)
@@ -61,10 +62,42 @@ async def test_a_host_that_ignores_the_range_sends_the_video_again_from_the_star
 
     with VideoWriter(tmp_path, "fox", None) as writer:
         writer.write(VIDEO[:5000])
-        video = await fetch_video(make_client(handler), writer, URL)
+        video = await fetch_video(make_client(handler), writer, URL, anyio.CapacityLimiter(1))
     assert ranges == ["bytes=5000-"]
     assert (tmp_path / video.path).read_bytes() == VIDEO
     assert video.sha256 == hashlib.sha256(VIDEO).hexdigest()
+
+
+class _SeenWriter(VideoWriter):
+    """A VideoWriter that notes how many transfers were under way when it was finished."""
+
+    def __init__(self, run_dir: Path, transfers: anyio.CapacityLimiter) -> None:
+        super().__init__(run_dir, "fox", None)
+        self._transfers = transfers
+        self.transfers_at_finish: float | None = None
+
+    def finish(self) -> VideoFile:
+        self.transfers_at_finish = self._transfers.borrowed_tokens
+        return super().finish()
+
+
+@pytest.mark.parametrize("size", [len(VIDEO), 2 * 1024 * 1024])
+async def test_a_video_gives_up_its_transfer_before_it_is_fsynced(tmp_path: Path, size: int) -> None:
+    """The network does not wait for the disk: while a video is verified, fsync'd and renamed,
+    its place among the transfers is already free for the next one (small and large videos)."""
+    body = minimal_mp4(b"v" * size)
+    transfers = anyio.CapacityLimiter(1)
+    borrowed_while_streaming = []
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        borrowed_while_streaming.append(transfers.borrowed_tokens)
+        return httpx.Response(200, content=body)
+
+    with _SeenWriter(tmp_path, transfers) as writer:
+        video = await fetch_video(make_client(handler), writer, URL, transfers)
+    assert borrowed_while_streaming == [1]
+    assert writer.transfers_at_finish == 0
+    assert (tmp_path / video.path).read_bytes() == body
 
 
 @pytest.mark.parametrize(
@@ -83,7 +116,7 @@ async def test_a_range_the_host_cannot_serve_restarts_the_download(
     with VideoWriter(tmp_path, "fox", None) as writer:
         writer.write(VIDEO[:5000])
         with pytest.raises(DownloadError, match=r"Resuming .* at byte 5000 failed") as caught:
-            await fetch_video(make_client(handler), writer, URL)
+            await fetch_video(make_client(handler), writer, URL, anyio.CapacityLimiter(1))
         assert caught.value.restart and not caught.value.expired
         assert writer.size == 0
         assert not (tmp_path / "videos" / "fox.mp4.part").exists()
