@@ -136,20 +136,26 @@ arrives (`posix_fadvise`), so the closing fsync finds little left and the disk w
 does. In interleaved A/B turns at 200 MB (three each), bulk reads moved the pool from 0.55 to 0.85 of raw
 and early write-back from 0.85 to 0.98; single runs such as the table's vary by about ±0.1 on this shared
 machine. SHA-256 (about 1.7 GB/s on one core) runs in the worker thread that writes, a megabyte at a time,
-beside the event loop. From 5 MB up the pool is within the target of raw streaming while doing all of
-that. At 1 MB the per-file work is the limit: a video is over before write-back can start, each file waits
-for its own flush, and *raw + fsync* itself reaches only 0.6–0.8 of raw (0.70 in this record, whose disk
-answered the probe in about 1 ms: a raw 1 MB file takes about 2.5 ms, so even a fast fsync per file is a
-large share of it). The pool beats that baseline there, and the 1 MB figure against raw is **missed**:
+beside the event loop. The network does not wait for the disk: the pool has two workers per transfer,
+so a video whose bytes are all in gives up its transfer and is fsync'd and renamed while the next one
+streams. In paired turns on 2026-12-02 (disk probe about 2 ms; raw, the plain pool and this one taking
+turns against one server) that moved the pool from 0.78 to 0.84 of raw at 1 MB (11 turns) and from 1.06 to
+1.14 at 20 MB (7 turns); on 2026-11-26, with a 1 ms disk, it measured 1.00 of the plain pool: it pays
+when an fsync is slow, as on most cloud disks. From 5 MB up the pool is within the target of raw streaming
+while doing all of that. At 1 MB the per-file work is the limit: a video is over before write-back can
+start, each file waits for its own flush, and *raw + fsync* itself reaches only 0.6–0.8 of raw (0.66 in
+this record, whose disk answered the probe in about 2.3 ms: a raw 1 MB file takes about 4 ms, so an fsync
+per file is a large share of it). The pool beats that baseline there, and the 1 MB figure against raw is
+**missed** (0.75 in this record, 0.75–0.84 in the runs of this change: it moves with the disk):
 closing it would mean dropping the fsync that makes "never lose a paid video" survive a power cut, or the
 SHA-256 every sidecar and status row carries, which we do not do. Even with the disk out of the picture
 (the same turns writing to tmpfs, where fsync costs nothing) the pool reached 0.82–0.85 of raw at 1 MB:
 both clients are then CPU-bound beside the server on two cores (raw's event loop at 100 % of a core), and
 the pool's extra CPU per file (hash, rename, a thread hop) is what it pays for verification. Tried without
 gain and not kept: a pipelined writer, one joined write and hash per megabyte, one writer thread at a
-time, a shorter GIL switch interval, finishing (fsync, rename) in the background while the next file
-streams (tried again on 2026-11-26 with twice as many videos in hand as streams: 1.00 of the plain pool in
-paired turns), handing even a file's first bytes to the thread, and skipping the directory fsync (ext4
-already folds it into the file's journal commit). Memory stays flat in the file size (a megabyte's batch
-per worker).""",
+time, a shorter GIL switch interval, handing even a file's first bytes to the thread (0.68 against 0.75
+in paired turns on 2026-12-02), three workers per transfer instead of two, fdatasync in place of fsync
+with one directory fsync shared by the renames that wait for it (within noise), and skipping the
+directory fsync (ext4 already folds it into the file's journal commit). Memory stays flat in the file
+size (a megabyte's batch per worker).""",
 }
