@@ -192,17 +192,18 @@ class Downloader:
                 self.retries += 1
                 await anyio.sleep(self._retry_delay * attempt)
                 continue
-            self._done(task, record, video)
+            await self._done(task, record, video)
             return
 
-    def _done(self, task: str, record: TaskRecord, video: VideoFile) -> None:
+    async def _done(self, task: str, record: TaskRecord, video: VideoFile) -> None:
         fields: dict[str, Any] = {
             "video_path": video.path,
             "video_sha256": video.sha256,
             "video_size": video.size,
         }
         final = dataclasses.replace(record, state=TaskState.DONE, **fields)
-        write_sidecar(self._run_dir, self._store.spec(task), final)
+        # Its two fsyncs would stall the event loop, and with it the polls and submissions.
+        await anyio.to_thread.run_sync(write_sidecar, self._run_dir, self._store.spec(task), final)
         self._store.transition(task, Event.DOWNLOADED, cost=record.cost, **fields)
 
     async def _refresh(self, task: str, error: DownloadError) -> TaskRecord | None:
