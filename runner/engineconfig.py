@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 from typing import Final
 
 from runner.catalog import get_model
+from runner.limits import Limits
 from runner.uploads import UploadSettings
 
 __all__ = ["DEFAULT_QUEUE_AHEAD", "EngineConfig", "Quota", "catalogue_quota", "model_quotas"]
@@ -33,15 +34,14 @@ def catalogue_quota(model: str) -> Quota:
     return Quota(1.0, 1) if info is None else Quota(info.submit_rate, info.concurrency)
 
 
-def model_quotas(
-    models: Iterable[str], *, concurrency: int | None = None, submit_rate: float | None = None
-) -> dict[str, Quota]:
+def model_quotas(models: Iterable[str], limits: Limits | None = None) -> dict[str, Quota]:
     """Each model's quota for a run: the catalogue's, with a limit given (flag or manifest)
-    in place of its number; a limit applies to each model, as DashScope's quotas do."""
+    in place of its number; a run's limit applies to each model, as DashScope's quotas do."""
     quotas = {}
     for model in models:
         usual = catalogue_quota(model)
-        quotas[model] = Quota(submit_rate or usual.submit_rate, concurrency or usual.concurrency)
+        own = (limits or Limits()).of_model(model)
+        quotas[model] = Quota(own.submit_rate or usual.submit_rate, own.concurrency or usual.concurrency)
     return quotas
 
 

@@ -19,6 +19,7 @@ from typing import Final
 
 from runner.catalog import Endpoint, estimate_generation_s, get_model, price_per_second
 from runner.engineconfig import model_quotas
+from runner.limits import Limits
 from runner.tasks import TaskRecord, TaskSpec, TaskState
 
 __all__ = [
@@ -124,14 +125,10 @@ def build_plan(
     specs: Iterable[TaskSpec],
     records: Iterable[TaskRecord],
     endpoint: Endpoint,
-    *,
-    concurrency: int | None = None,
-    submit_rate: float | None = None,
+    limits: Limits | None = None,
 ) -> Plan:
-    """Classify `specs` against the journal `records` and estimate cost and wall time.
-
-    `concurrency` and `submit_rate` are the manifest's limits; the model's quotas cap them.
-    """
+    """Classify `specs` against the journal `records` and estimate cost and wall time, each
+    model at its quota, or at the numbers `limits` put in its place (as `runner run` does)."""
     journal = list(records)
     by_id = {record.id: record for record in journal}
     planned: list[PlannedTask] = []
@@ -153,7 +150,7 @@ def build_plan(
         elif disposition is Disposition.FAILED:
             retry_cost += cost or 0.0
     running = [task.spec for task in planned if task.disposition in WILL_RUN]
-    estimates, wall_s = _estimates(running, concurrency, submit_rate)
+    estimates, wall_s = _estimates(running, limits)
     plan = Plan(endpoint, planned, counts, list(costs.values()), estimates, wall_s, retry_cost)
     plan.notes += _notes(plan, endpoint)
     plan.notes += _renamed(planned, journal)
@@ -189,9 +186,7 @@ def _classify(spec: TaskSpec, record: TaskRecord | None) -> Disposition:
     return Disposition.IN_FLIGHT
 
 
-def _estimates(
-    specs: list[TaskSpec], concurrency: int | None, submit_rate: float | None
-) -> tuple[list[ModelEstimate], float]:
+def _estimates(specs: list[TaskSpec], limits: Limits | None) -> tuple[list[ModelEstimate], float]:
     """Each model's wall time at its own quota, and the run's: its models' lanes run side by side."""
     generation: dict[str, list[float]] = {}
     for spec in specs:
@@ -199,7 +194,7 @@ def _estimates(
         if model is not None:
             seconds = estimate_generation_s(model, spec.resolution, spec.duration)
             generation.setdefault(model.name, []).append(seconds)
-    quotas = model_quotas(generation, concurrency=concurrency, submit_rate=submit_rate)  # as `runner run`
+    quotas = model_quotas(generation, limits)  # as `runner run`
     estimates = []
     for name, times in generation.items():
         rate, slots = quotas[name].submit_rate, quotas[name].concurrency

@@ -160,18 +160,17 @@ def test_rerun_with_nothing_to_do_keeps_the_run_facts(tmp_path: Path) -> None:
     assert facts() == first
 
 
-def test_a_manifest_of_two_models_uses_each_models_quota(tmp_path: Path) -> None:
-    """wan2.6-i2v-flash (5 at once) beside wan2.2-i2v-flash (2 at once): the journal shows five of
-    the first and two of the second running at one instant, and every task done."""
+def _two_model_run(tmp_path: Path, limits: str = "", flags: tuple[str, ...] = ()) -> tuple[Counter[str], str]:
+    """Run 10 wan2.6-i2v-flash tasks beside 4 of wan2.2-i2v-flash; the most tasks of each model
+    the journal shows running at one instant ("all": of both), and the command's output."""
     rows = [
         f'  - {{id: {model[:6]}-{n}, model: {model}, prompt: "Scene {n}", img_url: "https://img.example/{n}.png"}}'
         for model, count in (("wan2.6-i2v-flash", 10), ("wan2.2-i2v-flash", 4))
         for n in range(count)
     ]
-    body = "name: two\nendpoint: sim\ndefaults: {resolution: 720P, duration: 5}\ntasks:\n" + "\n".join(rows)
-    result = CliRunner().invoke(
-        main, ["run", str(write_manifest(tmp_path, body)), "--out", str(tmp_path), *FAST]
-    )
+    body = f"name: two\nendpoint: sim\n{limits}defaults: {{resolution: 720P, duration: 5}}\ntasks:\n"
+    manifest = write_manifest(tmp_path, body + "\n".join(rows))
+    result = CliRunner().invoke(main, ["run", str(manifest), "--out", str(tmp_path), *FAST, *flags])
     assert result.exit_code == 0, result.output
     assert "Done: 14 of 14 tasks." in result.output
     with Store.open(tmp_path / "two" / JOURNAL_NAME) as store:
@@ -179,12 +178,37 @@ def test_a_manifest_of_two_models_uses_each_models_quota(tmp_path: Path) -> None
             (store.spec(r.id).model, server_seconds(r.scheduled_time), server_seconds(r.end_time))
             for r in store.records()
         ]
-    running = [
-        Counter(
-            model for model, start, end in spans if start is not None and end is not None and start <= t < end
+    peaks: Counter[str] = Counter()
+    for _, t, _ in spans:
+        running = Counter(
+            m for m, start, end in spans if start is not None and end is not None and start <= t < end
         )
-        for _, t, _ in spans
-        if t is not None
-    ]
-    assert max(sum(counts.values()) for counts in running) == 7
-    assert max(counts["wan2.6-i2v-flash"] for counts in running) == 5
+        running["all"] = sum(running.values())
+        peaks |= running  # the larger count of each
+    return peaks, result.output
+
+
+def test_a_manifest_of_two_models_uses_each_models_quota(tmp_path: Path) -> None:
+    """wan2.6-i2v-flash (5 at once) beside wan2.2-i2v-flash (2 at once): the journal shows five of
+    the first and two of the second running at one instant, and every task done."""
+    peaks, _ = _two_model_run(tmp_path)
+    assert (peaks["all"], peaks["wan2.6-i2v-flash"], peaks["wan2.2-i2v-flash"]) == (7, 5, 2)
+
+
+def test_a_model_can_have_its_own_limit_in_the_manifest(tmp_path: Path) -> None:
+    """`limits: models:` gives one model its own concurrency; the other keeps its quota."""
+    limits = "limits: {models: {wan2.6-i2v-flash: {concurrency: 3}}}\n"
+    peaks, _ = _two_model_run(tmp_path, limits)
+    assert (peaks["all"], peaks["wan2.6-i2v-flash"], peaks["wan2.2-i2v-flash"]) == (5, 3, 2)
+
+
+def test_a_concurrency_flag_overrides_every_models_own_limit(tmp_path: Path) -> None:
+    """--concurrency 1 applies to each model, over the manifest's per-model numbers; a per-model
+    number above the catalogue's quota is warned about, naming the model."""
+    limits = "limits: {models: {wan2.2-i2v-flash: {concurrency: 4}}}\n"
+    (tmp_path / "flag").mkdir()
+    (tmp_path / "raised").mkdir()
+    peaks, output = _two_model_run(tmp_path / "flag", limits, ("--concurrency", "1"))
+    assert (peaks["all"], peaks["wan2.6-i2v-flash"], peaks["wan2.2-i2v-flash"]) == (2, 1, 1)
+    _, output = _two_model_run(tmp_path / "raised", limits)
+    assert "above wan2.2-i2v-flash's usual quota (2 at once, 2/s): 4 at once" in output

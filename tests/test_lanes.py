@@ -13,6 +13,7 @@ from runner.costs import reserved_cost
 from runner.efficiency import makespan_lower_bound
 from runner.engineconfig import EngineConfig, Quota, model_quotas
 from runner.lanes import Lanes
+from runner.limits import Limits
 from runner.ratelimit import AnyioClock
 from runner.runstats import RunStats, build_summary
 from runner.store import JOURNAL_NAME, Store
@@ -28,7 +29,7 @@ def test_each_model_gets_its_catalogue_quota_or_the_runs_limit() -> None:
         SLOW: Quota(2.0, 2),
         "not-a-model": Quota(1.0, 1),
     }
-    assert model_quotas([FAST, SLOW], concurrency=3) == {FAST: Quota(5.0, 3), SLOW: Quota(2.0, 3)}
+    assert model_quotas([FAST, SLOW], Limits(concurrency=3)) == {FAST: Quota(5.0, 3), SLOW: Quota(2.0, 3)}
 
 
 def test_lanes_route_tasks_by_model_and_share_one_cost_budget() -> None:

@@ -10,6 +10,7 @@ import pytest
 from data.media_fixtures import jpeg, png
 
 from runner.errors import ManifestError
+from runner.limits import ModelLimits
 from runner.manifest import Limits, load_manifest, run_folder
 from runner.tasks import task_key
 
@@ -250,6 +251,26 @@ def test_limits_parse_numbers_and_durations(folder: Path) -> None:
         """,
     )
     assert load_manifest(path).limits == Limits(3, 1.5, 20.0, 5400.0, 2)
+
+
+def test_a_model_can_have_its_own_limits_and_flags_override_them(folder: Path) -> None:
+    """limits.models gives a model its own concurrency and submit_rate over the run's, for that
+    model only; a --concurrency flag replaces the run's and every model's own concurrency."""
+    path = write(
+        folder,
+        "m.yaml",
+        """
+        model: wan2.6-i2v-flash
+        limits: {concurrency: 3, models: {wan2.6-i2v-flash: {concurrency: 10, submit_rate: 8}}}
+        tasks: [{img_url: images/a.png}]
+        """,
+    )
+    limits = load_manifest(path).limits
+    assert limits.models == {"wan2.6-i2v-flash": ModelLimits(10, 8.0)}
+    assert limits.of_model("wan2.6-i2v-flash") == ModelLimits(10, 8.0)
+    assert limits.of_model("wan2.2-i2v-flash") == ModelLimits(3, None)
+    flagged = load_manifest(path, overrides={"concurrency": 2}).limits
+    assert flagged.of_model("wan2.6-i2v-flash") == ModelLimits(2, 8.0)
 
 
 def test_urls_pass_through_unchanged(folder: Path) -> None:

@@ -315,9 +315,43 @@ def test_structure_errors_are_explained(folder: Path) -> None:
         'm.yaml:4: max_wall_time: must be a positive duration in seconds or like "30m", "2h", "1h30m", '
         "got 'soon'.",
         "m.yaml:4: max_cots: unknown limit. Did you mean 'max_cost'? Known: concurrency, submit_rate, "
-        "max_cost, max_wall_time, queue_ahead, max_tasks, data_url_max.",
+        "max_cost, max_wall_time, queue_ahead, max_tasks, data_url_max, models.",
         "m.yaml:5: matrix: 'seed' has no values; give at least one.",
         "m.yaml:6: vars: 'seed' is a task field; to cross over its values put it under `matrix:`.",
+    ]
+
+
+def test_per_model_limits_errors_name_the_model_and_the_key(folder: Path) -> None:
+    """limits.models: an unknown model (with a suggestion), a key that is not a per-model limit,
+    a bad number and an entry that is not a mapping are each reported; the rest still loads."""
+    problems = yaml_problems(
+        folder,
+        """
+        model: wan2.6-i2v-flash
+        limits:
+          models:
+            wan2.6-i2v-flsh: {concurrency: 3}
+            wan2.2-i2v-flash: {concurency: 3, submit_rate: -1}
+            wan2.5-i2v-preview: 4
+        tasks: [{img_url: images/ok.png}]
+        """,
+    )
+    assert problems[0].startswith(
+        "m.yaml:2: models.wan2.6-i2v-flsh: unknown model. Did you mean 'wan2.6-i2v-flash'? Known: "
+    )
+    assert problems[1:] == [
+        "m.yaml:2: models.wan2.2-i2v-flash.concurency: is not a per-model limit. Did you mean "
+        "'concurrency'? Per model: concurrency, submit_rate.",
+        "m.yaml:2: models.wan2.2-i2v-flash.submit_rate: must be a positive number, got -1.",
+        "m.yaml:2: models.wan2.5-i2v-preview: must be a mapping of concurrency and/or submit_rate, got 4.",
+    ]
+    bad = yaml_problems(
+        folder,
+        "model: wan2.6-i2v-flash\nlimits: {models: [wan2.6-i2v-flash]}\ntasks: [{img_url: images/ok.png}]\n",
+    )
+    assert bad == [
+        "m.yaml:2: models: must map model names to their own limits, like "
+        "{wan2.2-i2v-flash: {concurrency: 2}}, got ['wan2.6-i2v-flash']."
     ]
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import pytest
 
 from runner.catalog import ENDPOINTS
+from runner.limits import Limits, ModelLimits
 from runner.plan import Disposition, build_plan, task_cost
 from runner.tasks import MediaRef, ParamValue, TaskRecord, TaskSpec, TaskState
 
@@ -98,9 +99,11 @@ def test_wall_time_is_the_makespan_bound_plus_one_generation() -> None:
     (estimate,) = build_plan(specs, [], SIM).estimates
     assert (estimate.tasks, estimate.submit_rate, estimate.concurrency) == (10, 5.0, 5)
     assert estimate.wall_s == pytest.approx(157.5)
-    limited = build_plan(specs, [], SIM, concurrency=2, submit_rate=100)
+    limited = build_plan(specs, [], SIM, Limits(concurrency=2, submit_rate=100))
     assert limited.wall_s == pytest.approx(10 * 52.5 / 2 + 52.5)
     assert limited.estimates[0].submit_rate == 100  # as `runner run`: a limit replaces the quota
+    own = build_plan(specs, [], SIM, Limits(concurrency=5, models={"wan2.6-i2v-flash": ModelLimits(2)}))
+    assert own.estimates[0].concurrency == 2  # the model's own limit, over the run's
 
 
 def test_each_model_runs_at_its_own_quota_side_by_side() -> None:

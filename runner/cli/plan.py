@@ -131,13 +131,7 @@ def plan(
     folder = run_folder(loaded, out)
     records = read_journal(folder)
     endpoint = resolve_endpoint(loaded.endpoint)
-    result = build_plan(
-        loaded.specs,
-        records or [],
-        endpoint,
-        concurrency=loaded.limits.concurrency,
-        submit_rate=loaded.limits.submit_rate,
-    )
+    result = build_plan(loaded.specs, records or [], endpoint, loaded.limits)
     checked = anyio.run(check_urls_of, loaded) if check_remote else None
     if as_json:
         data = plan_json(loaded, result, folder, records is not None)
@@ -243,6 +237,7 @@ def plan_json(manifest: Manifest, result: Plan, folder: Path, has_journal: bool)
             "max_cost": limits.max_cost,
             "max_wall_time": limits.max_wall_time,
             "queue_ahead": limits.queue_ahead,
+            "models": {model: dataclasses.asdict(own) for model, own in limits.models.items()},
         },
         "warnings": list(manifest.warnings),
         "notes": list(result.notes),

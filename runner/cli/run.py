@@ -187,7 +187,7 @@ def _engine_config(
     """
     limits = loaded.limits
     models = sorted({spec.model for spec in loaded.specs})
-    quotas = model_quotas(models, concurrency=limits.concurrency, submit_rate=limits.submit_rate)
+    quotas = model_quotas(models, limits)
     for model in models:
         _warn_above_quota(model, quotas[model])
     ahead = queue_ahead if queue_ahead is not None else limits.queue_ahead
