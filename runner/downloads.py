@@ -65,10 +65,8 @@ async def fetch_video(
         if error.restart:
             writer.abort()
         raise
-    if writer.size + sum(map(len, tail)) >= _THREAD_BYTES:
-        video = await anyio.to_thread.run_sync(_finish, writer, tail)
-    else:
-        video = _finish(writer, tail)  # a small file: the thread hop would cost more
+    # Even a small video's fsyncs (file and folder) would stall the event loop for a disk flush.
+    video = await anyio.to_thread.run_sync(_finish, writer, tail)
     crash_point("after_rename_before_journal")
     return video
 

@@ -13,8 +13,6 @@ from datetime import UTC, datetime
 
 __all__ = ["efficiency", "makespan_lower_bound", "server_seconds"]
 
-_FORMATS = ("%Y-%m-%d %H:%M:%S.%f", "%Y-%m-%d %H:%M:%S")
-
 
 def makespan_lower_bound(
     durations: Sequence[float], concurrency: int, rate: float, burst: float = 1.0
@@ -42,9 +40,7 @@ def server_seconds(stamp: str | None) -> float | None:
     """A server time string ("YYYY-MM-DD HH:MM:SS.mmm", zone unknown) as comparable seconds."""
     if not stamp:
         return None
-    for fmt in _FORMATS:
-        try:
-            return datetime.strptime(stamp, fmt).replace(tzinfo=UTC).timestamp()
-        except ValueError:
-            continue
-    return None
+    try:  # fromisoformat, not strptime: several times faster, and polls parse many stamps
+        return datetime.fromisoformat(stamp).replace(tzinfo=UTC).timestamp()
+    except ValueError:
+        return None

@@ -32,6 +32,7 @@ class ClockMap:
         self._min_spread = min_spread  # local seconds of spread before a fitted slope is trusted
         self._pairs: deque[tuple[float, float]] = deque(maxlen=_WINDOW)
         self._fit: tuple[float, float] | None = None  # (slope, offset)
+        self._map: tuple[float, float] | None = None  # (slope, offset) in use: polls read it often
 
     @property
     def calibrated(self) -> bool:
@@ -47,21 +48,20 @@ class ClockMap:
         """One observation: the server's clock read `server` at our local instant `local`."""
         self._pairs.append((local, server))
         self._refit()
+        self._map = self._fit or (self.slope, self._offset(self.slope))
 
     def to_local(self, server: float) -> float | None:
         """Our local instant for a server time, or None before any observation."""
-        if not self._pairs:
+        if self._map is None:
             return None
-        slope = self.slope
-        offset = self._fit[1] if self._fit else self._offset(slope)
+        slope, offset = self._map
         return (server - offset) / slope
 
     def to_server(self, local: float) -> float | None:
         """The server time at a local instant, or None before any observation."""
-        if not self._pairs:
+        if self._map is None:
             return None
-        slope = self.slope
-        offset = self._fit[1] if self._fit else self._offset(slope)
+        slope, offset = self._map
         return offset + slope * local
 
     def _offset(self, slope: float) -> float:
