@@ -12,9 +12,9 @@ or a complete video that the next run fetches again.
   from the bytes already saved (and hashed), then left SUCCEEDED for the next run;
 - a full disk stops the run's submissions (the engine decides) and leaves the task SUCCEEDED.
 
-The bytes are written and hashed in a worker thread, a megabyte at a time, and so is the
-final fsync of a large video: file writes and SHA-256 release the GIL, so they run beside
-the event loop (the other downloads, the polls) instead of stalling it.
+The bytes are written and hashed in a worker thread, a megabyte at a time, and so are each
+video's closing fsync and its sidecar: file writes, fsync and SHA-256 release the GIL, so
+they run beside the event loop (the other downloads, the polls) instead of stalling it.
 
 The network does not wait for the disk: `transfers` videos stream at once, and a video whose
 bytes have all arrived gives its place to the next one while its fsync and rename run. The
