@@ -173,6 +173,7 @@ class Downloader:
         for attempt in range(1, MAX_TRIES + 1):
             try:
                 video = await fetch_video(self._client, writer, record.video_url or "", self._transfers)
+                fields = await self._write_sidecar(task, record, video)
             except DownloadError as error:
                 if error.disk_full:
                     self._interrupted(task, error)
@@ -190,10 +191,11 @@ class Downloader:
                 self.retries += 1
                 await anyio.sleep(self._retry_delay * attempt)
                 continue
-            await self._done(task, record, video)
+            self._store.transition(task, Event.DOWNLOADED, cost=record.cost, **fields)
             return
 
-    async def _done(self, task: str, record: TaskRecord, video: VideoFile) -> None:
+    async def _write_sidecar(self, task: str, record: TaskRecord, video: VideoFile) -> dict[str, Any]:
+        """Write the video's sidecar; returns the journal fields of the downloaded video."""
         fields: dict[str, Any] = {
             "video_path": video.path,
             "video_sha256": video.sha256,
@@ -202,7 +204,7 @@ class Downloader:
         final = dataclasses.replace(record, state=TaskState.DONE, **fields)
         # Its two fsyncs would stall the event loop, and with it the polls and submissions.
         await anyio.to_thread.run_sync(write_sidecar, self._run_dir, self._store.spec(task), final)
-        self._store.transition(task, Event.DOWNLOADED, cost=record.cost, **fields)
+        return fields
 
     async def _refresh(self, task: str, error: DownloadError) -> TaskRecord | None:
         """A fresh signed URL from the server (the same record if the query failed transiently);

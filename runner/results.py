@@ -170,21 +170,32 @@ class VideoWriter:
             if exc.errno not in _DISK_FULL_ERRNOS:
                 raise
             self.abort()
-            msg = (
-                f"The disk holding {self._run_dir} is full (or over quota) while saving the video of "
-                f"task {self.task!r} after {self._size} bytes. Free some space and run the same "
-                "manifest again: finished videos are kept and this one will be fetched again."
-            )
-            raise DownloadError(msg, disk_full=True) from exc
+            raise _disk_full(
+                self._run_dir, f"the video of task {self.task!r} after {self._size} bytes"
+            ) from exc
+
+
+def _disk_full(run_dir: Path, saving: str) -> DownloadError:
+    msg = (
+        f"The disk holding {run_dir} is full (or over quota) while saving {saving}. Free some space "
+        "and run the same manifest again: finished videos are kept and this one will be fetched again."
+    )
+    return DownloadError(msg, disk_full=True)
 
 
 def write_sidecar(run_dir: Path, spec: TaskSpec, record: TaskRecord) -> Path:
-    """Write `videos/<task>.json`, the video's provenance, atomically; returns its path."""
+    """Write `videos/<task>.json`, the video's provenance, atomically; returns its path.
+    DownloadError(disk_full=True) when the disk is full (no `.part` is left)."""
     _check_task_name(spec.id)
     path = run_dir / VIDEOS_DIR / f"{spec.id}.json"
     text = json.dumps(sidecar_data(spec, record), indent=2, ensure_ascii=False, sort_keys=False)
-    with atomic_write(path) as part:
-        part.write_text(text + "\n", encoding="utf-8")
+    try:
+        with atomic_write(path) as part:
+            part.write_text(text + "\n", encoding="utf-8")
+    except OSError as exc:
+        if exc.errno not in _DISK_FULL_ERRNOS:
+            raise
+        raise _disk_full(run_dir, f"the sidecar of task {spec.id!r}") from exc
     return path
 
 

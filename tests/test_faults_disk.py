@@ -18,7 +18,7 @@ from engine_helpers import assert_folder_complete, make_specs, run_batch, sim_ap
 
 from runner.cli.run import exit_code
 from runner.errors import DownloadError
-from runner.results import VideoWriter
+from runner.results import VideoWriter, write_sidecar
 from runner.store import JOURNAL_NAME, Store
 from runner.tasks import TaskState
 
@@ -129,3 +129,22 @@ def test_a_video_write_into_a_full_device_leaves_no_file(tmp_path: Path) -> None
     assert "full" in str(error.value) and "t1" in str(error.value)
     assert sorted(p.name for p in videos.iterdir()) == []
     assert errno.ENOSPC in (getattr(error.value.__cause__, "errno", None),)
+
+
+def test_a_sidecar_write_into_a_full_device_is_a_disk_full_download_error(tmp_path: Path) -> None:
+    """A full disk while the sidecar is written stops downloads like a full disk under the video
+    (DownloadError with disk_full), not with a traceback, and leaves no `.part`."""
+    if not os.path.exists("/dev/full"):
+        pytest.skip("no /dev/full on this system")
+    (spec,) = make_specs(1)
+    videos = tmp_path / "videos"
+    videos.mkdir()
+    (videos / f"{spec.id}.json.{os.getpid()}.part").symlink_to("/dev/full")
+    with Store.open(tmp_path / JOURNAL_NAME) as store:
+        store.add_tasks([spec])
+        record = store.record(spec.id)
+    with pytest.raises(DownloadError) as error:
+        write_sidecar(tmp_path, spec, record)
+    assert error.value.disk_full
+    assert f"saving the sidecar of task {spec.id!r}" in str(error.value)
+    assert sorted(p.name for p in videos.iterdir()) == []
