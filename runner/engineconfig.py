@@ -37,10 +37,11 @@ def catalogue_quota(model: str) -> Quota:
 def model_quotas(models: Iterable[str], limits: Limits | None = None) -> dict[str, Quota]:
     """Each model's quota for a run: the catalogue's, with a limit given (flag or manifest)
     in place of its number; a run's limit applies to each model, as DashScope's quotas do."""
+    limits = limits or Limits()
     quotas = {}
     for model in models:
         usual = catalogue_quota(model)
-        own = (limits or Limits()).of_model(model)
+        own = limits.of_model(model)
         quotas[model] = Quota(own.submit_rate or usual.submit_rate, own.concurrency or usual.concurrency)
     return quotas
 

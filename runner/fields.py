@@ -26,6 +26,7 @@ __all__ = [
     "FieldChecker",
     "Request",
     "suggest",
+    "unknown_model",
 ]
 
 #: Every field a task may set (the API's own names plus ours), in the order shown in messages.
@@ -66,6 +67,11 @@ def suggest(name: str, choices: tuple[str, ...] | list[str]) -> str:
     """' Did you mean 'x'?' for the closest choice, or '' when nothing is close."""
     close = difflib.get_close_matches(name, choices, n=1, cutoff=0.6)
     return f" Did you mean {close[0]!r}?" if close else ""
+
+
+def unknown_model(name: str) -> str:
+    """The problem with a model name the catalogue does not know, with the closest known one."""
+    return f"unknown model {name!r}.{suggest(name, list(MODELS))} Known models: {', '.join(MODELS)}."
 
 
 @dataclass(frozen=True, slots=True)
@@ -149,8 +155,7 @@ class FieldChecker:
         name = str(raw).strip()
         model = get_model(name)
         if model is None:
-            known = ", ".join(MODELS)
-            row.fail("model", f"unknown model {name!r}.{suggest(name, list(MODELS))} Known models: {known}.")
+            row.fail("model", unknown_model(name))
             return None
         region = self._endpoint.name if self._endpoint is not None else "sim"
         if region in ("beijing", "singapore", "virginia") and region not in model.regions:

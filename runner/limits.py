@@ -18,7 +18,7 @@ from typing import Final
 
 from runner.catalog import MODELS
 from runner.errors import Problem
-from runner.fields import suggest
+from runner.fields import suggest, unknown_model
 
 __all__ = ["LIMIT_KEYS", "Limits", "ModelLimits", "parse_duration_s", "parse_limits"]
 
@@ -125,8 +125,9 @@ def _model_limits(
     for model, entry in raw.items():
         name = f"models.{model}"
         if model not in MODELS:
-            hint = suggest(str(model), tuple(MODELS))
-            problems.append(Problem(where, name, f"unknown model.{hint} Known: {', '.join(MODELS)}."))
+            problems.append(
+                Problem(where, name, unknown_model(str(model)) + " It cannot have limits of its own.")
+            )
         elif not isinstance(entry, Mapping):
             problems.append(
                 Problem(where, name, f"must be a mapping of concurrency and/or submit_rate, got {entry!r}.")

@@ -168,6 +168,7 @@ def _two_model_run(tmp_path: Path, limits: str = "", flags: tuple[str, ...] = ()
         for model, count in (("wan2.6-i2v-flash", 10), ("wan2.2-i2v-flash", 4))
         for n in range(count)
     ]
+    tmp_path.mkdir(exist_ok=True)
     body = f"name: two\nendpoint: sim\n{limits}defaults: {{resolution: 720P, duration: 5}}\ntasks:\n"
     manifest = write_manifest(tmp_path, body + "\n".join(rows))
     result = CliRunner().invoke(main, ["run", str(manifest), "--out", str(tmp_path), *FAST, *flags])
@@ -206,8 +207,6 @@ def test_a_concurrency_flag_overrides_every_models_own_limit(tmp_path: Path) -> 
     """--concurrency 1 applies to each model, over the manifest's per-model numbers; a per-model
     number above the catalogue's quota is warned about, naming the model."""
     limits = "limits: {models: {wan2.2-i2v-flash: {concurrency: 4}}}\n"
-    (tmp_path / "flag").mkdir()
-    (tmp_path / "raised").mkdir()
     peaks, output = _two_model_run(tmp_path / "flag", limits, ("--concurrency", "1"))
     assert (peaks["all"], peaks["wan2.6-i2v-flash"], peaks["wan2.2-i2v-flash"]) == (2, 1, 1)
     _, output = _two_model_run(tmp_path / "raised", limits)

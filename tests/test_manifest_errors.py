@@ -337,8 +337,10 @@ def test_per_model_limits_errors_name_the_model_and_the_key(folder: Path) -> Non
         """,
     )
     assert problems[0].startswith(
-        "m.yaml:2: models.wan2.6-i2v-flsh: unknown model. Did you mean 'wan2.6-i2v-flash'? Known: "
+        "m.yaml:2: models.wan2.6-i2v-flsh: unknown model 'wan2.6-i2v-flsh'. Did you mean 'wan2.6-i2v-flash'? "
+        "Known models: "
     )
+    assert problems[0].endswith(". It cannot have limits of its own.")
     assert problems[1:] == [
         "m.yaml:2: models.wan2.2-i2v-flash.concurency: is not a per-model limit. Did you mean "
         "'concurrency'? Per model: concurrency, submit_rate.",
