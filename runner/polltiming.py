@@ -5,11 +5,16 @@ resolution, duration), in server seconds, converted to our monotonic clock throu
 ClockMap, so the same policy serves DashScope (minutes) and a compressed simulator.
 
 - Backlog (a task of the model waits queued on the server, ready to take a freed slot):
-  first look at the 20th percentile, then every 15 % of the median, with jitter; late
+  first look at the 30th percentile, then every 25 % of the median, with jitter; late
   looks cost nothing, the queued task already runs.
 - No backlog (the server refuses surplus, or the batch is in its tail): a finished task's
-  slot stays idle until we notice, so look at the shortest time seen, every 8 % of the
-  median until the 5th percentile and every 2 % after it (at least a second apart).
+  slot stays idle until we notice, so look at the shortest time seen, every 4 % of the
+  median until the 5th percentile and every 1.5 % after it (at least a second apart).
+  Looks spaced as 1/sqrt(hazard) idle a slot least for a given number of looks; for
+  log-normal times that is close to these two steps, so the fractions only choose the
+  trade (computed for σ 0.35: 8 % and 2 % leave a slot idle 1.45 s per task end for 27
+  looks a task; 4 % and 1.5 %, 1.0 s for 37). Looks are cheap: with two or more tasks
+  running, one list call is the look for all of them, at most one a server second.
 - Queued (PENDING): every 40 % of the median.
 - Discovery (no task of the model has finished yet, so every quantile above would be the
   catalogue's guess): look 2 server seconds after the create and then at intervals
@@ -37,8 +42,8 @@ _FIRST_QUANTILE: Final = 0.3
 _RUNNING_FRACTION: Final = 0.25
 _TIGHT_FIRST_QUANTILE: Final = 0.0  #: no server-side backlog: a late look idles a slot
 _TIGHT_EARLY_QUANTILE: Final = 0.05  #: ... and until this quantile few tasks end
-_TIGHT_EARLY_FRACTION: Final = 0.08
-_TIGHT_FRACTION: Final = 0.02
+_TIGHT_EARLY_FRACTION: Final = 0.04
+_TIGHT_FRACTION: Final = 0.015
 _TIGHT_MIN_S: Final = 1.0  #: server seconds: looking more often buys little, even for short tasks
 _PENDING_FRACTION: Final = 0.4
 _RUNNING_CAP_S: Final = 15.0  #: server seconds
