@@ -12,15 +12,11 @@ from typing import Any
 
 import click
 
+from runner.cli import plan, report, run, sim, status
+from runner.cli.exitcodes import EXIT_ACCOUNT, EXIT_USAGE
 from runner.errors import AccountError, RunnerError
 
-__all__ = ["EXIT_ACCOUNT", "EXIT_FAILED_TASKS", "EXIT_OK", "EXIT_STOPPED", "EXIT_USAGE", "main"]
-
-EXIT_OK = 0
-EXIT_USAGE = 1
-EXIT_FAILED_TASKS = 3
-EXIT_STOPPED = 4
-EXIT_ACCOUNT = 5
+__all__ = ["main"]
 
 
 class _RunnerGroup(click.Group):
@@ -47,13 +43,6 @@ def main() -> None:
     """
 
 
-def _register() -> None:
-    # Imported here so every command module can import EXIT_* from this package.
-    from runner.cli import plan, report, run, sim, status
-
-    for module in (plan, run, sim, status, report):
-        for command in module.COMMANDS:
-            main.add_command(command)
-
-
-_register()
+for _module in (plan, run, sim, status, report):
+    for _command in _module.COMMANDS:
+        main.add_command(_command)

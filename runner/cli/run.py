@@ -21,7 +21,7 @@ import click
 from rich.console import Console
 
 from runner.catalog import Endpoint, resolve_endpoint
-from runner.cli import EXIT_ACCOUNT, EXIT_FAILED_TASKS, EXIT_OK, EXIT_STOPPED
+from runner.cli.exitcodes import EXIT_ACCOUNT, EXIT_FAILED_TASKS, EXIT_OK, EXIT_STOPPED
 from runner.cli.logs import run_logging
 from runner.cli.plan import load_from_options, manifest_options
 from runner.cli.progress import show_progress
