@@ -14,7 +14,7 @@ ClockMap, so the same policy serves DashScope (minutes) and a compressed simulat
   log-normal times that is close to these two steps, so the fractions only choose the
   trade (computed for σ 0.35: 8 % and 2 % leave a slot idle 1.45 s per task end for 27
   looks a task; 4 % and 1.5 %, 1.0 s for 37). Looks are cheap: with two or more tasks
-  running, one list call is the look for all of them, at most one a server second.
+  running, one list call is the look for all of them.
 - Queued (PENDING): every 40 % of the median.
 - Discovery (no task of the model has finished yet, so every quantile above would be the
   catalogue's guess): look 2 server seconds after the create and then at intervals

@@ -60,7 +60,8 @@ def test_the_package_outside_the_simulator_has_no_import_cycles() -> None:
         for module, imported in _imports().items()
         if not module.startswith("runner.simulator")
     }
-    assert _cycle(graph) is None, f"Import cycle: {' -> '.join(_cycle(graph) or [])}"
+    cycle = _cycle(graph)
+    assert cycle is None, f"Import cycle: {' -> '.join(cycle)}"
 
 
 def test_the_simulator_imports_nothing_from_the_rest_of_the_package() -> None:

@@ -43,6 +43,10 @@ def main() -> None:
     """
 
 
-for _module in (plan, run, sim, status, report):
-    for _command in _module.COMMANDS:
-        main.add_command(_command)
+def _register() -> None:
+    for module in (plan, run, sim, status, report):
+        for command in module.COMMANDS:
+            main.add_command(command)
+
+
+_register()
