@@ -96,6 +96,16 @@ def assert_complete_and_paid_once(run_dir: Path, url: str) -> None:
     assert duplicates <= sum(resubmitted.values()), (duplicates, dict(resubmitted), spec_by_prompt)
 
 
+def wait_for_a_submission(url: str, process: subprocess.Popen[str]) -> None:
+    """Until the server has the run's first submission: by then the run listens for Ctrl-C
+    (a fixed sleep could end, on a loaded machine, before the process has even started)."""
+    deadline = time.monotonic() + 60
+    while not ledger(url)["submissions"]:
+        assert process.poll() is None, "the run ended before submitting anything"
+        assert time.monotonic() < deadline, "no submission reached the server within 60 s"
+        time.sleep(0.05)
+
+
 def test_random_sigkills_then_resume(tmp_path: Path, sim_url: str) -> None:
     """SIGKILL at random moments, four times, then a final run: complete, verified, paid once."""
     manifest = write_manifest(tmp_path, sim_url)
@@ -131,7 +141,7 @@ def test_ctrl_c_stops_cleanly_with_exit_4_and_resumes(tmp_path: Path, sim_url: s
     process = subprocess.Popen(
         runner_command(manifest, tmp_path), stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
     )
-    time.sleep(1.5)
+    wait_for_a_submission(sim_url, process)
     process.send_signal(signal.SIGINT)
     output, errors = process.communicate(timeout=15)
     assert process.returncode == 4, output + errors
