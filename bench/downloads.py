@@ -48,7 +48,7 @@ from runner.results import VideoWriter
 __all__ = ["run_section"]
 
 WORKERS = 4
-REPEATS = 5
+REPEATS = 9
 KINDS = ("raw", "raw-fsync", "raw-verified", "runner")
 MB = 1024 * 1024
 

@@ -128,7 +128,7 @@ from the same loopback `runner sim serve`. Two more baselines separate the pool'
 it promises: *raw + fsync* adds one fsync per file (a video on disk survives a power cut before the
 journal says DONE), and *raw + SHA-256 + fsync* is the pool's whole job written the plain way (hash every
 byte, fsync, rename, fsync the directory). Each measurement moves 256 MB or more (256 files at 1 MB), so
-it lasts about a second. The four take turns five times per size; each rate is the median of its turns,
+it lasts about a second. The four take turns nine times per size; each rate is the median of its turns,
 and each ratio the median of the ratios within a turn, so a slow spell of the shared machine falls on both
 sides of it. Each turn starts with a probe of the disk (1 MiB written and fsync'd, eight times; the table
 gives the median and worst probe): on these shared virtual machines the same probe has taken from 1 ms to
@@ -136,35 +136,41 @@ over 100 ms within minutes, and every durable baseline follows it. Peak memory i
 RSS (VmHWM); CPU is the median process's, start-up included (about 0.5 s).
 
 **Reading the figures.** On loopback the transfer itself costs nearly nothing, so two things set the pace:
-Python on the client's event loop, and the disk. httpx asks for 64 KiB per read, and each read costs about
-0.1 ms of Python (httpcore, h11, anyio); the pool's connections read up to 1 MiB at a time
-(`runner/bulkreads.py`), taking what the socket holds in one go. The disk wrote about 450 MB/s when forced
-to (`dd ... conv=fdatasync`, on the machine of an earlier record), and a raw client that never fsyncs
-never waits for it: its bytes stay in memory. The pool asks the kernel to start writing every 4 MiB as it
-arrives (`posix_fadvise`), so the closing fsync finds little left and the disk works while the network
-does. In interleaved A/B turns at 200 MB (three each), bulk reads moved the pool from 0.55 to 0.85 of raw
-and early write-back from 0.85 to 0.98; single runs such as the table's vary by about ±0.1 on this shared
-machine. SHA-256 (about 1.7 GB/s on one core) runs in the worker thread that writes, a megabyte at a time,
-beside the event loop. The network does not wait for the disk: the pool has two workers per transfer,
-so a video whose bytes are all in gives up its transfer and is fsync'd and renamed while the next one
-streams. In paired turns on 2026-12-02 (disk probe about 2 ms; raw, the plain pool and this one taking
-turns against one server) that moved the pool from 0.78 to 0.84 of raw at 1 MB (11 turns) and from 1.06 to
-1.14 at 20 MB (7 turns); on 2026-11-26, with a 1 ms disk, it measured 1.00 of the plain pool: it pays
-when an fsync is slow, as on most cloud disks. From 5 MB up the pool is within the target of raw streaming
-while doing all of that. At 1 MB the per-file work is the limit: a video is over before write-back can
-start, each file waits for its own flush, and *raw + fsync* itself reaches only 0.6–0.8 of raw (0.66 in
-this record, whose disk answered the probe in about 2.3 ms: a raw 1 MB file takes about 4 ms, so an fsync
-per file is a large share of it). The pool beats that baseline there, and the 1 MB figure against raw is
-**missed** (0.75 in this record, 0.75–0.84 in the runs of this change: it moves with the disk):
-closing it would mean dropping the fsync that makes "never lose a paid video" survive a power cut, or the
-SHA-256 every sidecar and status row carries, which we do not do. Even with the disk out of the picture
-(the same turns writing to tmpfs, where fsync costs nothing) the pool reached 0.82–0.85 of raw at 1 MB:
-both clients are then CPU-bound beside the server on two cores (raw's event loop at 100 % of a core), and
-the pool's extra CPU per file (hash, rename, a thread hop) is what it pays for verification. Tried without
-gain and not kept: a pipelined writer, one joined write and hash per megabyte, one writer thread at a
-time, a shorter GIL switch interval, handing even a file's first bytes to the thread (0.68 against 0.75
-in paired turns on 2026-12-02), three workers per transfer instead of two, fdatasync in place of fsync
-with one directory fsync shared by the renames that wait for it (within noise), and skipping the
-directory fsync (ext4 already folds it into the file's journal commit). Memory stays flat in the file
-size (a megabyte's batch per worker).""",
+CPU, on two cores shared by the client, the server and the kernel, and the disk. A raw client never pays
+for the disk within its measurement: its bytes stay in the page cache, and its files are deleted before the
+kernel would write them back (after 30 s). Every durable client pays for the write-back, in kernel CPU and
+in waits for the flushes, so *raw + fsync* reaches only 0.6–0.8 of raw here. The pool does more than that
+baseline and is faster than it from 5 MB up by a wide margin (it starts the write-back every 4 MiB as the
+bytes arrive, `posix_fadvise`, so the closing fsync finds little left; two workers per transfer, so a video
+whose bytes are all in is fsync'd and renamed while the next one streams; reads of up to 1 MiB,
+`runner/bulkreads.py`, where httpx asks for 64 KiB and each read costs about 0.1 ms of Python; SHA-256,
+about 1.7 GB/s on one core, in the worker thread that writes, 4 MiB at a time). Against raw it is
+**missed** at 1 MB and 5 MB in this record and close to the line above that.
+
+**What changed on 2026-12-02 (evening).** The simulator's loopback server had left Nagle's algorithm on
+(its socket did not say it was TCP, so asyncio did not set TCP_NODELAY): every small response waited 40 ms
+for the client's delayed ACK. Raw httpx, reading 64 KiB at a time, met those stalls far more often than
+the pool: at 200 MB raw streamed 254 MB/s then and about 440 MB/s now. The earlier records' "within the
+target from 5 MB up" owed much to that handicap of the baseline. With it fixed, three full runs of this
+section that evening gave pool/raw of 0.60–0.78 at 1 MB, 0.76–0.84 at 5 MB, 0.77–0.98 at 20 MB
+and 0.83–0.99 at 200 MB (the table is the last, with 4 MiB batches; the first two had 1 MiB batches and
+five turns); a separate run of six turns at 5 MB gave per-turn ratios from 0.84 to 1.05. The machine's
+slow and fast spells move these figures more than any change tried since, which is why each size now
+takes nine turns. Handing received bytes to the writing thread 4 MiB at a time instead of 1 MiB (fewer
+thread hand-offs, each about 0.2 ms of waking and GIL hand-over) gained 9–15 % at 5, 20 and 200 MB in
+paired turns (7, 7 and 5), for up to 4 MiB more held per worker (peak 70–75 MB instead of 57).
+
+**Why 1 MB stays below.** A 1 MB video is over before write-back can start, so each file waits for its
+own flush, and the per-file work (a thread hand-off, two fsyncs, a rename, the hash) is a large share of
+what raw spends on a file: 256 of them in about 0.8 s, some 3 ms each. Measured on tmpfs, where fsync
+costs nothing, the hand-off alone costs about 0.25 ms per file; closing the rest of the gap would mean
+dropping the fsync that makes "never lose a paid video" survive a power cut, or the SHA-256 every sidecar
+and status row carries, which we do not do.
+Tried without gain and not kept: a pipelined writer, one joined write and hash per megabyte, one writer
+thread at a time, a shorter GIL switch interval, handing even a file's first bytes to the thread (0.68
+against 0.75 in paired turns), opening the `.part` before taking a transfer, writing everything on the
+event loop (0.66), reads of 64–256 KiB instead of 1 MiB, glibc allocator thresholds, three workers per
+transfer instead of two, fdatasync in place of fsync with one directory fsync shared by the renames that
+wait for it (within noise), and skipping the directory fsync (ext4 already folds it into the file's
+journal commit). Memory stays flat in the file size (at most a 4 MiB batch per worker).""",
 }
