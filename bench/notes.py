@@ -100,10 +100,10 @@ time spent retrying the tasks the SDK gave up on. `runner run`'s larger peak mem
 (pandas and pyarrow for the status table), not the batch. The makespan is each client process's wall
 time, start-up included (about a second for `runner run`).""",
     "scale": """\
-`runner plan` on the bench/plan_scale.py CSV (local images). `runner run` on a CSV of remote-image tasks
-against `runner sim serve` with the model's quota raised to 100/s and 100 concurrent (matching
---concurrency/--submit-rate), 2 KB videos, fixed 30 s generation at time scale 0.01, so the runner's own
-CPU is the bottleneck. **Resume**: the same command again on the finished run (it must submit nothing: the
+`runner plan` on the bench/plan_scale.py CSV (local images). `runner run`'s engine on remote-image tasks
+against the in-process simulator with the model's quota raised to 100/s and 100 concurrent (and the engine
+configured to match), 2 KB videos, fixed 30 s generation at time scale 0.005, so the runner's own CPU is
+the bottleneck. **Resume**: the same pass again on the finished journal (it must submit nothing: the
 ledger's create count is compared before and after). It does not rewrite the status table: the journal
 records which of its revisions the table shows, and nothing changed (that rewrite was 5.5 s of the 7.8 s
 resume at 100,000 tasks before 2026-11-26). **Status table**: one rewrite of status.csv + status.parquet
@@ -116,7 +116,11 @@ budget (at least 10,000 GETs: over 11 minutes), not the runner. CPU per task inc
 simulator. The 100,000-task run is part of every full record (`--scale-tasks 10000` skips it: it takes
 about 7–11 minutes). What limits a 100,000-task run on these machines is CPU: 3.5–6 ms per task for the
 engine and the simulator together (HTTP through the ASGI transport and the journal's transitions, the
-submit intent fsync'd), i.e. roughly 6–10 minutes of CPU. Peak memory grows with N (about 0.8 GB at
+submit intent fsync'd), i.e. roughly 6–10 minutes of CPU. The rise from 3.5 ms (2026-11-26) to 5.5 ms
+(2026-12-02) is mostly the machine: that evening the code of 2026-11-26 took 5.9–6.0 ms per task at
+10,000 tasks and the current code 6.3–6.9 ms in alternating runs (two each), while finishing sooner
+(56–63 s of wall time against 67–70 s). That 10 % of CPU was not traced; the extra list calls of the
+tighter poll schedule (section 1) are the likely candidate. Peak memory grows with N (about 0.8 GB at
 100,000): the simulator's board of 100,000 tasks and its ledger share the process; the split between
 simulator and engine was not measured. Against DashScope the same run is bound by the quota by orders of
 magnitude (at 5 concurrent and 90 s per video, 100,000 videos take about 21 days).""",
