@@ -8,7 +8,7 @@ import re
 import pytest
 from sim_helpers import AUTH, CREATE, KF2V, body, open_sim
 
-from runner.simulator import canonical_sha256
+from runner.simulator import SimConfig, canonical_sha256
 
 pytestmark = pytest.mark.anyio
 
@@ -224,6 +224,27 @@ async def test_video_range_request_returns_partial_content() -> None:
         part = await h.client.get(url, headers={"Range": "bytes=100-"})
         assert part.status_code == 206 and part.content == full[100:]
         assert part.headers["content-range"] == f"bytes 100-{len(full) - 1}/{len(full)}"
+
+
+async def test_a_download_takes_its_size_over_the_link_speed_when_one_is_set() -> None:
+    """download_bytes_per_s paces each download, whole or ranged, in simulated seconds."""
+    async with open_sim(video_bytes=1_000_000, download_bytes_per_s=250_000.0) as h:
+        task_id = await h.submit_id()
+        h.clock.advance(7200)
+        url = (await h.query(task_id))["output"]["video_url"]
+        before = h.clock.now()
+        whole = await h.client.get(url)
+        assert len(whole.content) == 1_000_000
+        assert h.clock.now() - before == pytest.approx(4.0)
+        before = h.clock.now()
+        part = await h.client.get(url, headers={"Range": "bytes=500000-"})
+        assert part.content == whole.content[500_000:]
+        assert h.clock.now() - before == pytest.approx(2.0)
+
+
+async def test_a_link_speed_that_is_not_positive_is_refused_with_the_value() -> None:
+    with pytest.raises(ValueError, match=r"download_bytes_per_s must be a positive .* got 0"):
+        SimConfig.from_mapping({"download_bytes_per_s": 0})
 
 
 async def test_bad_signature_is_refused_like_oss() -> None:

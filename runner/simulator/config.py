@@ -14,6 +14,7 @@ field; nested sections merge field by field::
     validation_at: task               # submit (default) | task
     models: {wan2.6-i2v-flash: {concurrency: 10, submit_rate: 10}}
     timing: {distribution: heavy, median_s: 120}
+    download_bytes_per_s: 25000000    # each video download at 25 MB per simulated second
     faults:
       http_503_rate: 0.05
       task_failure_rates: {InternalError: 0.02}
@@ -145,7 +146,16 @@ class SimConfig:
     download_error_format: Literal["xml", "json"] = "xml"
     # Videos.
     video_bytes: int = 64 * 1024
+    download_bytes_per_s: float | None = None  # each download's speed; None: as fast as the host allows
     faults: FaultConfig = field(default_factory=FaultConfig)
+
+    def __post_init__(self) -> None:
+        rate = self.download_bytes_per_s
+        if rate is not None and not rate > 0:
+            msg = (
+                f"download_bytes_per_s must be a positive number of bytes per second (or unset), got {rate}."
+            )
+            raise ValueError(msg)
 
     @classmethod
     def profile(cls, name: str, **overrides: Any) -> SimConfig:

@@ -9,6 +9,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.types import ASGIApp, Receive, Scope, Send
 
+from runner.simulator.clock import Clock
 from runner.simulator.errors import oss_error_response
 from runner.simulator.faults import Disconnect, SimulatedDisconnect
 from runner.simulator.gateway import Context
@@ -75,7 +76,10 @@ async def download_video(request: Request, ctx: Context) -> Response | ASGIApp:
     if request.method != "HEAD":
         downloads["truncated" if fault == "truncate" else "ranged" if partial else "served"] += 1
         sim.ledger_data.download_bytes += stop - start
-    return VideoBody(layout, start, stop, ctx.request_id, partial, truncate=fault == "truncate")
+    body = VideoBody(layout, start, stop, ctx.request_id, partial, truncate=fault == "truncate")
+    if sim.config.download_bytes_per_s is not None:
+        body.pace(sim.clock, sim.config.download_bytes_per_s)
+    return body
 
 
 def _byte_range(header: str | None, size: int) -> tuple[int, int] | None:
@@ -128,6 +132,17 @@ class VideoBody:
             content_range = f"bytes {start}-{stop - 1}/{layout.size}"
             self.headers.append((b"content-range", content_range.encode()))
         self.truncate = truncate
+        self._clock: Clock | None = None
+        self._bytes_per_s = 0.0
+
+    def pace(self, clock: Clock, bytes_per_s: float) -> None:
+        """Send at most `bytes_per_s` (simulated seconds of `clock`), as over a slower link."""
+        self._clock, self._bytes_per_s = clock, bytes_per_s
+
+    async def _wait_for_link(self, started: float, sent: int) -> None:
+        """Hold the next chunk until the link would have carried `sent` bytes since `started`."""
+        if self._clock is not None:
+            await self._clock.sleep(started + sent / self._bytes_per_s - self._clock.now())
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         """Send the headers, then the body in chunks (half of it, then a drop, if truncated)."""
@@ -137,8 +152,11 @@ class VideoBody:
             await send({"type": "http.response.body", "body": b"", "more_body": False})
             return
         cut = self.start + (self.stop - self.start) // 2 if self.truncate else self.stop
+        started, sent = self._clock.now() if self._clock else 0.0, 0
         for chunk in self.layout.chunks(self.start, cut):
             await send({"type": "http.response.body", "body": chunk, "more_body": True})
+            sent += len(chunk)
+            await self._wait_for_link(started, sent)
         if self.truncate:
             raise SimulatedDisconnect("Simulated truncated download.")
         await send({"type": "http.response.body", "body": b"", "more_body": False})
