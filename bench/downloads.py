@@ -248,11 +248,12 @@ def _one_size(size_mb: int, count: int, repeats: int, link_mb_s: float | None = 
 
 def run_section(smoke: bool) -> list[dict[str, Any]]:
     """1 MB to 200 MB videos (1 MB only when smoke); a Wan clip of 5-10 s is a few MB. Each
-    measurement moves 256 MB or more, so that it lasts about a second, not a blink."""
+    measurement moves 256 MB or more, so that it lasts about a second, not a blink. Then the
+    link rows: 1 MB and 20 MB held to LINK_MB_S per download (1 MB only when smoke)."""
     sizes = ((1, 4),) if smoke else ((1, 256), (5, 64), (20, 16), (200, 4))
     rows = [_one_size(size, count, 1 if smoke else REPEATS) for size, count in sizes]
-    if not smoke:
-        rows += [_one_size(size, count, LINK_REPEATS, LINK_MB_S) for size, count in ((1, 64), (20, 8))]
+    linked = ((1, 4),) if smoke else ((1, 64), (20, 8))
+    rows += [_one_size(size, count, 1 if smoke else LINK_REPEATS, LINK_MB_S) for size, count in linked]
     return rows
 
 
