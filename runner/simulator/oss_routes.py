@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from dataclasses import dataclass
 
 from starlette.datastructures import UploadFile
 from starlette.requests import Request
@@ -16,7 +17,7 @@ from runner.simulator.gateway import Context
 from runner.simulator.uploads import HEAD_BYTES, UploadError
 from runner.simulator.video import VideoLayout
 
-__all__ = ["VideoBody", "download_video", "upload_form"]
+__all__ = ["Link", "VideoBody", "download_video", "upload_form"]
 
 _RANGE = re.compile(r"bytes=(\d*)-(\d*)$")
 
@@ -76,10 +77,9 @@ async def download_video(request: Request, ctx: Context) -> Response | ASGIApp:
     if request.method != "HEAD":
         downloads["truncated" if fault == "truncate" else "ranged" if partial else "served"] += 1
         sim.ledger_data.download_bytes += stop - start
-    body = VideoBody(layout, start, stop, ctx.request_id, partial, truncate=fault == "truncate")
-    if sim.config.download_bytes_per_s is not None:
-        body.pace(sim.clock, sim.config.download_bytes_per_s)
-    return body
+    rate = sim.config.download_bytes_per_s
+    link = None if rate is None else Link(sim.clock, rate)
+    return VideoBody(layout, start, stop, ctx.request_id, partial, truncate=fault == "truncate", link=link)
 
 
 def _byte_range(header: str | None, size: int) -> tuple[int, int] | None:
@@ -108,8 +108,21 @@ def _oss_error(
     return oss_error_response(status, code, message, ctx.request_id, fmt, {**host, **(extra or {})})
 
 
+@dataclass(frozen=True, slots=True)
+class Link:
+    """A download link slower than the host: `bytes_per_s` in simulated seconds of `clock`."""
+
+    clock: Clock
+    bytes_per_s: float
+
+    async def carry(self, started: float, sent: int) -> None:
+        """Return once the link would have carried `sent` bytes since `started`."""
+        await self.clock.sleep(started + sent / self.bytes_per_s - self.clock.now())
+
+
 class VideoBody:
-    """Streams [start, stop) of a video with Content-Length, optionally cut short."""
+    """Streams [start, stop) of a video with Content-Length, optionally cut short or held
+    to the speed of a `link`."""
 
     def __init__(
         self,
@@ -119,6 +132,7 @@ class VideoBody:
         request_id: str,
         partial: bool,
         truncate: bool,
+        link: Link | None = None,
     ) -> None:
         self.layout, self.start, self.stop = layout, start, stop
         self.status_code = 206 if partial else 200
@@ -132,17 +146,7 @@ class VideoBody:
             content_range = f"bytes {start}-{stop - 1}/{layout.size}"
             self.headers.append((b"content-range", content_range.encode()))
         self.truncate = truncate
-        self._clock: Clock | None = None
-        self._bytes_per_s = 0.0
-
-    def pace(self, clock: Clock, bytes_per_s: float) -> None:
-        """Send at most `bytes_per_s` (simulated seconds of `clock`), as over a slower link."""
-        self._clock, self._bytes_per_s = clock, bytes_per_s
-
-    async def _wait_for_link(self, started: float, sent: int) -> None:
-        """Hold the next chunk until the link would have carried `sent` bytes since `started`."""
-        if self._clock is not None:
-            await self._clock.sleep(started + sent / self._bytes_per_s - self._clock.now())
+        self.link = link
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         """Send the headers, then the body in chunks (half of it, then a drop, if truncated)."""
@@ -152,11 +156,13 @@ class VideoBody:
             await send({"type": "http.response.body", "body": b"", "more_body": False})
             return
         cut = self.start + (self.stop - self.start) // 2 if self.truncate else self.stop
-        started, sent = self._clock.now() if self._clock else 0.0, 0
+        link = self.link
+        started, sent = (link.clock.now() if link else 0.0), 0
         for chunk in self.layout.chunks(self.start, cut):
             await send({"type": "http.response.body", "body": chunk, "more_body": True})
-            sent += len(chunk)
-            await self._wait_for_link(started, sent)
+            if link is not None:
+                sent += len(chunk)
+                await link.carry(started, sent)
         if self.truncate:
             raise SimulatedDisconnect("Simulated truncated download.")
         await send({"type": "http.response.body", "body": b"", "more_body": False})
