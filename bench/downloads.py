@@ -16,7 +16,8 @@ Then two sizes again with the server holding each download to LINK_MB_S (a real 
 loopback), raw and the pool only: what a user fetching from OSS over the internet would see.
 
 Each reports MB/s and its own peak RSS; the ratio runner/raw is the figure (target >= 0.8),
-and the peak memory must not grow with the file size. The four measurements take turns,
+and the peak memory must not grow with the file size: at every size the pool's peak stays
+within `buffer_bound_mb()` of raw's. The four measurements take turns,
 REPEATS times: each rate is the median of its turns, and each ratio the median of the
 ratios within a turn, so a slow spell of the shared machine falls on both sides of it.
 Each turn begins with a probe of the disk (a 1 MiB write and fsync, a few times), because
@@ -43,9 +44,10 @@ import anyio
 import httpx
 
 from bench.processes import SIM_KEY, measure, peak_rss_kb, serve
+from runner.bulkreads import BULK_READ_BYTES
 from runner.catalog import resolve_endpoint
 from runner.cli.wiring import SimOptions, open_connection
-from runner.downloads import WORKERS_PER_TRANSFER, fetch_video
+from runner.downloads import THREAD_BATCH_BYTES, WORKERS_PER_TRANSFER, fetch_video
 from runner.results import VideoWriter
 
 __all__ = ["run_section"]
@@ -190,6 +192,14 @@ def _fsync_ms(directory: Path, files: int = 8) -> float:
     return statistics.median(times)
 
 
+def buffer_bound_mb() -> float:
+    """The most received bytes the pool holds at once, whatever the video size, in MiB. Per
+    transfer: the batch it is filling (under a batch plus one read), the read being parsed and
+    h11's copy of it, and the tail of the video finishing behind it (under a batch plus one read)."""
+    per_transfer = 2 * (THREAD_BATCH_BYTES + BULK_READ_BYTES) + 2 * BULK_READ_BYTES
+    return WORKERS * per_transfer / MB
+
+
 def _one_size(size_mb: int, count: int, repeats: int, link_mb_s: float | None = None) -> dict[str, Any]:
     """Every kind at one video size, taking turns. `link_mb_s`: each download is held to that
     many MB per real second by the server (`download_bytes_per_s`), as over a real link; then
@@ -243,6 +253,7 @@ def _one_size(size_mb: int, count: int, repeats: int, link_mb_s: float | None = 
         "runner_cpu_s": cpu["runner"],
         "raw_peak_mb": peak["raw"],
         "runner_peak_mb": peak["runner"],
+        "buffer_bound_mb": buffer_bound_mb(),
     }
 
 

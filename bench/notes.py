@@ -142,45 +142,60 @@ from 1 ms to over 100 ms within minutes, and every durable baseline follows it. 
 process's own peak RSS (VmHWM); CPU is the median process's, start-up included (about 0.5 s).
 
 **Reading the figures.** On loopback the transfer itself costs nearly nothing, so two things set the pace:
-CPU, on two cores shared by the client, the server and the kernel, and the disk. A raw client never pays
-for the disk within its measurement: its bytes stay in the page cache, and its files are deleted before the
+CPU, on two cores shared by the client, the server and the kernel, and the disk. A raw client never pays for
+the disk within its measurement: its bytes stay in the page cache, and its files are deleted before the
 kernel would write them back (after 30 s). Every durable client pays for the write-back, in kernel CPU and
-in waits for the flushes, so *raw + fsync* reaches only 0.6–0.8 of raw here. The pool does more than that
-baseline and is faster than it from 5 MB up by a wide margin (it starts the write-back every 4 MiB as the
-bytes arrive, `posix_fadvise`, so the closing fsync finds little left; two workers per transfer, so a video
-whose bytes are all in is fsync'd and renamed while the next one streams; reads of up to 1 MiB,
-`runner/bulkreads.py`, where httpx asks for 64 KiB and each read costs about 0.1 ms of Python; SHA-256,
-about 1.7 GB/s on one core, in the worker thread that writes, 4 MiB at a time). Against raw it is
-**missed** at 1 MB, and from 5 MB up it sits near the line: met in this record, missed in others the
-same evening (below). Over a link slower than the machine (the 25 MB/s rows) the pool and raw both move
-what the link carries: 0.99–1.01 of raw, at 1 MB as at 20 MB, since the per-file work hides behind the
-40 ms a 1 MB video then takes to arrive.
+in waits for the flushes, so *raw + fsync* reaches only 0.6–0.85 of raw here. The pool does more than that
+baseline and keeps up with it at every size (0.99–1.12 of it in this record, 1.09–1.50 the evening before:
+it starts the write-back every 4 MiB as the bytes arrive, `posix_fadvise`, so the closing fsync finds little
+left; two workers per transfer, so a video whose bytes are all in is fsync'd and renamed while the next one
+streams; reads of up to 1 MiB, `runner/bulkreads.py`, where httpx asks for 64 KiB and each read costs about
+0.1 ms of Python; SHA-256, about 1.7 GB/s on one core, in the worker thread that writes, 4 MiB at a time).
+Against raw it is **missed** at 1 MB, and from 5 MB up it sits near the line: met in this record
+(2026-12-03), missed in some runs of the evening before (below). Over a link slower than the machine (the 25
+MB/s rows) the pool and raw both move what the link carries: 0.99 of raw (1.01 the evening before), at 1 MB
+as at 20 MB, since the per-file work hides behind the 40 ms a 1 MB video then takes to arrive.
 
-**What changed on 2026-12-02 (evening).** The simulator's loopback server had left Nagle's algorithm on
-(its socket did not say it was TCP, so asyncio did not set TCP_NODELAY): every small response waited 40 ms
-for the client's delayed ACK. Raw httpx, reading 64 KiB at a time, met those stalls far more often than
-the pool: at 200 MB raw streamed 254 MB/s then and about 440 MB/s now. The earlier records' "within the
-target from 5 MB up" owed much to that handicap of the baseline. With it fixed, four full runs of this
-section that evening gave pool/raw of 0.60–0.78 at 1 MB, 0.76–0.98 at 5 MB, 0.77–1.05 at 20 MB
-and 0.83–0.99 at 200 MB (the table is the last; the first two had 1 MiB batches and five turns, the last
-two 4 MiB batches and nine turns: 0.66, 0.76, 0.86, 0.99, then this record's 0.77, 0.98, 1.05, 0.99); a
-separate run of six turns at 5 MB gave per-turn ratios from 0.84 to 1.05. The machine's
-slow and fast spells move these figures more than any change tried since, which is why each size now
-takes nine turns. Handing received bytes to the writing thread 4 MiB at a time instead of 1 MiB (fewer
-thread hand-offs, each about 0.2 ms of waking and GIL hand-over) gained 9–15 % at 5, 20 and 200 MB in
-paired turns (7, 7 and 5), for up to 4 MiB more held per worker (peak 70–77 MB instead of 57).
+**What changed on 2026-12-02 (evening).** The simulator's loopback server had left Nagle's algorithm on (its
+socket did not say it was TCP, so asyncio did not set TCP_NODELAY): every small response waited 40 ms for
+the client's delayed ACK. Raw httpx, reading 64 KiB at a time, met those stalls far more often than the
+pool: at 200 MB raw streamed 254 MB/s then and about 440 MB/s now. The earlier records' "within the target
+from 5 MB up" owed much to that handicap of the baseline. With it fixed, four full runs of this section that
+evening gave pool/raw of 0.60–0.78 at 1 MB, 0.76–0.98 at 5 MB, 0.77–1.05 at 20 MB and 0.83–0.99 at 200 MB
+(the first two had 1 MiB batches and five turns, the last two 4 MiB batches and nine turns: 0.66, 0.76,
+0.86, 0.99, then 0.77, 0.98, 1.05, 0.99). This record, of the next night with the same code, gave 0.73,
+0.82, 0.86 and 0.87, with raw faster than before (392 MB/s at 1 MB, was 324); a separate run of six turns at
+5 MB gave per-turn ratios from 0.84 to 1.05. The machine's slow and fast spells move these figures more than
+any change tried since, which is why each size now takes nine turns. Handing received bytes to the writing
+thread 4 MiB at a time instead of 1 MiB (fewer thread hand-offs, each about 0.2 ms of waking and GIL
+hand-over) gained 9–15 % at 5, 20 and 200 MB in paired turns (7, 7 and 5), for up to 4 MiB more held per
+worker (peak 70–77 MB instead of 57; 70–80 in this record).
 
-**Why 1 MB stays below.** A 1 MB video is over before write-back can start, so each file waits for its
-own flush, and the per-file work (a thread hand-off, two fsyncs, a rename, the hash) is a large share of
-what raw spends on a file: 256 of them in about 0.8 s, some 3 ms each. Measured on tmpfs, where fsync
-costs nothing, the hand-off alone costs about 0.25 ms per file; closing the rest of the gap would mean
-dropping the fsync that makes "never lose a paid video" survive a power cut, or the SHA-256 every sidecar
-and status row carries, which we do not do.
-Tried without gain and not kept: a pipelined writer, one joined write and hash per megabyte, one writer
-thread at a time, a shorter GIL switch interval, handing even a file's first bytes to the thread (0.68
-against 0.75 in paired turns), opening the `.part` before taking a transfer, writing everything on the
-event loop (0.66), reads of 64–256 KiB instead of 1 MiB, glibc allocator thresholds, three workers per
-transfer instead of two, fdatasync in place of fsync with one directory fsync shared by the renames that
-wait for it (within noise), and skipping the directory fsync (ext4 already folds it into the file's
-journal commit). Memory stays flat in the file size (at most a 4 MiB batch per worker).""",
+**Why 1 MB stays below (measured 2026-12-03).** Not the hash's CPU and not the disk's waits as such: the
+event loop's thread spends as much CPU as raw's whole client (0.68–0.78 s per 256 MB against 0.70–0.77 s)
+and under 0.02 s waiting for the network, yet the run lasts 0.13–0.25 s longer. That time the loop is off
+the CPU: about 6,000 waits for the GIL and 1,100 preemptions per run (raw: 1 and 5). The worker thread
+takes the GIL back some 20 times per video (each write, hash update, fsync, close, rename), and each time
+the loop, which holds it nearly always, waits about 40 µs for it. A thread hashing 256 MB beside raw costs
+raw 2 %; the pool without its hash reaches 0.92–1.0 of raw. Fewer hand-backs per video would close the gap;
+the stdlib has no call that writes, hashes and syncs in one go, and dropping the fsync that makes "never
+lose a paid video" survive a power cut, or the SHA-256 every sidecar and status row carries, we do not do.
+Tried without gain and not kept: a pipelined writer, one joined write and hash per megabyte (5,000 waits
+instead of 6,000, the same time), one writer thread at a time, a shorter or a longer GIL switch interval
+(1 or 50 ms), handing even a file's first bytes to the thread (0.68 against 0.75 in paired turns), writing
+only its first 4 KiB on the loop, opening the `.part` before taking a transfer, writing everything on the
+event loop (0.66), writing and hashing the first 4 or 8 MiB on the loop with only the closing fsync and
+rename in the thread (0.79 against 0.81 at 1 MB), reads of 64–256 KiB instead of 1 MiB, glibc allocator
+thresholds, three workers per transfer instead of two, fdatasync in place of fsync with one directory
+fsync shared by the renames that wait for it (within noise), skipping the directory fsync (ext4 already
+folds it into the file's journal commit), and a simulator sending 1 MiB instead of 64 KiB per write (its
+CPU rose).
+
+**Memory** does not grow with the file size: in this record the pool peaks lower at 200 MB than at 20 MB. It
+holds at most 48 MiB more than raw whatever the size: per transfer, the 4 MiB batch it fills and the tail of
+the video finishing behind it, each with a 1 MiB read, and the read being parsed with h11's copy of it. The
+verdict checks that bound at every size; a pool that kept whole videos would exceed it by hundreds of MB at
+200 MB. Until 2026-12-03 it asked for peaks within 20 MB of each other across sizes. Since the 4 MiB
+batches, a 1 MB video never fills a batch while a 20 MB one does, and that old check read 22 MB (58–80): the
+spread of a fixed buffer, not growth with the size.""",
 }

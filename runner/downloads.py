@@ -45,11 +45,11 @@ from runner.results import VideoFile, VideoWriter, write_sidecar
 from runner.store import Store
 from runner.tasks import TaskRecord, TaskState
 
-__all__ = ["WORKERS_PER_TRANSFER", "DownloadListener", "Downloader", "fetch_video"]
+__all__ = ["THREAD_BATCH_BYTES", "WORKERS_PER_TRANSFER", "DownloadListener", "Downloader", "fetch_video"]
 
 MAX_TRIES: Final = 6
 WORKERS_PER_TRANSFER: Final = 2  #: one streams, one finishes the video it streamed before
-_THREAD_BYTES: Final = 4 * 1024 * 1024  #: received bytes are handed to a worker thread this many at a time
+THREAD_BATCH_BYTES: Final = 4 * 1024 * 1024  #: received bytes go to a worker thread this many at a time
 
 
 async def fetch_video(
@@ -87,7 +87,7 @@ async def _receive(writer: VideoWriter, chunks: AsyncIterator[bytes]) -> list[by
             continue
         batch.append(chunk)
         batched += len(chunk)
-        if batched >= _THREAD_BYTES:
+        if batched >= THREAD_BATCH_BYTES:
             await anyio.to_thread.run_sync(_write_all, writer, batch)
             batch, batched = [], 0
     return batch

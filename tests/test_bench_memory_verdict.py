@@ -1,0 +1,44 @@
+"""The download section's memory verdict: flat in the file size means the pool holds no more
+over raw httpx than its fixed buffers, at every size."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from bench.downloads import buffer_bound_mb
+from bench.report import summary_rows
+
+
+def _row(size_mb: int, raw_peak: float, runner_peak: float) -> dict[str, Any]:
+    return {
+        "size_mb": size_mb,
+        "link_mb_s": None,
+        "ratio": 0.9,
+        "raw_peak_mb": raw_peak,
+        "runner_peak_mb": runner_peak,
+        "buffer_bound_mb": buffer_bound_mb(),
+    }
+
+
+def _memory_verdict(rows: list[dict[str, Any]]) -> tuple[str, str, str, str]:
+    found = [row for row in summary_rows({"downloads": {"rows": rows}}) if row[0].startswith("Peak memory")]
+    assert len(found) == 1
+    return found[0]
+
+
+def test_bound_is_batches_and_reads_of_four_transfers() -> None:
+    # per transfer: 2 x (4 MiB batch + 1 MiB read) + 2 x 1 MiB read; 4 transfers
+    assert buffer_bound_mb() == 48.0
+
+
+def test_a_pool_within_its_buffers_at_every_size_is_flat() -> None:
+    figure, target, value, verdict = _memory_verdict([_row(1, 50, 58), _row(20, 50, 80), _row(200, 50, 70)])
+    assert figure == "Peak memory across 1–200 MB videos"
+    assert target == "flat: ≤ 48 MB over raw (the pool's buffers)"
+    assert value == "8–30 MB over raw (58–80 MB)"
+    assert verdict == "met"
+
+
+def test_a_pool_that_keeps_whole_videos_is_not_flat() -> None:
+    verdict = _memory_verdict([_row(1, 50, 58), _row(200, 50, 850)])[3]
+    assert verdict == "**missed**"
