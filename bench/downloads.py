@@ -44,10 +44,9 @@ import anyio
 import httpx
 
 from bench.processes import SIM_KEY, measure, peak_rss_kb, serve
-from runner.bulkreads import BULK_READ_BYTES
 from runner.catalog import resolve_endpoint
 from runner.cli.wiring import SimOptions, open_connection
-from runner.downloads import THREAD_BATCH_BYTES, WORKERS_PER_TRANSFER, fetch_video
+from runner.downloads import HELD_BYTES_PER_TRANSFER, WORKERS_PER_TRANSFER, fetch_video
 from runner.results import VideoWriter
 
 __all__ = ["run_section"]
@@ -193,11 +192,8 @@ def _fsync_ms(directory: Path, files: int = 8) -> float:
 
 
 def buffer_bound_mb() -> float:
-    """The most received bytes the pool holds at once, whatever the video size, in MiB. Per
-    transfer: the batch it is filling (under a batch plus one read), the read being parsed and
-    h11's copy of it, and the tail of the video finishing behind it (under a batch plus one read)."""
-    per_transfer = 2 * (THREAD_BATCH_BYTES + BULK_READ_BYTES) + 2 * BULK_READ_BYTES
-    return WORKERS * per_transfer / MB
+    """The most received bytes the pool holds at once, whatever the video size, in MiB."""
+    return WORKERS * HELD_BYTES_PER_TRANSFER / MB
 
 
 def _one_size(size_mb: int, count: int, repeats: int, link_mb_s: float | None = None) -> dict[str, Any]:

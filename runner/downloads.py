@@ -36,6 +36,7 @@ from typing import Any, Final, Protocol
 import anyio
 from anyio.streams.memory import MemoryObjectReceiveStream, MemoryObjectSendStream
 
+from runner.bulkreads import BULK_READ_BYTES
 from runner.client import DashScopeClient
 from runner.crashpoints import crash_point
 from runner.errors import AccountError, ApiError, DownloadError, TransientApiError
@@ -45,11 +46,21 @@ from runner.results import VideoFile, VideoWriter, write_sidecar
 from runner.store import Store
 from runner.tasks import TaskRecord, TaskState
 
-__all__ = ["THREAD_BATCH_BYTES", "WORKERS_PER_TRANSFER", "DownloadListener", "Downloader", "fetch_video"]
+__all__ = [
+    "HELD_BYTES_PER_TRANSFER",
+    "WORKERS_PER_TRANSFER",
+    "DownloadListener",
+    "Downloader",
+    "fetch_video",
+]
 
 MAX_TRIES: Final = 6
 WORKERS_PER_TRANSFER: Final = 2  #: one streams, one finishes the video it streamed before
-THREAD_BATCH_BYTES: Final = 4 * 1024 * 1024  #: received bytes go to a worker thread this many at a time
+_THREAD_BYTES: Final = 4 * 1024 * 1024  #: received bytes are handed to a worker thread this many at a time
+#: The most received bytes one transfer holds, whatever the video's size: the batch being filled
+#: and the tail of the video finishing behind it (each under a batch and one read), the read
+#: being parsed and h11's copy of it.
+HELD_BYTES_PER_TRANSFER: Final = 2 * (_THREAD_BYTES + BULK_READ_BYTES) + 2 * BULK_READ_BYTES
 
 
 async def fetch_video(
@@ -87,7 +98,7 @@ async def _receive(writer: VideoWriter, chunks: AsyncIterator[bytes]) -> list[by
             continue
         batch.append(chunk)
         batched += len(chunk)
-        if batched >= THREAD_BATCH_BYTES:
+        if batched >= _THREAD_BYTES:
             await anyio.to_thread.run_sync(_write_all, writer, batch)
             batch, batched = [], 0
     return batch

@@ -26,11 +26,6 @@ def _memory_verdict(rows: list[dict[str, Any]]) -> tuple[str, str, str, str]:
     return found[0]
 
 
-def test_bound_is_batches_and_reads_of_four_transfers() -> None:
-    # per transfer: 2 x (4 MiB batch + 1 MiB read) + 2 x 1 MiB read; 4 transfers
-    assert buffer_bound_mb() == 48.0
-
-
 def test_a_pool_within_its_buffers_at_every_size_is_flat() -> None:
     figure, target, value, verdict = _memory_verdict([_row(1, 50, 58), _row(20, 50, 80), _row(200, 50, 70)])
     assert figure == "Peak memory across 1–200 MB videos"

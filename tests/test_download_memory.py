@@ -1,0 +1,56 @@
+"""A video download holds a fixed amount of memory, whatever the video's size: received bytes go
+to the file a batch at a time, never the whole video (bench section 4 measures the same per process)."""
+
+from __future__ import annotations
+
+import tracemalloc
+from pathlib import Path
+
+import anyio
+import httpx
+import pytest
+from sim_helpers import AUTH, CREATE, HEADERS, body
+
+from runner.bulkreads import read_in_bulk
+from runner.client import DashScopeClient
+from runner.downloads import HELD_BYTES_PER_TRANSFER, fetch_video
+from runner.results import VideoWriter
+from runner.simulator import SimConfig, create_app
+from runner.simulator.clock import ManualClock
+from runner.simulator.server import serve_in_thread
+
+pytestmark = [pytest.mark.anyio, pytest.mark.slow]
+
+MiB = 1024 * 1024
+
+
+async def _peak_held_bytes(tmp_path: Path, size: int) -> int:
+    """The most memory traced while one video of `size` bytes is fetched over a loopback socket."""
+    clock = ManualClock()
+    app = create_app(SimConfig.profile("fast", seed=3, video_bytes=size), clock=clock)
+    with serve_in_thread(app) as base:
+        async with httpx.AsyncClient(base_url=base, timeout=30) as http:
+            assert read_in_bulk(http)
+            created = await http.post(CREATE, json=body(), headers=HEADERS)
+            task_id = created.json()["output"]["task_id"]
+            clock.advance(7200)
+            output = (await http.get(f"/tasks/{task_id}", headers=AUTH)).json()["output"]
+            client = DashScopeClient(http, "sk-sim-local")
+            tracemalloc.start()
+            try:
+                with VideoWriter(tmp_path, f"v{size}", None) as writer:
+                    video = await fetch_video(client, writer, output["video_url"], anyio.CapacityLimiter(1))
+                _, peak = tracemalloc.get_traced_memory()
+            finally:
+                tracemalloc.stop()
+    assert video.size == size
+    return peak
+
+
+async def test_a_download_holds_its_buffers_not_the_video(tmp_path: Path) -> None:
+    """A 48 MiB video takes no more memory than a 16 MiB one (within a read), and both stay
+    within what one transfer may hold (HELD_BYTES_PER_TRANSFER), far below the video."""
+    small = await _peak_held_bytes(tmp_path, 16 * MiB)
+    large = await _peak_held_bytes(tmp_path, 48 * MiB)
+    assert large - small < 2 * MiB, (small, large)
+    assert large <= HELD_BYTES_PER_TRANSFER, (large, HELD_BYTES_PER_TRANSFER)
