@@ -24,7 +24,7 @@ from typing import Any, Final
 from urllib.parse import quote
 
 from runner import __version__
-from runner.results import PART_SUFFIX, atomic_write, format_duration
+from runner.results import INPUTS_DIR, PART_SUFFIX, atomic_write, format_duration
 from runner.store import Store
 from runner.tasks import TERMINAL_STATES, MediaRef, TaskRecord, TaskSpec, TaskState
 
@@ -41,7 +41,6 @@ __all__ = [
 ]
 
 REPORT_NAME: Final = "report.html"
-INPUTS_DIR: Final = "inputs"
 #: run information the engine stores with `Store.set_meta(name, value)`; each is optional
 META_NAMES: Final = (
     "manifest",

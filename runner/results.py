@@ -26,6 +26,7 @@ from runner.status_table import write_status_table
 from runner.tasks import MediaRef, RunSummary, TaskRecord, TaskSpec
 
 __all__ = [
+    "INPUTS_DIR",
     "PART_SUFFIX",
     "VIDEOS_DIR",
     "VideoFile",
@@ -40,6 +41,7 @@ __all__ = [
 ]
 
 VIDEOS_DIR: Final = "videos"
+INPUTS_DIR: Final = "inputs"  #: copies of local input images, so the report travels with the folder
 PART_SUFFIX: Final = ".part"
 _DISK_FULL_ERRNOS: Final = frozenset({errno.ENOSPC, errno.EDQUOT})
 _MP4_BRAND_OFFSET: Final = 4
@@ -244,7 +246,7 @@ def media_provenance(media: MediaRef) -> dict[str, Any]:
 def remove_stale_parts(run_dir: Path) -> int:
     """Delete the `.part` files a crashed run left in the run folder; returns how many."""
     removed = 0
-    for folder in (run_dir, run_dir / VIDEOS_DIR, run_dir / "inputs"):
+    for folder in (run_dir, run_dir / VIDEOS_DIR, run_dir / INPUTS_DIR):
         if not folder.is_dir():
             continue
         for part in folder.glob(f"*{PART_SUFFIX}"):
