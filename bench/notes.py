@@ -174,22 +174,25 @@ worker (peak 70–77 MB instead of 57; 70–80 in this record).
 **Why 1 MB stays below (measured 2026-12-03).** Not the hash's CPU and not the disk's waits as such: the
 event loop's thread spends as much CPU as raw's whole client (0.68–0.78 s per 256 MB against 0.70–0.77 s)
 and under 0.02 s waiting for the network, yet the run lasts 0.13–0.25 s longer. That time the loop is off
-the CPU: about 6,000 waits for the GIL and 1,100 preemptions per run (raw: 1 and 5). The worker thread
-takes the GIL back some 20 times per video (each write, hash update, fsync, close, rename), and each time
-the loop, which holds it nearly always, waits about 40 µs for it. A thread hashing 256 MB beside raw costs
-raw 2 %; the pool without its hash reaches 0.92–1.0 of raw. Fewer hand-backs per video would close the gap;
+the CPU: about 6,000 waits for the GIL and 1,100 preemptions per run (raw: 1 and 5). The worker thread takes
+the GIL back some 20 times per video (each write, hash update, fsync, close, rename), and each time the
+loop, which holds it nearly always, waits about 40 µs for it. A thread hashing 256 MB beside raw costs raw
+2%; the pool without its hash reaches 0.92–1.0 of raw. The machine is not out of CPU either: over a whole
+measurement 1.3–1.5 of its 2 cores are busy, for raw and the pool alike (/proc/stat, 2026-12-03 morning);
+the pool's loop is one thread, and the threads that write, hash and fsync keep taking the GIL from it
+(13,100 futex calls per run under strace, raw almost none). Fewer hand-backs per video would close the gap;
 the stdlib has no call that writes, hashes and syncs in one go, and dropping the fsync that makes "never
 lose a paid video" survive a power cut, or the SHA-256 every sidecar and status row carries, we do not do.
 Tried without gain and not kept: a pipelined writer, one joined write and hash per megabyte (5,000 waits
-instead of 6,000, the same time), one writer thread at a time, a shorter or a longer GIL switch interval
-(1 or 50 ms), handing even a file's first bytes to the thread (0.68 against 0.75 in paired turns), writing
-only its first 4 KiB on the loop, opening the `.part` before taking a transfer, writing everything on the
-event loop (0.66), writing and hashing the first 4 or 8 MiB on the loop with only the closing fsync and
-rename in the thread (0.79 against 0.81 at 1 MB), reads of 64–256 KiB instead of 1 MiB, glibc allocator
-thresholds, three workers per transfer instead of two, fdatasync in place of fsync with one directory
-fsync shared by the renames that wait for it (within noise), skipping the directory fsync (ext4 already
-folds it into the file's journal commit), and a simulator sending 1 MiB instead of 64 KiB per write (its
-CPU rose).
+instead of 6,000, the same time), one writer thread at a time, a shorter or a longer GIL switch interval (1
+or 50 ms), handing even a file's first bytes to the thread (0.68 against 0.75 in paired turns), writing only
+its first 4 KiB on the loop, opening the `.part` before taking a transfer, writing everything on the event
+loop (0.66), writing and hashing the first 4 or 8 MiB on the loop with only the closing fsync and rename in
+the thread (0.79 against 0.81 at 1 MB), reads of 64–256 KiB instead of 1 MiB, glibc allocator thresholds,
+three workers per transfer instead of two, fdatasync in place of fsync with one directory fsync shared by
+the renames that wait for it (within noise), skipping the directory fsync (ext4 already folds it into the
+file's journal commit), a simulator sending 1 MiB instead of 64 KiB per write (its CPU rose), and asyncio's
+own thread pool in place of anyio's worker threads (0.82 and 0.71 against 0.72 and 0.70).
 
 **Memory** does not grow with the file size: in this record the pool peaks lower at 200 MB than at 20 MB. It
 holds at most 48 MiB more than raw whatever the size: per transfer, the 4 MiB batch it fills and the tail of
