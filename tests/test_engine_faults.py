@@ -49,6 +49,13 @@ async def test_queue_ahead_returns_when_throttling_explains_the_surplus_429(
     assert any("queue-ahead is off" in r.getMessage() for r in caplog.records)
     assert not any("refuses tasks beyond" in r.getMessage() for r in caplog.records)
     assert batch.engine.queue_ahead == 2
+    # Creates 6 and 7 were refused, so any accepted task sent while 5 earlier ones were still on the
+    # server was sent after queue-ahead came back.
+    subs = batch.ledger["submissions"]
+    surplus = [
+        s for s in subs if sum(o["end_time"] > s["submit_time"] for o in subs if o["index"] < s["index"]) >= 5
+    ]
+    assert surplus, "no task was sent beyond the quota once queue-ahead was back"
     assert batch.ledger["peak_running"]["wan2.6-i2v-flash"] <= 5
 
 
