@@ -29,7 +29,6 @@ from runner.store import Store
 from runner.tasks import TERMINAL_STATES, MediaRef, TaskRecord, TaskSpec, TaskState
 
 __all__ = [
-    "INPUTS_DIR",
     "META_NAMES",
     "PROBLEM_STATES",
     "REPORT_NAME",

@@ -9,7 +9,8 @@ from typing import Any
 
 from seeding import seed_run
 
-from runner.report import INPUTS_DIR, report_data, script_safe_json, write_report
+from runner.report import report_data, script_safe_json, write_report
+from runner.results import INPUTS_DIR
 from runner.store import JOURNAL_NAME, Store
 
 
