@@ -1,14 +1,18 @@
 """Section 4: download throughput and memory, against raw httpx streaming of the same files.
 
 For each video size, a `runner sim serve` (video_bytes = size) generates a few tasks; then
-two fresh processes fetch the same video URLs from that loopback server with 4 workers:
+fresh processes, one per measurement, fetch the same video URLs from that loopback server
+with 4 workers:
 
 - runner: the download pool's own fetch (`runner.downloads.fetch_video`: stream into a
   `VideoWriter`: `.part`, SHA-256, MP4 check, fsync, atomic rename), on the connection
   `runner run` opens (`runner.cli.wiring.open_connection`, which reads in bulk), with the
   pool's workers: 4 transfers at once, each with a worker behind it finishing (fsync,
   rename) the video it streamed before;
-- raw: `httpx.AsyncClient.stream` written straight to a file, nothing else;
+- raw: `httpx.AsyncClient.stream` written straight to a file, nothing else, on asyncio's own
+  event loop, as a user's script would run it;
+- raw-uvloop: the same on uvloop, the loop `runner` runs on (`runner.eventloop`), so that the
+  pool's lead over raw cannot come from the loop alone;
 - raw-fsync: the same, plus one fsync per file (the durability the pool promises);
 - raw-verified: the pool's work written the plain way: SHA-256 of every byte, fsync, rename.
 
@@ -17,13 +21,14 @@ loopback), raw and the pool only: what a user fetching from OSS over the interne
 
 Each reports MB/s and its own peak RSS; the ratio runner/raw is the figure (target >= 0.8),
 and the peak memory must not grow with the file size: at every size the pool's peak stays
-within `buffer_bound_mb()` of raw's. The four measurements take turns,
+within `buffer_bound_mb()` of raw's. The five measurements take turns,
 REPEATS times: each rate is the median of its turns, and each ratio the median of the
 ratios within a turn, so a slow spell of the shared machine falls on both sides of it.
 Each turn begins with a probe of the disk (a 1 MiB write and fsync, a few times), because
 what the disk takes to make a file durable swings widely on a shared virtual machine.
 
-    python -m bench.downloads worker runner|raw|raw-fsync|raw-verified URLS.json OUT_DIR   # one measurement
+    # one measurement:
+    python -m bench.downloads worker runner|raw|raw-uvloop|raw-fsync|raw-verified URLS.json OUT_DIR
 """
 
 from __future__ import annotations
@@ -44,6 +49,7 @@ import anyio
 import httpx
 
 from bench.processes import SIM_KEY, measure, peak_rss_kb, serve
+from runner import eventloop
 from runner.catalog import resolve_endpoint
 from runner.cli.wiring import SimOptions, open_connection
 from runner.downloads import HELD_BYTES_PER_TRANSFER, WORKERS_PER_TRANSFER, fetch_video
@@ -55,7 +61,7 @@ WORKERS = 4
 REPEATS = 9
 LINK_MB_S = 25.0  #: per download, MB per real second: an assumed speed of OSS over the internet
 LINK_REPEATS = 3
-KINDS = ("raw", "raw-fsync", "raw-verified", "runner")
+KINDS = ("raw", "raw-uvloop", "raw-fsync", "raw-verified", "runner")
 MB = 1024 * 1024
 
 
@@ -153,11 +159,15 @@ def worker_main(kind: str, urls_file: Path, out: Path) -> None:
     fetch = {
         "runner": _runner_fetch,
         "raw": _plain_fetch,
+        "raw-uvloop": _plain_fetch,
         "raw-fsync": partial(_plain_fetch, fsync=True),
         "raw-verified": partial(_plain_fetch, fsync=True, verify=True),
     }[kind]
     started = time.perf_counter()
-    anyio.run(fetch, urls, out)
+    if kind == "runner":
+        eventloop.run(fetch, urls, out)  # the loop `runner run` runs on
+    else:
+        anyio.run(fetch, urls, out, backend_options={"use_uvloop": kind == "raw-uvloop"})
     seconds = time.perf_counter() - started
     total = sum(p.stat().st_size for p in out.rglob("*.mp4"))
     peak = peak_rss_kb() / 1024
@@ -239,10 +249,12 @@ def _one_size(size_mb: int, count: int, repeats: int, link_mb_s: float | None = 
         "fsync_ms": statistics.median(probes),
         "fsync_ms_max": max(probes),
         "raw_mb_s": rate["raw"],
+        "raw_uvloop_mb_s": rate.get("raw-uvloop"),
         "raw_fsync_mb_s": rate.get("raw-fsync"),
         "raw_verified_mb_s": rate.get("raw-verified"),
         "runner_mb_s": rate["runner"],
         "ratio": ratio("raw"),
+        "ratio_uvloop": ratio("raw-uvloop"),
         "ratio_fsync": ratio("raw-fsync"),
         "ratio_verified": ratio("raw-verified"),
         "raw_cpu_s": cpu["raw"],
