@@ -11,7 +11,7 @@ with 4 workers:
   rename) the video it streamed before;
 - raw: `httpx.AsyncClient.stream` written straight to a file, nothing else, on asyncio's own
   event loop, as a user's script would run it;
-- raw-uvloop: the same on uvloop, the loop `runner` runs on (`runner.eventloop`), so that the
+- raw-uvloop: the same on uvloop, the loop `runner` runs on (`runner.runtime`), so that the
   pool's lead over raw cannot come from the loop alone;
 - raw-fsync: the same, plus one fsync per file (the durability the pool promises);
 - raw-verified: the pool's work written the plain way: SHA-256 of every byte, fsync, rename.
@@ -21,11 +21,12 @@ loopback), raw and the pool only: what a user fetching from OSS over the interne
 
 Each reports MB/s and its own peak RSS; the ratio runner/raw is the figure (target >= 0.8),
 and the peak memory must not grow with the file size: at every size the pool's peak stays
-within `buffer_bound_mb()` of raw's. The five measurements take turns,
-REPEATS times: each rate is the median of its turns, and each ratio the median of the
-ratios within a turn, so a slow spell of the shared machine falls on both sides of it.
-Each turn begins with a probe of the disk (a 1 MiB write and fsync, a few times), because
-what the disk takes to make a file durable swings widely on a shared virtual machine.
+within `buffer_bound_mb()` of raw's. The five measurements take turns, REPEATS times, in a
+new order each turn: each rate is the median of its turns, and each ratio the
+median of the ratios within a turn, so a slow spell of the shared machine falls on both
+sides of it. Each turn begins with a probe of the disk (a 1 MiB write and fsync, a few
+times), because what the disk takes to make a file durable swings widely on a shared virtual
+machine.
 
     # one measurement:
     python -m bench.downloads worker runner|raw|raw-uvloop|raw-fsync|raw-verified URLS.json OUT_DIR
@@ -36,6 +37,7 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import random
 import statistics
 import sys
 import tempfile
@@ -49,7 +51,7 @@ import anyio
 import httpx
 
 from bench.processes import SIM_KEY, measure, peak_rss_kb, serve
-from runner import eventloop
+from runner import runtime
 from runner.catalog import resolve_endpoint
 from runner.cli.wiring import SimOptions, open_connection
 from runner.downloads import HELD_BYTES_PER_TRANSFER, WORKERS_PER_TRANSFER, fetch_video
@@ -165,7 +167,7 @@ def worker_main(kind: str, urls_file: Path, out: Path) -> None:
     }[kind]
     started = time.perf_counter()
     if kind == "runner":
-        eventloop.run(fetch, urls, out)  # the loop `runner run` runs on
+        runtime.run(fetch, urls, out)  # the loop `runner run` runs on
     else:
         anyio.run(fetch, urls, out, backend_options={"use_uvloop": kind == "raw-uvloop"})
     seconds = time.perf_counter() - started
@@ -182,6 +184,7 @@ def _measure(kind: str, urls_file: Path, tmp: Path) -> dict[str, Any]:
     result: dict[str, Any] = json.loads(run.stdout.strip().splitlines()[-1]) | {"cpu_s": run.cpu_s}
     for path in out.rglob("*.mp4"):
         path.unlink()
+    os.sync()  # settle the deletions before the next measurement, outside its timing
     return result
 
 
@@ -226,9 +229,11 @@ def _one_size(size_mb: int, count: int, repeats: int, link_mb_s: float | None = 
     with serve(settings) as sim, tempfile.TemporaryDirectory(prefix="bench-dl-") as tmp:
         urls_file = Path(tmp) / "urls.json"
         urls_file.write_text(json.dumps(_make_videos(sim.url, count)))
-        for _ in range(repeats):
+        for turn in range(repeats):
             probes.append(_fsync_ms(Path(tmp)))
-            for kind in kinds:
+            # A new order each turn: what one measurement leaves the disk doing (deleted
+            # files, a journal to commit) falls on a different kind each time.
+            for kind in random.Random(turn).sample(kinds, len(kinds)):
                 turns[kind].append(_measure(kind, urls_file, Path(tmp)))
     rates = {kind: [t["bytes"] / MB / t["seconds"] for t in turns[kind]] for kind in kinds}
     rate = {kind: statistics.median(rates[kind]) for kind in kinds}

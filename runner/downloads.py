@@ -19,6 +19,10 @@ Each hand-off to a thread costs about 0.2 ms of waking and GIL hand-over: 4 MiB 
 moved videos of 5 to 200 MB 9-15 % faster than 1 MiB ones (bench/downloads.py, paired
 turns), for at most 4 MiB held per worker.
 
+The event loop's one thread reads every transfer's bytes, so its speed is the pool's on a
+fast link: `runner run` runs on uvloop (runner.runtime), whose socket reads cost that
+thread less than asyncio's own.
+
 The network does not wait for the disk: `transfers` videos stream at once, and a video whose
 bytes have all arrived gives its place to the next one while its fsync and rename run. The
 pool has two workers per transfer, so each transfer can have one video finishing

@@ -19,7 +19,7 @@ from rich.console import Console
 from rich.table import Table
 from rich.text import Text
 
-from runner import eventloop
+from runner import runtime
 from runner.catalog import resolve_endpoint
 from runner.manifest import Manifest, load_manifest, run_folder
 from runner.plan import Disposition, Plan, build_plan, disposition_counts
@@ -132,7 +132,7 @@ def plan(
     records = read_journal(folder)
     endpoint = resolve_endpoint(loaded.endpoint)
     result = build_plan(loaded.specs, records or [], endpoint, loaded.limits)
-    checked = eventloop.run(check_urls_of, loaded) if check_remote else None
+    checked = runtime.run(check_urls_of, loaded) if check_remote else None
     if as_json:
         data = plan_json(loaded, result, folder, records is not None)
         if checked is not None:

@@ -20,7 +20,7 @@ import anyio
 import click
 from rich.console import Console
 
-from runner import eventloop
+from runner import runtime
 from runner.catalog import Endpoint, resolve_endpoint
 from runner.cli.exitcodes import EXIT_ACCOUNT, EXIT_FAILED_TASKS, EXIT_OK, EXIT_STOPPED
 from runner.cli.logs import run_logging
@@ -112,7 +112,7 @@ def run(
             if has_work:
                 _record_run_start(store, manifest, endpoint)
             sim = SimOptions(sim_profile, sim_time_scale, sim_seed, memory=folder / SIM_MEMORY_NAME)
-            engine, summary = eventloop.run(
+            engine, summary = runtime.run(
                 _execute, store, folder, endpoint, key, config, sim, loaded, console, live
             )
             if has_work:
@@ -281,7 +281,7 @@ def cancel(manifest: Path, out: Path, endpoint: str | None, api_key_file: Path |
         )
     key = resolve_api_key(target, api_key_file)
     with Store.open(folder / JOURNAL_NAME) as store:
-        lines = eventloop.run(_cancel_all, store, target, key, folder)
+        lines = runtime.run(_cancel_all, store, target, key, folder)
     for line in lines:
         click.echo(line)
 

@@ -8,7 +8,7 @@ import sys
 
 import pytest
 
-from runner import eventloop
+from runner import runtime
 
 
 async def _loop_module() -> str:
@@ -18,8 +18,8 @@ async def _loop_module() -> str:
 def test_runs_on_uvloop_where_it_is_installed() -> None:
     if sys.platform == "win32":
         pytest.skip("uvloop has no Windows build; runner runs on asyncio's loop there")
-    assert eventloop.uses_uvloop()
-    assert eventloop.run(_loop_module).startswith("uvloop")
+    assert runtime.uses_uvloop()
+    assert runtime.run(_loop_module).startswith("uvloop")
 
 
 def test_passes_arguments_and_returns_the_result() -> None:
@@ -27,4 +27,4 @@ def test_passes_arguments_and_returns_the_result() -> None:
         await asyncio.sleep(0)
         return a + b
 
-    assert eventloop.run(add, 2, 3) == 5
+    assert runtime.run(add, 2, 3) == 5
