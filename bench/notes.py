@@ -73,7 +73,14 @@ that queues surplus, a slot is never idle while we notice that a task finished, 
 of the median): the *control* row reaches about 0.99 with a quarter of the requests. On a server that
 refuses surplus, its first submission beyond the quota is refused (one 429, the probe), which turns
 queue-ahead off for the run (it is tried once more only if a task within the quota is throttled too, when
-rate throttling may explain the first 429). Opt in when your account is known to queue surplus tasks.""",
+rate throttling may explain the first 429). Opt in when your account is known to queue surplus tasks.
+
+**Event loop (2026-12-03).** This section's record was measured on asyncio's own event loop. Since that
+morning `runner run` and this bench run the engine on uvloop (`runner/runtime.py`, chosen for the download
+pool, section 4); this section, about 65 minutes, has not been re-run since. A paired check of the 5/s·5
+lognormal N = 500 cells at scale 0.005 (seed 1) gave 0.978 (queued) and 0.976 (refused) on uvloop against
+0.970 and 0.970 on asyncio, with a task's end to its video on disk 4.3 and 5.0 server seconds on average
+against 6.5 and 7.9; at scale 0.002, 0.961 and 0.956 against 0.958 and 0.952.""",
     "sdk": """\
 The same manifest run by `runner run` and by `bench/sdk_baseline.py` (the official `dashscope` SDK as its
 documentation teaches: `VideoSynthesis.async_call` then `VideoSynthesis.wait` in a thread pool of 5, the
@@ -123,82 +130,77 @@ submit intent fsync'd), i.e. roughly 6–10 minutes of CPU. The rise from 3.5 ms
 tighter poll schedule (section 1) are the likely candidate. Peak memory grows with N (about 0.8 GB at
 100,000): the simulator's board of 100,000 tasks and its ledger share the process; the split between
 simulator and engine was not measured. Against DashScope the same run is bound by the quota by orders of
-magnitude (at 5 concurrent and 90 s per video, 100,000 videos take about 21 days).""",
+magnitude (at 5 concurrent and 90 s per video, 100,000 videos take about 21 days).
+
+**This record (2026-12-03 morning)** gives 7.3–7.7 ms per task, and 758 s of wall time at 100,000 tasks (536
+s the night before). The machine was slower that morning: raw httpx spent 1.7–2.1 s of CPU on the same 256
+MB in section 4, against 1.06 s the night before. The engine has run on uvloop since that morning
+(`runner/runtime.py`); paired 10,000-task runs on asyncio's loop and on uvloop, alternating, took 7.5 and
+9.1 ms per task on asyncio against 8.1 and 8.7 on uvloop: the loop does not change this figure.""",
     "downloads": """\
 The download pool's data path (`DashScopeClient.stream_download` into `VideoWriter`: `.part`, SHA-256, MP4
-check, fsync, atomic rename, directory fsync), on the connection `runner run` opens, against raw `httpx`
-streaming straight to a file, all with 4 workers, each in a fresh process, fetching the same video URLs
-from the same loopback `runner sim serve`. Two more baselines separate the pool's own cost from the work
-it promises: *raw + fsync* adds one fsync per file (a video on disk survives a power cut before the
-journal says DONE), and *raw + SHA-256 + fsync* is the pool's whole job written the plain way (hash every
-byte, fsync, rename, fsync the directory). Each measurement moves 256 MB or more (256 files at 1 MB), so
-it lasts about a second. The four take turns nine times per size; each rate is the median of its turns,
-and each ratio the median of the ratios within a turn, so a slow spell of the shared machine falls on both
-sides of it. The last two rows repeat two sizes with the server holding each download to 25 MB/s
+check, fsync, atomic rename, directory fsync), in the process `runner run` runs in (`runner/runtime.py`:
+uvloop, and a C heap kept for reuse) and on the connection it opens, against raw `httpx` streaming straight
+to a file, all with 4 workers, each in a fresh process, fetching the same video URLs from the same loopback
+`runner sim serve`. Raw runs twice: on asyncio's own event loop, as a user's script would, and on uvloop,
+the loop `runner` runs on, so that the pool's figures cannot owe their lead to the loop alone. Two more
+baselines separate the pool's own cost from the work it promises: *raw + fsync* adds one fsync per file (a
+video on disk survives a power cut before the journal says DONE), and *raw + SHA-256 + fsync* is the pool's
+whole job written the plain way (hash every byte, fsync, rename, fsync the directory). Each measurement
+moves 256 MB or more (256 files at 1 MB), so it lasts about a second. The five take turns nine times per
+size, in a new order each turn, with a sync of the disk between measurements; each rate is the median of its
+turns, and each ratio the median of the ratios within a turn, so a slow spell of the shared machine falls on
+both sides of it. The last two rows repeat two sizes with the server holding each download to 25 MB/s
 (`download_bytes_per_s`, an assumed speed of OSS over the internet, not a measurement), raw and the pool
-only, three turns. Each turn starts with a probe of the disk (1 MiB written and fsync'd, eight times;
-the table gives the median and worst probe): on these shared virtual machines the same probe has taken
-from 1 ms to over 100 ms within minutes, and every durable baseline follows it. Peak memory is each
-process's own peak RSS (VmHWM); CPU is the median process's, start-up included (about 0.5 s).
+only, three turns. Each turn starts with a probe of the disk (1 MiB written and fsync'd, eight times; the
+table gives the median and worst probe): on these shared virtual machines the same probe has taken from 1 ms
+to over 100 ms within minutes. Peak memory is each process's own peak RSS (VmHWM); CPU is the median
+process's, start-up included (about 0.5 s).
 
 **Reading the figures.** On loopback the transfer itself costs nearly nothing, so two things set the pace:
 CPU, on two cores shared by the client, the server and the kernel, and the disk. A raw client never pays for
 the disk within its measurement: its bytes stay in the page cache, and its files are deleted before the
 kernel would write them back (after 30 s). Every durable client pays for the write-back, in kernel CPU and
 in waits for the flushes, so *raw + fsync* reaches only 0.6–0.85 of raw here. The pool does more than that
-baseline and keeps up with it at every size (0.99–1.12 of it in this record, 1.09–1.50 the evening before:
-it starts the write-back every 4 MiB as the bytes arrive, `posix_fadvise`, so the closing fsync finds little
-left; two workers per transfer, so a video whose bytes are all in is fsync'd and renamed while the next one
-streams; reads of up to 1 MiB, `runner/bulkreads.py`, where httpx asks for 64 KiB and each read costs about
-0.1 ms of Python; SHA-256, about 1.7 GB/s on one core, in the worker thread that writes, 4 MiB at a time).
-Against raw it is **missed** at 1 MB, and from 5 MB up it sits near the line: met in this record
-(2026-12-03), missed in some runs of the evening before (below). Over a link slower than the machine (the 25
-MB/s rows) the pool and raw both move what the link carries: 0.99 of raw (1.01 the evening before), at 1 MB
-as at 20 MB, since the per-file work hides behind the 40 ms a 1 MB video then takes to arrive.
+baseline and is ahead of it at every size: it starts the write-back every 16 MiB as the bytes arrive
+(`posix_fadvise`), so the closing fsync finds little left; it has two workers per transfer, so a video whose
+bytes are all in is fsync'd and renamed while the next one streams; it reads up to 1 MiB at a time
+(`runner/bulkreads.py`) where httpx asks for 64 KiB; and it hashes (SHA-256, about 1.7 GB/s on one core) in
+the worker thread that writes, 4 MiB at a time. Over a link slower than the machine (the 25 MB/s rows) the
+pool and raw both move what the link carries, at 1 MB as at 20 MB, since the per-file work hides behind the
+40 ms a 1 MB video then takes to arrive.
 
-**What changed on 2026-12-02 (evening).** The simulator's loopback server had left Nagle's algorithm on (its
-socket did not say it was TCP, so asyncio did not set TCP_NODELAY): every small response waited 40 ms for
-the client's delayed ACK. Raw httpx, reading 64 KiB at a time, met those stalls far more often than the
-pool: at 200 MB raw streamed 254 MB/s then and about 440 MB/s now. The earlier records' "within the target
-from 5 MB up" owed much to that handicap of the baseline. With it fixed, four full runs of this section that
-evening gave pool/raw of 0.60–0.78 at 1 MB, 0.76–0.98 at 5 MB, 0.77–1.05 at 20 MB and 0.83–0.99 at 200 MB
-(the first two had 1 MiB batches and five turns, the last two 4 MiB batches and nine turns: 0.66, 0.76,
-0.86, 0.99, then 0.77, 0.98, 1.05, 0.99). This record, of the next night with the same code, gave 0.73,
-0.82, 0.86 and 0.87, with raw faster than before (392 MB/s at 1 MB, was 324); a separate run of six turns at
-5 MB gave per-turn ratios from 0.84 to 1.05. The machine's slow and fast spells move these figures more than
-any change tried since, which is why each size now takes nine turns. Handing received bytes to the writing
-thread 4 MiB at a time instead of 1 MiB (fewer thread hand-offs, each about 0.2 ms of waking and GIL
-hand-over) gained 9–15 % at 5, 20 and 200 MB in paired turns (7, 7 and 5), for up to 4 MiB more held per
-worker (peak 70–77 MB instead of 57; 70–80 in this record).
+**What changed on 2026-12-03 (morning).** Until then the pool missed the target at 1 MB in every full run of
+this section (0.60–0.78), and sat near the line from 5 MB up (0.76–1.05). The pool's limit at 1 MB was its
+one event-loop thread, which reads every transfer and keeps losing the GIL to the threads that write, hash
+and fsync (about 6,000 waits for the GIL per run, each about 40 µs; raw: one). Three changes, in this order:
+(1) `runner` runs on uvloop (libuv, in C), whose socket reads cost that thread less: 1 MB rose from 0.76 to
+0.84 of raw and from 0.77 to 0.85 in two paired runs (9 and 7 turns), while raw itself gained nothing from
+uvloop at 1 MB (0.95 of raw on asyncio in a paired run). (2) On uvloop the 200 MB row fell instead (0.59 and
+0.77 in two full runs): the pool's process spent 1.6–4.3 s in the kernel per 800 MB (raw: about 1 s). Most
+of it went away with the C heap kept for reuse (glibc's trim threshold raised to 64 MiB, so freed memory is
+not handed back to the kernel and faulted in again for the next bytes; 395–491 MB/s in paired turns against
+210–525) and (3) with the write-back started every 16 MiB instead of every 4 (kernel time 0.8–0.95 s against
+1.7–2.6 s in paired turns; at 5 and 20 MB 8 and 16 MiB did as well as 4). Full runs of this section along
+the way, at 1, 5, 20 and 200 MB: uvloop alone 0.76, 1.02, 1.12, 0.77 and 0.80, 1.03, 1.14, 0.59; with the
+heap kept 0.86, 1.13, 1.34, 0.66; with the 16 MiB write-back alone 0.79, 0.99, 1.23, 0.78; with both, this
+record. The 200 MB row (four files, 800 MB made durable per measurement) is the one most at the disk's
+mercy: on asyncio it gave 0.83–0.99 in earlier records.
 
-**Why 1 MB stays below (measured 2026-12-03).** Not the hash's CPU and not the disk's waits as such: the
-event loop's thread spends as much CPU as raw's whole client (0.68–0.78 s per 256 MB against 0.70–0.77 s)
-and under 0.02 s waiting for the network, yet the run lasts 0.13–0.25 s longer. That time the loop is off
-the CPU: about 6,000 waits for the GIL and 1,100 preemptions per run (raw: 1 and 5). The worker thread takes
-the GIL back some 20 times per video (each write, hash update, fsync, close, rename), and each time the
-loop, which holds it nearly always, waits about 40 µs for it. A thread hashing 256 MB beside raw costs raw
-2%; the pool without its hash reaches 0.92–1.0 of raw. The machine is not out of CPU either: over a whole
-measurement 1.3–1.5 of its 2 cores are busy, for raw and the pool alike (/proc/stat, 2026-12-03 morning);
-the pool's loop is one thread, and the threads that write, hash and fsync keep taking the GIL from it
-(13,100 futex calls per run under strace, raw almost none). Fewer hand-backs per video would close the gap;
-the stdlib has no call that writes, hashes and syncs in one go, and dropping the fsync that makes "never
-lose a paid video" survive a power cut, or the SHA-256 every sidecar and status row carries, we do not do.
-Tried without gain and not kept: a pipelined writer, one joined write and hash per megabyte (5,000 waits
-instead of 6,000, the same time), one writer thread at a time, a shorter or a longer GIL switch interval (1
-or 50 ms), handing even a file's first bytes to the thread (0.68 against 0.75 in paired turns), writing only
-its first 4 KiB on the loop, opening the `.part` before taking a transfer, writing everything on the event
-loop (0.66), writing and hashing the first 4 or 8 MiB on the loop with only the closing fsync and rename in
-the thread (0.79 against 0.81 at 1 MB), reads of 64–256 KiB instead of 1 MiB, glibc allocator thresholds,
-three workers per transfer instead of two, fdatasync in place of fsync with one directory fsync shared by
-the renames that wait for it (within noise), skipping the directory fsync (ext4 already folds it into the
-file's journal commit), a simulator sending 1 MiB instead of 64 KiB per write (its CPU rose), and asyncio's
-own thread pool in place of anyio's worker threads (0.82 and 0.71 against 0.72 and 0.70).
+**Tried without gain and not kept** (at 1 MB, on asyncio, 2026-12-02 and 03): a pipelined writer, one joined
+write and hash per megabyte, one writer thread at a time, a shorter or a longer GIL switch interval (1 or 50
+ms), handing even a file's first bytes to the thread, writing only its first 4 KiB on the loop, opening the
+`.part` before taking a transfer, writing everything on the event loop (0.66), writing and hashing the first
+4 or 8 MiB on the loop with only the closing fsync and rename in the thread, reads of 64–256 KiB instead of
+1 MiB, three workers per transfer instead of two, fdatasync in place of fsync, skipping the directory fsync,
+a simulator sending 1 MiB instead of 64 KiB per write, and asyncio's own thread pool in place of anyio's
+worker threads. Dropping the fsync that makes "never lose a paid video" survive a power cut, or the SHA-256
+every sidecar and status row carries, would gain about 0.15 of raw each at 1 MB; we do not do it.
 
-**Memory** does not grow with the file size: in this record the pool peaks lower at 200 MB than at 20 MB. It
-holds at most 48 MiB more than raw whatever the size: per transfer, the 4 MiB batch it fills and the tail of
-the video finishing behind it, each with a 1 MiB read, and the read being parsed with h11's copy of it. The
-verdict checks that bound at every size; a pool that kept whole videos would exceed it by hundreds of MB at
-200 MB. Until 2026-12-03 it asked for peaks within 20 MB of each other across sizes. Since the 4 MiB
-batches, a 1 MB video never fills a batch while a 20 MB one does, and that old check read 22 MB (58–80): the
-spread of a fixed buffer, not growth with the size.""",
+**Memory** does not grow with the file size. The pool holds at most 48 MiB more than raw whatever the size:
+per transfer, the 4 MiB batch it fills and the tail of the video finishing behind it, each with a 1 MiB
+read, and the read being parsed with h11's copy of it. The verdict checks that bound at every size; a pool
+that kept whole videos would exceed it by hundreds of MB at 200 MB. On uvloop, which reads further ahead of
+the writing thread, the pool's peak sits nearer that bound (96–97 MB at 20 and 200 MB in this record,
+against 70–80 on asyncio).""",
 }

@@ -45,9 +45,9 @@ INPUTS_DIR: Final = "inputs"  #: copies of local input images, so the report tra
 PART_SUFFIX: Final = ".part"
 _DISK_FULL_ERRNOS: Final = frozenset({errno.ENOSPC, errno.EDQUOT})
 _MP4_BRAND_OFFSET: Final = 4
-#: Ask the kernel to start writing after this many new bytes. Every 4 MiB, the kernel's time
-#: in those requests doubled and 200 MB videos arrived at 0.6-0.8 of raw httpx instead of 1.3
-#: (bench/downloads.py, paired turns); from 5 to 20 MB 8 and 16 MiB did as well as 4.
+#: Ask the kernel to start writing after this many new bytes. Every 4 MiB, 200 MB videos cost
+#: the pool's process 1.7-2.6 s of kernel time per 800 MB, against 0.8-0.95 s every 16 MiB
+#: (bench/downloads.py, paired turns); from 5 to 20 MB, 8 and 16 MiB did as well as 4.
 _WRITEBACK_BYTES: Final = 16 * 1024 * 1024
 
 T = TypeVar("T")

@@ -1,9 +1,11 @@
-"""`runner` runs on uvloop wherever it is installed (its loop reads sockets with less of the
-one thread every download shares), and on asyncio's own loop elsewhere."""
+"""The process `runner` runs in: uvloop wherever it is installed (its loop reads sockets with
+less of the one thread every download shares), asyncio's own loop elsewhere, and a C heap
+that keeps freed memory for the next received bytes where glibc allows it."""
 
 from __future__ import annotations
 
 import asyncio
+import platform
 import sys
 
 import pytest
@@ -28,3 +30,8 @@ def test_passes_arguments_and_returns_the_result() -> None:
         return a + b
 
     assert runtime.run(add, 2, 3) == 5
+
+
+def test_keeps_freed_heap_on_glibc_and_declines_elsewhere() -> None:
+    on_glibc = sys.platform.startswith("linux") and platform.libc_ver()[0] == "glibc"
+    assert runtime.keep_freed_heap() is on_glibc
