@@ -46,17 +46,18 @@ def test_video_writer_renames_a_verified_video_into_place(tmp_path: Path) -> Non
 
 
 def test_video_writer_hands_a_large_video_to_the_disk_as_it_arrives(tmp_path: Path) -> None:
-    """Past each 4 MiB the bytes so far leave Python's buffer for the kernel's write-back, so
+    """Past each 16 MiB the bytes so far leave Python's buffer for the kernel's write-back, so
     the closing fsync is not left with the whole video; the result is still byte-exact."""
-    data = minimal_mp4(os.urandom(9 * 1024 * 1024))
+    writeback = 16 * 1024 * 1024
+    data = minimal_mp4(os.urandom(2 * writeback + 1024 * 1024))
     part = tmp_path / "videos" / "fox.mp4.part"
     seen_on_disk = []
     handed = 0
     with VideoWriter(tmp_path, "fox", expected_size=len(data)) as writer:
-        for start in range(0, len(data), 1000):  # small pieces: Python's file buffer holds some
-            writer.write(data[start : start + 1000])
-            written = min(start + 1000, len(data))
-            if written - handed >= 4 * 1024 * 1024:
+        for start in range(0, len(data), 4000):  # small pieces: Python's file buffer holds some
+            writer.write(data[start : start + 4000])
+            written = min(start + 4000, len(data))
+            if written - handed >= writeback:
                 seen_on_disk.append((part.stat().st_size, written))
                 handed = written
         video = writer.finish()
