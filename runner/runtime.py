@@ -17,6 +17,7 @@ transfer's bytes and keeps losing the GIL to the threads that write, hash and fs
 from __future__ import annotations
 
 import ctypes
+import functools
 import importlib.util
 import sys
 from collections.abc import Awaitable, Callable
@@ -33,11 +34,13 @@ _M_TRIM_THRESHOLD: Final = -1  #: from glibc's malloc.h
 _KEPT_HEAP_BYTES: Final = 64 * 1024 * 1024
 
 
+@functools.cache
 def uses_uvloop() -> bool:
     """Whether `run` runs on uvloop: it does wherever uvloop is installed."""
     return importlib.util.find_spec("uvloop") is not None
 
 
+@functools.cache  # a setting of the process: once is enough
 def keep_freed_heap() -> bool:
     """Let the C heap keep up to 64 MiB of freed memory for reuse. False where the C library
     has no `mallopt` that accepts it (macOS, Windows; musl ignores it)."""
