@@ -49,6 +49,12 @@ _MP4_BRAND_OFFSET: Final = 4
 #: the pool's process 1.7-2.6 s of kernel time per 800 MB, against 0.8-0.95 s every 16 MiB
 #: (bench/downloads.py, paired turns); from 5 to 20 MB, 8 and 16 MiB did as well as 4.
 _WRITEBACK_BYTES: Final = 16 * 1024 * 1024
+#: The most bytes handed to the kernel in one write. On Linux 6.x a write's length sets the
+#: size of the page-cache folios it fills, and large folios come from the free blocks that a
+#: virtual machine with free page reporting (virtio-balloon) has handed back to its host, so
+#: their pages fault on the host when first written: 800 MB in 1 or 4 MiB writes cost
+#: 1.5-6.5 s of kernel time on the benchmark machine, in 128 KiB writes 0.2-0.25 s.
+_WRITE_BYTES: Final = 128 * 1024
 
 T = TypeVar("T")
 
@@ -88,7 +94,7 @@ class VideoWriter:
         if self._file is None:
             self._file = self._disk_op(lambda: self._open_part())
         file = self._file
-        self._disk_op(lambda: file.write(chunk))
+        self._disk_op(lambda: _write_in_pieces(file, chunk))
         self._hash.update(chunk)
         self._size += len(chunk)
         if len(self._head) < 12:
@@ -345,6 +351,13 @@ def _check_task_name(task: str) -> None:
 def _flush_and_sync(file: IO[bytes]) -> None:
     file.flush()
     os.fsync(file.fileno())
+
+
+def _write_in_pieces(file: IO[bytes], data: bytes) -> None:
+    """Write `data` at most _WRITE_BYTES at a time."""
+    view = memoryview(data)
+    for start in range(0, len(view), _WRITE_BYTES):
+        file.write(view[start : start + _WRITE_BYTES])
 
 
 def _fsync_dir(folder: Path) -> None:
