@@ -265,6 +265,7 @@ def _one_size(size_mb: int, count: int, repeats: int, link_mb_s: float | None = 
         "raw_cpu_s": cpu["raw"],
         "runner_cpu_s": cpu["runner"],
         "raw_peak_mb": peak["raw"],
+        "raw_uvloop_peak_mb": peak.get("raw-uvloop"),
         "runner_peak_mb": peak["runner"],
         "buffer_bound_mb": buffer_bound_mb(),
     }

@@ -193,14 +193,22 @@ def _download_rows(data: dict[str, Any]) -> list[Row]:
     ]
 
 
+def _same_loop_peak(row: dict[str, Any]) -> float:
+    """Raw httpx's peak on the pool's event loop, or on asyncio's where only that was measured."""
+    peak: float = row.get("raw_uvloop_peak_mb") or row["raw_peak_mb"]
+    return peak
+
+
 def _memory_row(rows: list[dict[str, Any]], sizes: str) -> Row:
     """Flat in the file size: at every size the pool holds no more over raw httpx than its fixed
-    buffers (batches and reads per transfer), which a pool keeping whole videos would exceed."""
+    buffers (batches and reads per transfer), which a pool keeping whole videos would exceed.
+    The baseline runs on the pool's own event loop where it was measured, so the loop's library
+    (uvloop: about 2.6 MB resident) is not counted as buffers."""
     peaks = [r["runner_peak_mb"] for r in rows]
-    over = [r["runner_peak_mb"] - r["raw_peak_mb"] for r in rows]
+    over = [r["runner_peak_mb"] - _same_loop_peak(r) for r in rows]
     bound = rows[0]["buffer_bound_mb"]
     value = f"{min(over):.0f}–{max(over):.0f} MB over raw ({min(peaks):.0f}–{max(peaks):.0f} MB)"
-    target = f"flat: ≤ {bound:.0f} MB over raw (the pool's buffers)"
+    target = f"flat: ≤ {bound:.0f} MB over raw on the same loop (the pool's buffers)"
     return (f"Peak memory across {sizes} videos", target, value, _verdict(max(over) <= bound))
 
 
@@ -368,6 +376,7 @@ def _downloads_table(data: dict[str, Any]) -> str:
         "Raw CPU (s)",
         "Runner CPU (s)",
         "Raw peak MB",
+        "Raw on uvloop peak MB",
         "Runner peak MB",
     ]
     rows = [
@@ -387,6 +396,7 @@ def _downloads_table(data: dict[str, Any]) -> str:
             _num(r.get("raw_cpu_s"), 2),
             _num(r.get("runner_cpu_s"), 2),
             _num(r["raw_peak_mb"], 0),
+            _num(r.get("raw_uvloop_peak_mb"), 0),
             _num(r["runner_peak_mb"], 0),
         ]
         for r in data["rows"]

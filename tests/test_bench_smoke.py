@@ -24,7 +24,7 @@ def test_bench_smoke_writes_table_json_and_markdown(tmp_path: Path) -> None:
     assert "Efficiency LB/makespan" not in result.stdout  # smoke has no N >= 500 cell
     assert "Makespan, runner / SDK" in result.stdout
     assert "pool / raw httpx, 25 MB/s per download" in result.stdout
-    assert "over raw (the pool's buffers)" in result.stdout
+    assert "over raw on the same loop (the pool's buffers)" in result.stdout
     for name in SECTIONS:
         data = json.loads((tmp_path / f"{name}.json").read_text())
         assert data["smoke"] is True and data["rows"], name
