@@ -8,10 +8,11 @@ transfer's bytes and keeps losing the GIL to the threads that write, hash and fs
   turns). It has no Windows build; there asyncio's own loop runs the same code.
 - A download allocates and frees megabytes of received bytes every few milliseconds, in
   several threads. By default glibc hands the freed top of a heap back to the kernel and
-  takes it back for the next bytes; at 200 MB the pool's process then spent 1.6-4.3 s in the
-  kernel per 800 MB instead of 0.9-1.9 s, and moved 210-525 MB/s instead of 395-491.
-  Keeping up to 64 MiB of it (glibc's M_TRIM_THRESHOLD) raises no peak: the pool's buffers
-  are bounded anyway (runner.downloads.HELD_BYTES_PER_TRANSFER).
+  takes it back for the next bytes. Keeping up to 64 MiB of it (glibc's M_TRIM_THRESHOLD)
+  moved 1 MB videos at 193 MB/s instead of 178 (median of 12 paired turns, 2.24 s of CPU
+  instead of 2.33), and raised no peak: the pool's buffers are bounded anyway
+  (runner.downloads.HELD_BYTES_PER_TRANSFER). At 20 and 200 MB it makes no difference: the
+  kernel time it seemed to save there came from large writes (runner.results._WRITE_BYTES).
 """
 
 from __future__ import annotations
