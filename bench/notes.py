@@ -190,19 +190,23 @@ write sets the size of the page-cache folios it fills, and this virtual machine 
 its host (virtio-balloon free page reporting), so the large free blocks that big folios are cut from are
 mostly memory the host has taken back: each of their pages faults on the host when first written. Writing
 800 MB alone, a few seconds after the last large file was deleted, took 1.5–6.5 s of kernel time in writes
-of 256 KiB to 4 MiB, and 0.2–0.25 s in writes of 64 or 128 KiB; 4 MiB writes made straight after a deletion,
-before the host takes the memory back, took 0.2 s. Raw httpx writes 64 KiB at a time and never paid it. The
-pool now hands the kernel at most 128 KiB per write (`runner/results.py`): its kernel time at 200 MB was
-0.7–0.9 s in each of five turns in a row, each started 3 s after the last deletion as the slow ones had
-been, and the 200 MB row went from 0.80 of raw to 1.06 and 0.98 in the two full runs since (from 0.73 to
-0.90 and 0.89 of raw on uvloop). Two earlier mends for the same symptom were measured while this was its
-cause: the kept heap, which now makes no difference at 20 and 200 MB (paired turns), and the write-back
-every 16 MiB instead of every 4, kept but not measured again. Full runs of this section at 1, 5, 20 and 200
-MB: on asyncio 0.73, 0.82, 0.86, 0.87; on uvloop with the heap kept and the 16 MiB write-back 0.87, 0.99,
-1.14, 0.80; with writes of 128 KiB as well 0.88, 0.97, 1.17, 1.06, then this record, where 1 MB misses at
-0.77 (0.86 of raw on uvloop). The 1 MB row is decided by the pool's event-loop thread, not the disk, and
-swings between full runs of the same code on this machine (0.77–0.88 today; a paired run of six turns gave
-0.76); it is not met reliably.
+of 256 KiB to 4 MiB, and mostly 0.2–0.25 s in writes of 64 or 128 KiB; 4 MiB writes made straight after a
+deletion, before the host takes the memory back, took 0.2 s. Which writes pay depends on what the free
+memory looks like, and smaller ones pay less often: right after 4 MiB writes, 128 KiB writes took 1.7 s and
+32 KiB ones 0.3 s, yet 32 KiB was once slow too (1.4–3.2 s). Raw httpx writes 64 KiB at a time and never
+paid it. The pool now hands the kernel at most 128 KiB per write (`runner/results.py`; in paired turns 32
+KiB writes made it slower, 196 against 205 MB/s at 1 MB and 404 against 427 at 200 MB, for four times the
+calls): its kernel time at 200 MB was 0.7–0.9 s in each of five turns in a row, each started 3 s after the
+last deletion as the slow ones had been, and the 200 MB row went from 0.80 of raw to 1.06 and 0.98 in the
+two full runs since (from 0.73 to 0.90 and 0.89 of raw on uvloop). Two earlier mends for the same symptom
+were measured while this was its cause: the kept heap, which now makes no difference at 20 and 200 MB
+(paired turns), and the write-back every 16 MiB instead of every 4, kept but not measured again. Full runs
+of this section at 1, 5, 20 and 200 MB: on asyncio 0.73, 0.82, 0.86, 0.87; on uvloop with the heap kept and
+the 16 MiB write-back 0.87, 0.99, 1.14, 0.80; with writes of 128 KiB as well 0.88, 0.97, 1.17, 1.06, then
+this record, where 1 MB misses at 0.77 (0.86 of raw on uvloop). The 1 MB row is decided mostly by the pool's
+event-loop thread (a slow turn there still showed the host's faults: 23 % of a profile in the page-cache
+copy, with 128 KiB writes), and swings between full runs of the same code on this machine (0.77–0.88 today;
+a paired run of six turns gave 0.76); it is not met reliably.
 
 **Tried without gain and not kept** (at 1 MB, on asyncio, 2026-12-02 and 03): a pipelined writer, one joined
 write and hash per megabyte, one writer thread at a time, a shorter or a longer GIL switch interval (1 or 50

@@ -53,7 +53,9 @@ _WRITEBACK_BYTES: Final = 16 * 1024 * 1024
 #: size of the page-cache folios it fills, and large folios come from the free blocks that a
 #: virtual machine with free page reporting (virtio-balloon) has handed back to its host, so
 #: their pages fault on the host when first written: 800 MB in 1 or 4 MiB writes cost
-#: 1.5-6.5 s of kernel time on the benchmark machine, in 128 KiB writes 0.2-0.25 s.
+#: 1.5-6.5 s of kernel time on the benchmark machine, in 128 KiB writes mostly 0.2-0.25 s
+#: (1.7 s right after 4 MiB writes had used up the rest). 32 KiB writes paid least, but made
+#: the pool slower at 1 and 200 MB in paired turns (bench/downloads.py): four times the calls.
 _WRITE_BYTES: Final = 128 * 1024
 
 T = TypeVar("T")
