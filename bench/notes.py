@@ -200,13 +200,14 @@ calls): its kernel time at 200 MB was 0.7–0.9 s in each of five turns in a row
 last deletion as the slow ones had been, and the 200 MB row went from 0.80 of raw to 1.06 and 0.98 in the
 two full runs since (from 0.73 to 0.90 and 0.89 of raw on uvloop). Two earlier mends for the same symptom
 were measured while this was its cause: the kept heap, which now makes no difference at 20 and 200 MB
-(paired turns), and the write-back every 16 MiB instead of every 4, kept but not measured again. Full runs
-of this section at 1, 5, 20 and 200 MB: on asyncio 0.73, 0.82, 0.86, 0.87; on uvloop with the heap kept and
-the 16 MiB write-back 0.87, 0.99, 1.14, 0.80; with writes of 128 KiB as well 0.88, 0.97, 1.17, 1.06, then
-this record, where 1 MB misses at 0.77 (0.86 of raw on uvloop). The 1 MB row is decided mostly by the pool's
-event-loop thread (a slow turn there still showed the host's faults: 23 % of a profile in the page-cache
-copy, with 128 KiB writes), and swings between full runs of the same code on this machine (0.77–0.88 today;
-a paired run of six turns gave 0.76); it is not met reliably.
+(paired turns), and the write-back every 16 MiB instead of every 4, which now does as well as 4 and no
+better (paired turns: 415 and 475 MB/s against 449 and 463 at 200 MB, 394 against 399 at 20 MB), kept for
+its fewer calls. Full runs of this section at 1, 5, 20 and 200 MB: on asyncio 0.73, 0.82, 0.86, 0.87; on
+uvloop with the heap kept and the 16 MiB write-back 0.87, 0.99, 1.14, 0.80; with writes of 128 KiB as well
+0.88, 0.97, 1.17, 1.06, then this record, where 1 MB misses at 0.77 (0.86 of raw on uvloop). The 1 MB row is
+decided mostly by the pool's event-loop thread (a slow turn there still showed the host's faults: 23 % of a
+profile in the page-cache copy, with 128 KiB writes), and swings between full runs of the same code on this
+machine (0.77–0.88 today; a paired run of six turns gave 0.76); it is not met reliably.
 
 **Tried without gain and not kept** (at 1 MB, on asyncio, 2026-12-02 and 03): a pipelined writer, one joined
 write and hash per megabyte, one writer thread at a time, a shorter or a longer GIL switch interval (1 or 50

@@ -45,9 +45,9 @@ INPUTS_DIR: Final = "inputs"  #: copies of local input images, so the report tra
 PART_SUFFIX: Final = ".part"
 _DISK_FULL_ERRNOS: Final = frozenset({errno.ENOSPC, errno.EDQUOT})
 _MP4_BRAND_OFFSET: Final = 4
-#: Ask the kernel to start writing after this many new bytes. Every 4 MiB, 200 MB videos cost
-#: the pool's process 1.7-2.6 s of kernel time per 800 MB, against 0.8-0.95 s every 16 MiB
-#: (bench/downloads.py, paired turns); from 5 to 20 MB, 8 and 16 MiB did as well as 4.
+#: Ask the kernel to start writing after this many new bytes. Every 4 or every 16 MiB does as
+#: well in paired turns at 20 and 200 MB (bench/downloads.py); 16 makes fewer calls. (16 MiB
+#: once looked twice as cheap in kernel time; that came from large writes, see _WRITE_BYTES.)
 _WRITEBACK_BYTES: Final = 16 * 1024 * 1024
 #: The most bytes handed to the kernel in one write. On Linux 6.x a write's length sets the
 #: size of the page-cache folios it fills, and large folios come from the free blocks that a
