@@ -21,12 +21,12 @@ loopback), raw and the pool only: what a user fetching from OSS over the interne
 
 Each reports MB/s and its own peak RSS; the ratio runner/raw is the figure (target >= 0.8),
 and the peak memory must not grow with the file size: at every size the pool's peak stays
-within `buffer_bound_mb()` of raw's. The five measurements take turns, REPEATS times, in a
-new order each turn: each rate is the median of its turns, and each ratio the
-median of the ratios within a turn, so a slow spell of the shared machine falls on both
-sides of it. Each turn begins with a probe of the disk (a 1 MiB write and fsync, a few
-times), because what the disk takes to make a file durable swings widely on a shared virtual
-machine.
+within `buffer_bound_mb()` of raw's on the same event loop (raw-uvloop). The five
+measurements take turns, REPEATS times, in a new order each turn: each rate is the median of
+its turns, and each ratio the median of the ratios within a turn, so a slow spell of the
+shared machine falls on both sides of it. Each turn begins with a probe of the disk (a 1 MiB
+write and fsync, a few times), because what the disk takes to make a file durable swings
+widely on a shared virtual machine.
 
     # one measurement:
     python -m bench.downloads worker runner|raw|raw-uvloop|raw-fsync|raw-verified URLS.json OUT_DIR

@@ -49,13 +49,11 @@ _MP4_BRAND_OFFSET: Final = 4
 #: well in paired turns at 20 and 200 MB (bench/downloads.py); 16 makes fewer calls. (16 MiB
 #: once looked twice as cheap in kernel time; that came from large writes, see _WRITE_BYTES.)
 _WRITEBACK_BYTES: Final = 16 * 1024 * 1024
-#: The most bytes handed to the kernel in one write. On Linux 6.x a write's length sets the
-#: size of the page-cache folios it fills, and large folios come from the free blocks that a
-#: virtual machine with free page reporting (virtio-balloon) has handed back to its host, so
-#: their pages fault on the host when first written: 800 MB in 1 or 4 MiB writes cost
-#: 1.5-6.5 s of kernel time on the benchmark machine, in 128 KiB writes mostly 0.2-0.25 s
-#: (1.7 s right after 4 MiB writes had used up the rest). 32 KiB writes paid least, but made
-#: the pool slower at 1 and 200 MB in paired turns (bench/downloads.py): four times the calls.
+#: The most bytes handed to the kernel in one write. On Linux 6.x a longer write fills larger
+#: page-cache folios, cut from the free blocks a VM with free page reporting has handed back to
+#: its host, so each page faults on the host: 800 MB in 1-4 MiB writes took 1.5-6.5 s of kernel
+#: time on the benchmark machine, in 128 KiB writes mostly 0.2-0.25 s. 32 KiB writes made the
+#: pool slower in paired turns (four times the calls). BENCHMARKS.md, section 4, has the rest.
 _WRITE_BYTES: Final = 128 * 1024
 
 T = TypeVar("T")

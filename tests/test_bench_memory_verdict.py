@@ -43,7 +43,7 @@ def test_a_pool_that_keeps_whole_videos_is_not_flat() -> None:
 
 
 def test_the_baseline_runs_on_the_pool_s_own_loop_where_it_was_measured() -> None:
-    """uvloop's library is resident in both processes: it is not the pool's buffers."""
+    """What raw httpx itself holds on uvloop is the loop's doing, not the pool's buffers."""
     rows = [_row(1, 50, 60, raw_uvloop_peak=53), _row(200, 50, 100, raw_uvloop_peak=53)]
     assert _memory_verdict(rows)[2:] == ("7–47 MB over raw (60–100 MB)", "met")
     rows = [_row(1, 50, 60, raw_uvloop_peak=53), _row(200, 50, 110, raw_uvloop_peak=53)]
