@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable
+from typing import Any
 
 import httpx
 import pytest
@@ -254,6 +255,78 @@ async def test_download_streams_without_the_api_key() -> None:
         data = b"".join([chunk async for chunk in stream.chunks])
     assert (stream.offset, stream.size) == (0, len(body))
     assert data == body
+
+
+@pytest.mark.anyio
+async def test_download_goes_through_the_transport_mounted_for_its_host() -> None:
+    """A proxy for the storage host (HTTPS_PROXY becomes such a mount) carries the download."""
+    body = b"\x00\x00\x00\x18ftypmp42" + b"y" * 100
+
+    def api(request: httpx.Request) -> httpx.Response:
+        raise AssertionError(f"the download went to the API's transport: {request.url}")
+
+    def storage(request: httpx.Request) -> httpx.Response:
+        return httpx.Response(200, content=body)
+
+    mounts = {"https://oss.example": httpx.MockTransport(storage)}
+    http = httpx.AsyncClient(transport=httpx.MockTransport(api), mounts=mounts, base_url=BASE)
+    async with DashScopeClient(http, KEY).stream_download("https://oss.example/t1.mp4") as stream:
+        assert b"".join([chunk async for chunk in stream.chunks]) == body
+
+
+@pytest.mark.anyio
+async def test_download_skips_the_clients_request_layer() -> None:
+    """A video GET goes straight to the transport: the client's hooks (like its cookies, auth
+    and redirect handling) do not run for it, and neither does their cost on the event loop.
+    Should a new httpx lose the way in, this fails and the downloads still work (next test)."""
+    hooked: list[str] = []
+
+    async def hook(request: httpx.Request) -> None:
+        hooked.append(request.url.path)
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        if request.url.host == "oss.example":
+            return httpx.Response(200, content=b"\x00\x00\x00\x18ftypmp42")
+        return reply(200, {"output": {"task_id": "t1", "task_status": "RUNNING"}})
+
+    transport = httpx.MockTransport(handler)
+    http = httpx.AsyncClient(transport=transport, base_url=BASE, event_hooks={"request": [hook]})
+    client = DashScopeClient(http, KEY)
+    await client.query("t1")
+    async with client.stream_download("https://oss.example/t1.mp4") as stream:
+        assert [chunk async for chunk in stream.chunks]
+    assert hooked == ["/api/v1/tasks/t1"]
+
+
+class _ClientWithoutTransportChoice:
+    """An httpx client as a future httpx might have it: without the private transport choice."""
+
+    def __init__(self, client: httpx.AsyncClient) -> None:
+        self._client = client
+
+    def __getattr__(self, name: str) -> Any:
+        if name == "_transport_for_url":
+            raise AttributeError(name)
+        return getattr(self._client, name)
+
+
+@pytest.mark.anyio
+async def test_download_falls_back_to_the_client_without_its_transport_choice() -> None:
+    """Without httpx's private transport choice, the download goes through the client, hooks and all."""
+    body = b"\x00\x00\x00\x18ftypmp42" + b"z" * 10
+    hooked: list[str] = []
+
+    async def hook(request: httpx.Request) -> None:
+        hooked.append(request.url.path)
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        return httpx.Response(200, content=body)
+
+    http = httpx.AsyncClient(transport=httpx.MockTransport(handler), event_hooks={"request": [hook]})
+    client = DashScopeClient(_ClientWithoutTransportChoice(http), KEY)  # type: ignore[arg-type]
+    async with client.stream_download("https://oss.example/t1.mp4") as stream:
+        assert b"".join([chunk async for chunk in stream.chunks]) == body
+    assert hooked == ["/t1.mp4"]
 
 
 @pytest.mark.anyio
