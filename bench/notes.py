@@ -174,16 +174,16 @@ the worker thread that writes, 4 MiB at a time, in writes of at most 128 KiB (se
 than the machine (the 25 MB/s rows) the pool and raw both move what the link carries, at 1 MB as at 20 MB,
 since the per-file work hides behind the 40 ms a 1 MB video then takes to arrive.
 
-**What changed on 2026-12-03.** Until then the pool missed the target at 1 MB in every full run of this
-section (0.60–0.78), and sat near the line from 5 MB up (0.76–1.05). Two causes, found in this order. (1) At
-1 MB, the pool's one event-loop thread, which reads every transfer and keeps losing the GIL to the threads
-that write, hash and fsync (about 6,000 waits for the GIL per run, each about 40 µs; raw: one). `runner` now
-runs on uvloop (libuv, in C), whose socket reads cost that thread less: 1 MB rose from 0.76 to 0.84 of raw
-and from 0.77 to 0.85 in two paired runs (9 and 7 turns), while raw itself gained nothing from uvloop at 1
-MB. Keeping freed C heap for reuse (glibc's trim threshold raised to 64 MiB) adds a little: 193 against 178
-MB/s at 1 MB, median of 12 paired turns. (2) From 5 MB up, and most at 200 MB, the kernel. In the same
-setting, some measurements of the pool spent 0.8 s in the kernel per 800 MB and others 2–3.7 s (raw: about 1
-s). A profile of a slow one (`perf record -a`) put 38 % of the machine's samples in
+**What changed on 2026-12-03 (morning).** Until then the pool missed the target at 1 MB in every full run of
+this section (0.60–0.78), and sat near the line from 5 MB up (0.76–1.05). Two causes, found in this order.
+(1) At 1 MB, the pool's one event-loop thread, which reads every transfer and keeps losing the GIL to the
+threads that write, hash and fsync (about 6,000 waits for the GIL per run, each about 40 µs; raw: one).
+`runner` now runs on uvloop (libuv, in C), whose socket reads cost that thread less: 1 MB rose from 0.76 to
+0.84 of raw and from 0.77 to 0.85 in two paired runs (9 and 7 turns), while raw itself gained nothing from
+uvloop at 1 MB. Keeping freed C heap for reuse (glibc's trim threshold raised to 64 MiB) adds a little: 193
+against 178 MB/s at 1 MB, median of 12 paired turns. (2) From 5 MB up, and most at 200 MB, the kernel. In
+the same setting, some measurements of the pool spent 0.8 s in the kernel per 800 MB and others 2–3.7 s
+(raw: about 1 s). A profile of a slow one (`perf record -a`) put 38 % of the machine's samples in
 `copy_folio_from_iter_atomic`, the copy of written bytes into the page cache; a fast one, 2.5 %. The pool
 wrote each read it received (up to 1 MiB) in one call. On Linux 6.x (this machine runs 6.18) the length of a
 write sets the size of the page-cache folios it fills, and this virtual machine reports its free memory to
@@ -204,10 +204,28 @@ were measured while this was its cause: the kept heap, which now makes no differ
 better (paired turns: 415 and 475 MB/s against 449 and 463 at 200 MB, 394 against 399 at 20 MB), kept for
 its fewer calls. Full runs of this section at 1, 5, 20 and 200 MB: on asyncio 0.73, 0.82, 0.86, 0.87; on
 uvloop with the heap kept and the 16 MiB write-back 0.87, 0.99, 1.14, 0.80; with writes of 128 KiB as well
-0.88, 0.97, 1.17, 1.06, then this record, where 1 MB misses at 0.77 (0.86 of raw on uvloop). The 1 MB row is
-decided mostly by the pool's event-loop thread (a slow turn there still showed the host's faults: 23 % of a
-profile in the page-cache copy, with 128 KiB writes), and swings between full runs of the same code on this
-machine (0.77–0.88 today; a paired run of six turns gave 0.76); it is not met reliably.
+0.88, 0.97, 1.17, 1.06, then 0.77, 0.95, 1.12, 0.98, where 1 MB missed (0.86 of raw on uvloop). The 1 MB row
+was decided mostly by the pool's event-loop thread, and swung between full runs of the same code on this
+machine (0.77–0.88).
+
+**Then, at 1 MB, the event loop's work per video (2026-12-03, afternoon).** Fetching 256 videos of 1 MB
+against 64 of 4 MB (the same bytes) puts about 2.1 ms of the pool's event-loop thread on each video, most of
+it in httpx, and that thread was off the CPU for about a fifth of the run (0.75–0.97 s of CPU in 1.03–1.23
+s: preempted by the pool's own worker threads, about 960 times a run, and waiting for the GIL they hold,
+about 270), where raw's loop runs the whole time. So each system call or Python layer taken off the loop per
+video counts twice. Two changes: (1) a download goes straight to the transport the client holds for the
+storage host, its pool or the proxy mounted for it (`runner/client.py`), skipping the client's request
+layer, which a signed storage URL does not need: the auth flow, the redirect loop, the event hooks, and the
+cookie jar, which wraps every response in urllib objects to look for cookies. That layer cost about 0.4 ms
+of CPU per request here (1.36–1.47 ms against 0.83–1.19 for small requests one after another); 1 MB went
+from 0.79 to 0.85 of raw in 14 paired turns, and a first version from 0.74 to 0.78 in 12 others, faster in
+10 of the 14 and 10 of the 12. (2) The `.part` is opened first and the folder made only when that fails, and
+a finished video leaves nothing to remove: three system calls fewer per video on the loop (0.92 against 0.87
+in 14 paired turns, faster in 8). What is left at 1 MB is the work the pool promises: without its fsync and
+the directory's it reached 0.97 of raw in 10 paired turns, without the SHA-256 as well 1.15, against 0.84
+with both. On two cores shared with the server, whose process takes about 0.5 s of CPU per measurement, the
+pool's 0.15 s of hashing per 256 MB and the kernel's write-back are paid in wall time. In this record 1 MB
+is at 0.80 of raw (0.88 of raw on uvloop); it meets the target, with little margin on this machine.
 
 **Tried without gain and not kept** (at 1 MB, on asyncio, 2026-12-02 and 03): a pipelined writer, one joined
 write and hash per megabyte, one writer thread at a time, a shorter or a longer GIL switch interval (1 or 50
@@ -217,7 +235,13 @@ ms), handing even a file's first bytes to the thread, writing only its first 4 K
 1 MiB, three workers per transfer instead of two, fdatasync in place of fsync, skipping the directory fsync,
 a simulator sending 1 MiB instead of 64 KiB per write, and asyncio's own thread pool in place of anyio's
 worker threads. Dropping the fsync that makes "never lose a paid video" survive a power cut, or the SHA-256
-every sidecar and status row carries, would gain about 0.15 of raw each at 1 MB; we do not do it.
+every sidecar and status row carries, would gain about 0.15 of raw each at 1 MB; we do not do it. On uvloop,
+in paired turns at 1 MB (2026-12-03, afternoon): reading everything the socket holds in one call (1.3 reads
+per video instead of 5; 0.81 against 0.82), three or four workers per transfer (0.80 and 0.74 against 0.77),
+the worker threads as SCHED_BATCH, at nice 5 or as SCHED_IDLE (0.76, 0.81, 0.76 against 0.80), the loop and
+the workers pinned to separate cores (0.77 against 0.77), writing and hashing all of a small video on the
+loop (0.84 against 0.77 in 8 turns, 0.82 against 0.83 in 14), and handing a video's first bytes to the
+thread again (0.84 against 0.89).
 
 **Memory** does not grow with the file size. The pool holds at most 48 MiB more than raw on the same event
 loop whatever the size: per transfer, the 4 MiB batch it fills and the tail of the video finishing behind
@@ -226,6 +250,6 @@ the same client on the pool's loop: uvloop's library is about 2.6 MB resident, a
 higher on uvloop than on asyncio, rising with the file size up to 20 MB (55–82 MB against 50 in this
 record), so a comparison with raw on asyncio would count the loop's own behaviour as the pool's buffers. The
 verdict checks that bound at every size; a pool that kept whole videos would exceed it by hundreds of MB at
-200 MB. On uvloop, which reads further ahead of the writing thread, the pool's peak is 97–99 MB at 20 and
-200 MB (70–80 MB on asyncio), 15–17 MB over raw on uvloop.""",
+200 MB. On uvloop, which reads further ahead of the writing thread, the pool's peak is 99–100 MB at 20 and
+200 MB (70–80 MB on asyncio), 17–18 MB over raw on uvloop.""",
 }
