@@ -225,7 +225,8 @@ in 14 paired turns, faster in 8). What is left at 1 MB is the work the pool prom
 the directory's it reached 0.97 of raw in 10 paired turns, without the SHA-256 as well 1.15, against 0.84
 with both. On two cores shared with the server, whose process takes about 0.5 s of CPU per measurement, the
 pool's 0.15 s of hashing per 256 MB and the kernel's write-back are paid in wall time. In this record 1 MB
-is at 0.80 of raw (0.88 of raw on uvloop); it meets the target, with little margin on this machine.
+is at 0.80 of raw (0.88 of raw on uvloop); a second full run straight after gave 0.84 (0.95), and 1.09,
+1.18, 1.19 at 5, 20 and 200 MB. It meets the target, with little margin on this machine.
 
 **Tried without gain and not kept** (at 1 MB, on asyncio, 2026-12-02 and 03): a pipelined writer, one joined
 write and hash per megabyte, one writer thread at a time, a shorter or a longer GIL switch interval (1 or 50
