@@ -195,8 +195,7 @@ def _download_rows(data: dict[str, Any]) -> list[Row]:
 
 def _same_loop_peak(row: dict[str, Any]) -> float:
     """Raw httpx's peak on the pool's event loop, or on asyncio's where only that was measured."""
-    peak: float = row.get("raw_uvloop_peak_mb") or row["raw_peak_mb"]
-    return peak
+    return float(row.get("raw_uvloop_peak_mb") or row["raw_peak_mb"])
 
 
 def _memory_row(rows: list[dict[str, Any]], sizes: str) -> Row:

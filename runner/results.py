@@ -88,7 +88,6 @@ class VideoWriter:
         self._size = 0
         self._written_back = 0  #: bytes handed to the kernel's write-back so far
         self._head = b""
-        self._finished = False
 
     def write(self, chunk: bytes) -> None:
         """Append `chunk` to the `.part` file; DownloadError(disk_full=True) when the disk is full."""
@@ -128,11 +127,10 @@ class VideoWriter:
         file = self._file
         self._disk_op(lambda: _flush_and_sync(file))
         file.close()
-        self._file = None
         os.replace(self._part, self._final)
+        self._file = None  # only now: until the rename, abort() has a .part to remove
         _fsync_dir(self._final.parent)
         relative = self._final.relative_to(self._run_dir).as_posix()
-        self._finished = True
         return VideoFile(path=relative, sha256=self._hash.hexdigest(), size=self._size)
 
     @property
@@ -141,11 +139,14 @@ class VideoWriter:
         return self._size
 
     def abort(self) -> None:
-        """Close and remove the `.part` file and start again from byte 0; safe to call more than once."""
+        """Close and remove the `.part` file and start again from byte 0; safe to call more than once.
+
+        Only a `.part` this writer opened is removed: after finish() there is none, and the
+        event loop is spared a system call per video."""
         if self._file is not None:
             self._file.close()
             self._file = None
-        self._part.unlink(missing_ok=True)
+            self._part.unlink(missing_ok=True)
         self._hash = hashlib.sha256()
         self._size = self._written_back = 0
         self._head = b""
@@ -156,8 +157,7 @@ class VideoWriter:
     def __exit__(
         self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
     ) -> None:
-        if not self._finished:  # after finish() there is nothing left to remove
-            self.abort()
+        self.abort()  # after finish() there is no .part left to remove
 
     def _open_part(self) -> IO[bytes]:
         # Open first: a failed mkdir and its stat for every video cost the event loop a tenth of
