@@ -43,6 +43,7 @@ from anyio.streams.memory import MemoryObjectReceiveStream, MemoryObjectSendStre
 from runner.bulkreads import BULK_READ_BYTES
 from runner.client import DashScopeClient
 from runner.crashpoints import crash_point
+from runner.engineconfig import Offload
 from runner.errors import AccountError, ApiError, DownloadError, TransientApiError
 from runner.lifecycle import Event
 from runner.polling import Poller
@@ -68,7 +69,11 @@ HELD_BYTES_PER_TRANSFER: Final = 2 * (_THREAD_BYTES + BULK_READ_BYTES) + 2 * BUL
 
 
 async def fetch_video(
-    client: DashScopeClient, writer: VideoWriter, url: str, transfers: anyio.CapacityLimiter
+    client: DashScopeClient,
+    writer: VideoWriter,
+    url: str,
+    transfers: anyio.CapacityLimiter,
+    offload: Offload = anyio.to_thread.run_sync,
 ) -> VideoFile:
     """Stream a video into `writer`, resuming from the bytes it already holds, then verify it
     (size, MP4 check), fsync it and rename it into place. The transfer holds one of
@@ -78,18 +83,18 @@ async def fetch_video(
             if stream.offset != writer.size:
                 writer.abort()  # the host sent the whole video again: start over
             writer.expected_size = stream.size
-            tail = await _receive(writer, stream.chunks)
+            tail = await _receive(writer, stream.chunks, offload)
     except DownloadError as error:
         if error.restart:
             writer.abort()
         raise
     # Even a small video's fsyncs (file and folder) would stall the event loop for a disk flush.
-    video = await anyio.to_thread.run_sync(_finish, writer, tail)
+    video = await offload(_finish, writer, tail)
     crash_point("after_rename_before_journal")
     return video
 
 
-async def _receive(writer: VideoWriter, chunks: AsyncIterator[bytes]) -> list[bytes]:
+async def _receive(writer: VideoWriter, chunks: AsyncIterator[bytes], offload: Offload) -> list[bytes]:
     """Write what arrives, 4 MiB at a time in a worker thread; the last bytes, not yet
     written, are returned. If the transfer breaks off, those are dropped: `writer.size` is
     where a resume starts."""
@@ -103,7 +108,7 @@ async def _receive(writer: VideoWriter, chunks: AsyncIterator[bytes]) -> list[by
         batch.append(chunk)
         batched += len(chunk)
         if batched >= _THREAD_BYTES:
-            await anyio.to_thread.run_sync(_write_all, writer, batch)
+            await offload(_write_all, writer, batch)
             batch, batched = [], 0
     return batch
 
@@ -141,6 +146,7 @@ class Downloader:
         *,
         transfers: int = 4,
         retry_delay: float = 0.5,
+        offload: Offload = anyio.to_thread.run_sync,
     ) -> None:
         self._store = store
         self._client = client
@@ -150,6 +156,7 @@ class Downloader:
         self._transfers = anyio.CapacityLimiter(transfers)
         self._workers = WORKERS_PER_TRANSFER * transfers
         self._retry_delay = retry_delay
+        self._offload = offload
         self._send: MemoryObjectSendStream[str]
         self._receive: MemoryObjectReceiveStream[str]
         self._send, self._receive = anyio.create_memory_object_stream[str](math.inf)
@@ -190,7 +197,9 @@ class Downloader:
     async def _tries(self, task: str, record: TaskRecord, writer: VideoWriter) -> None:
         for attempt in range(1, MAX_TRIES + 1):
             try:
-                video = await fetch_video(self._client, writer, record.video_url or "", self._transfers)
+                video = await fetch_video(
+                    self._client, writer, record.video_url or "", self._transfers, self._offload
+                )
                 fields = await self._write_sidecar(task, record, video)
             except DownloadError as error:
                 if error.disk_full:
@@ -221,7 +230,7 @@ class Downloader:
         }
         final = dataclasses.replace(record, state=TaskState.DONE, **fields)
         # Its two fsyncs would stall the event loop, and with it the polls and submissions.
-        await anyio.to_thread.run_sync(write_sidecar, self._run_dir, self._store.spec(task), final)
+        await self._offload(write_sidecar, self._run_dir, self._store.spec(task), final)
         return fields
 
     async def _refresh(self, task: str, error: DownloadError) -> TaskRecord | None:

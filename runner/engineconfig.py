@@ -7,17 +7,34 @@ so a run has a quota per model: the catalogue's, or the run's limits in its plac
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Awaitable, Callable, Iterable, Mapping
 from dataclasses import dataclass, field
-from typing import Final
+from typing import Final, Protocol, TypeVar, TypeVarTuple
+
+import anyio
 
 from runner.catalog import get_model
 from runner.limits import Limits
 from runner.uploads import UploadSettings
 
-__all__ = ["DEFAULT_QUEUE_AHEAD", "EngineConfig", "Quota", "catalogue_quota", "model_quotas"]
+__all__ = ["DEFAULT_QUEUE_AHEAD", "EngineConfig", "Offload", "Quota", "catalogue_quota", "model_quotas"]
 
 DEFAULT_QUEUE_AHEAD: Final = 0
+
+T = TypeVar("T")
+Args = TypeVarTuple("Args")
+
+
+class Offload(Protocol):
+    """Runs blocking file work (writes, hashes, fsyncs) and returns its result."""
+
+    def __call__(self, func: Callable[[*Args], T], *args: *Args) -> Awaitable[T]: ...
+
+
+async def run_inline(func: Callable[[*Args], T], *args: *Args) -> T:
+    """Blocking work on the event loop itself: for a virtual-time test loop, whose clock
+    would jump ahead while a worker thread works."""
+    return func(*args)
 
 
 @dataclass(frozen=True, slots=True)
@@ -68,6 +85,12 @@ class EngineConfig:
     unreachable_give_up_s: float = 60.0
     uploads: UploadSettings = field(default_factory=UploadSettings)  #: data: URL threshold, upload pool
     quotas: Mapping[str, Quota] = field(default_factory=dict)  #: per model
+    worker_threads: bool = True  #: blocking file work in worker threads (off: on the event loop)
+
+    @property
+    def offload(self) -> Offload:
+        """How the run does blocking file work: beside the event loop, or on it."""
+        return anyio.to_thread.run_sync if self.worker_threads else run_inline
 
     def quota(self, model: str) -> Quota:
         """The quota the run keeps for `model`'s tasks."""

@@ -92,13 +92,20 @@ class Engine:
             seed=seed,
         )
         self.downloader = Downloader(
-            store, client, self.poller, run_dir, self, transfers=config.download_transfers, retry_delay=0.2
+            store,
+            client,
+            self.poller,
+            run_dir,
+            self,
+            transfers=config.download_transfers,
+            retry_delay=0.2,
+            offload=config.offload,
         )
         self.stats = RunStats()
         self.account_error: AccountError | None = None
         self.disk_error: DownloadError | None = None
         self.journal_error: BaseException | None = None  #: JournalFullError that stopped the run
-        self._status = StatusWriter(run_dir, store, every=config.status_every)
+        self._status = StatusWriter(run_dir, store, every=config.status_every, offload=config.offload)
         self._reconciler = Reconciler(
             store, self.poller, self.stats, self, local_of=self._local_of, time_scale=scale
         )

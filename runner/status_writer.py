@@ -13,6 +13,7 @@ from pathlib import Path
 
 import anyio
 
+from runner.engineconfig import Offload
 from runner.errors import StoreError
 from runner.status_table import refresh_status_table, write_status_table
 from runner.store import Store
@@ -25,16 +26,17 @@ log = logging.getLogger(__name__)
 class StatusWriter:
     """Rewrites status.csv/status.parquet every `every` seconds, and once at the end."""
 
-    def __init__(self, run_dir: Path, store: Store, *, every: float) -> None:
+    def __init__(self, run_dir: Path, store: Store, *, every: float, offload: Offload) -> None:
         self._run_dir = run_dir
         self._store = store
         self._every = every
+        self._offload = offload
 
     async def run(self) -> None:
         """Rewrite the table now and then, until cancelled."""
         while True:
             await anyio.sleep(self._every)
-            await anyio.to_thread.run_sync(self._write_snapshot)
+            await self._offload(self._write_snapshot)
 
     def write_final(self) -> None:
         """The last rewrite, on the run's own journal connection (none if nothing changed)."""

@@ -1,7 +1,13 @@
-"""Shared helpers for engine tests: specs, an in-process simulator, and one call to run a batch."""
+"""Shared helpers for engine tests: specs, an in-process simulator, and one call to run a batch.
+
+On a virtual-time loop (tests marked `virtual_time`) the simulator reads the loop's clock
+(LoopClock) and the engine does its file work on the loop, so the whole scenario runs in
+virtual time: its outcome is the same on any machine, under any load.
+"""
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import json
 import struct
@@ -13,13 +19,14 @@ from pathlib import Path
 from typing import Any
 
 import httpx
+import looptime
 from starlette.applications import Starlette
 
 from runner.bulkreads import read_in_bulk
 from runner.catalog import ENDPOINTS, SIM_API_KEY
-from runner.client import DashScopeClient
+from runner.client import DashScopeClient, ResolvedInputs, build_create_body
 from runner.scheduler import Engine, EngineConfig
-from runner.simulator import SimConfig, create_app
+from runner.simulator import LoopClock, SimConfig, canonical_sha256, create_app
 from runner.simulator.server import serve_in_thread
 from runner.store import JOURNAL_NAME, Store
 from runner.tasks import MediaRef, RunSummary, TaskSpec, TaskState, canonical_request, task_key
@@ -27,8 +34,11 @@ from runner.tasks import MediaRef, RunSummary, TaskSpec, TaskState, canonical_re
 __all__ = [
     "Batch",
     "assert_folder_complete",
+    "assert_own_videos",
     "local_png",
     "make_specs",
+    "on_virtual_clock",
+    "paid_twice",
     "run_batch",
     "sha256_of",
     "sim_app",
@@ -36,6 +46,12 @@ __all__ = [
 ]
 
 SIM_BASE = "http://sim.local/api/v1"
+VIRTUAL_EPOCH = 1_780_000_000.0  #: the simulator's wall clock at t=0 on a virtual-time loop
+
+
+def on_virtual_clock() -> bool:
+    """Whether the running event loop is a virtual-time (looptime) loop."""
+    return isinstance(asyncio.get_running_loop(), looptime.LoopTimeEventLoop)
 
 
 def spec(
@@ -75,7 +91,11 @@ def make_specs(count: int, prefix: str = "t", **params: Any) -> list[TaskSpec]:
 
 
 def sim_app(profile: str = "fast", **overrides: Any) -> Starlette:
-    return create_app(SimConfig.profile(profile, **overrides))
+    """A simulator app; on a virtual-time loop it shares the loop's clock (call it inside the test)."""
+    if not on_virtual_clock():
+        return create_app(SimConfig.profile(profile, **overrides))
+    config = SimConfig.profile(profile, **{"epoch": VIRTUAL_EPOCH, **overrides})
+    return create_app(config, clock=LoopClock(config.time_scale))
 
 
 @dataclass
@@ -116,7 +136,13 @@ async def run_batch(
 ) -> Batch:
     """Journal `specs` in `run_dir` and run the engine against `app` until done (or `stop_after` s)."""
     scale = app.state.simulator.config.time_scale
-    values: dict[str, Any] = {"concurrency": 5, "submit_rate": 5.0, "time_scale": scale, **config}
+    values: dict[str, Any] = {
+        "concurrency": 5,
+        "submit_rate": 5.0,
+        "time_scale": scale,
+        "worker_threads": not on_virtual_clock(),
+        **config,
+    }
     store = Store.open(run_dir / JOURNAL_NAME)
     try:
         store.add_tasks(specs)
@@ -158,3 +184,30 @@ def assert_folder_complete(run_dir: Path, ledger: dict[str, Any]) -> None:
     assert not list(run_dir.rglob("*.part"))
     assert (run_dir / "status.csv").is_file()
     assert (run_dir / "status.parquet").is_file()
+
+
+def body_sha256(task_spec: TaskSpec) -> str:
+    """The simulator's hash of the create body the client sends for a spec with remote inputs."""
+    inputs = ResolvedInputs(task_spec.image.url or "", task_spec.audio.url if task_spec.audio else None)
+    return canonical_sha256(build_create_body(task_spec, inputs))
+
+
+def assert_own_videos(run_dir: Path, ledger: dict[str, Any]) -> None:
+    """Every task the journal holds a server task for points at a task created from its own
+    request: the file under a task's id is that task's video (remote inputs only)."""
+    by_task_id = {s["task_id"]: s for s in ledger["submissions"]}
+    with Store.open(run_dir / JOURNAL_NAME) as store:
+        for record in store.records():
+            if record.task_id is None:
+                continue
+            entry = by_task_id[record.task_id]
+            assert entry["request_sha256"] == body_sha256(store.spec(record.id)), (record.id, entry)
+
+
+def paid_twice(ledger: dict[str, Any]) -> int:
+    """Bodies the server generated more than once (each extra success is a double charge)."""
+    succeeded: dict[str, int] = {}
+    for entry in ledger["submissions"]:
+        if entry["status"] == "SUCCEEDED":
+            succeeded[entry["request_sha256"]] = succeeded.get(entry["request_sha256"], 0) + 1
+    return sum(count - 1 for count in succeeded.values())

@@ -11,7 +11,7 @@ from runner.catalog import ENDPOINTS
 from runner.scheduler import Engine, EngineConfig
 from runner.store import JOURNAL_NAME, Store
 
-pytestmark = pytest.mark.anyio
+pytestmark = [pytest.mark.anyio, pytest.mark.virtual_time]
 
 
 async def test_batch_completes_with_verified_videos(tmp_path: Path) -> None:

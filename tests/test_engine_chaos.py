@@ -13,7 +13,7 @@ from engine_helpers import assert_folder_complete, make_specs, run_batch, sim_ap
 from runner.store import JOURNAL_NAME, Store
 from runner.tasks import TaskState
 
-pytestmark = pytest.mark.anyio
+pytestmark = [pytest.mark.anyio, pytest.mark.virtual_time]
 
 
 def assert_no_needless_resubmission(ledger: dict[str, Any], run_dir: Path) -> None:

@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 from engine_helpers import assert_folder_complete, make_specs, run_batch, sim_app
 
-pytestmark = pytest.mark.anyio
+pytestmark = [pytest.mark.anyio, pytest.mark.virtual_time]
 
 
 async def test_bad_downloads_are_retried_and_expired_urls_refreshed(tmp_path: Path) -> None:

@@ -19,7 +19,7 @@ from runner.simulator import Simulator
 from runner.store import JOURNAL_NAME, Store
 from runner.tasks import TaskState
 
-pytestmark = pytest.mark.anyio
+pytestmark = [pytest.mark.anyio, pytest.mark.virtual_time]
 
 TASKS = 20
 IN_FLIGHT = {TaskState.PENDING, TaskState.RUNNING, TaskState.SUCCEEDED, TaskState.AMBIGUOUS}

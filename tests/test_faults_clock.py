@@ -28,6 +28,7 @@ async def test_the_engine_clock_is_monotonic_not_wall_time() -> None:
     assert clock.now() - before >= 0.01
 
 
+@pytest.mark.virtual_time
 async def test_a_wall_clock_jumping_a_day_back_and_forth_changes_nothing(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:

@@ -11,7 +11,7 @@ from engine_helpers import assert_folder_complete, make_specs, run_batch, sim_ap
 from runner.store import JOURNAL_NAME, Store
 from runner.tasks import TaskState
 
-pytestmark = pytest.mark.anyio
+pytestmark = [pytest.mark.anyio, pytest.mark.virtual_time]
 
 
 async def test_truncated_reset_and_expired_downloads_end_in_verified_files(tmp_path: Path) -> None:

@@ -14,7 +14,7 @@ from starlette.applications import Starlette
 from runner.store import JOURNAL_NAME, Store
 from runner.tasks import TaskState
 
-pytestmark = pytest.mark.anyio
+pytestmark = [pytest.mark.anyio, pytest.mark.virtual_time]
 
 TASKS = 40
 RATE = 5.0  # submissions per server second

@@ -18,7 +18,8 @@ Key facts (details and every switch in config.py):
 
 * API key: `sk-sim-local` by default (`api_key: null` accepts any non-empty key).
 * Time: simulated seconds; `time_scale` real seconds per simulated second; tests pass a
-  `ManualClock` to `create_app(..., clock=...)` and advance it.
+  `ManualClock` to `create_app(..., clock=...)` and advance it, or a `LoopClock` to share a
+  virtual-time event loop's clock with the client under test.
 * Quotas per model: 5 submissions/s and 5 running for wan2.6/2.5, 2 and 2 for the rest;
   task endpoints 20/s; excess concurrent tasks queue as PENDING (`concurrency_mode`).
 * Reserved input names rehearse media failures without any network (media.py): hosts
@@ -32,7 +33,7 @@ Key facts (details and every switch in config.py):
 """
 
 from runner.simulator.app import API_PREFIX, create_app
-from runner.simulator.clock import Clock, ManualClock, ScaledClock
+from runner.simulator.clock import Clock, LoopClock, ManualClock, ScaledClock
 from runner.simulator.config import (
     DEFAULT_API_KEY,
     PROFILES,
@@ -54,6 +55,7 @@ __all__ = [
     "FaultConfig",
     "FaultScript",
     "FaultWindow",
+    "LoopClock",
     "ManualClock",
     "ScaledClock",
     "SimConfig",

@@ -12,7 +12,7 @@ from typing import Protocol
 
 import anyio
 
-__all__ = ["Clock", "ManualClock", "ScaledClock", "WallTime"]
+__all__ = ["Clock", "LoopClock", "ManualClock", "ScaledClock", "WallTime"]
 
 
 class Clock(Protocol):
@@ -42,6 +42,25 @@ class ScaledClock:
 
     async def sleep(self, seconds: float) -> None:
         """Wait the real time that `seconds` of simulated time takes."""
+        await anyio.sleep(max(0.0, seconds) * self._scale)
+
+
+class LoopClock:
+    """The event loop's clock compressed by `time_scale`: the simulator and a client in the same
+    loop then share one time, so a test on a virtual-time loop controls both at once."""
+
+    def __init__(self, time_scale: float = 1.0) -> None:
+        if time_scale <= 0:
+            raise ValueError(f"time_scale must be positive, got {time_scale}.")
+        self._scale = time_scale
+        self._start = anyio.current_time()
+
+    def now(self) -> float:
+        """Return simulated seconds since construction."""
+        return (anyio.current_time() - self._start) / self._scale
+
+    async def sleep(self, seconds: float) -> None:
+        """Wait the loop time that `seconds` of simulated time takes."""
         await anyio.sleep(max(0.0, seconds) * self._scale)
 
 
