@@ -16,7 +16,7 @@ import httpx
 
 from runner.errors import AccountError, ApiError, TaskRejectedError, TransientApiError
 
-__all__ = ["classify_error", "error_code", "json_or_raise", "maybe_processed"]
+__all__ = ["classify_error", "error_code", "error_request_id", "json_or_raise", "maybe_processed"]
 
 #: codes that stop the whole run whatever their HTTP status (reference §5.2)
 _ACCOUNT_CODES: Final = frozenset(
@@ -122,6 +122,16 @@ def _retry_after(response: httpx.Response) -> float | None:
 def error_code(response: httpx.Response) -> str | None:
     """The DashScope error code in a response's body, if it carries one."""
     return _text((_error_body(response) or {}).get("code"))
+
+
+def error_request_id(response: httpx.Response) -> str | None:
+    """The request id a response carries in its body (or `x-request-id` header), if any."""
+    try:
+        data = response.json()
+    except ValueError:
+        data = None
+    found = _text(data.get("request_id")) if isinstance(data, dict) else None
+    return found or _text(response.headers.get("x-request-id"))
 
 
 def _text(value: Any) -> str | None:

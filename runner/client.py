@@ -26,7 +26,7 @@ from typing import Any, Final
 
 import httpx
 
-from runner.apierrors import error_code, json_or_raise, maybe_processed
+from runner.apierrors import classify_error, error_code, error_request_id, json_or_raise, maybe_processed
 from runner.errors import (
     AmbiguousSubmitError,
     DownloadError,
@@ -170,15 +170,21 @@ class DashScopeClient:
                 + (f" {code}" if code else "")
                 + "; the task may exist on the server and will be looked up before anything is sent again."
             )
-            raise AmbiguousSubmitError(msg, status_code=response.status_code, code=code)
-        data = json_or_raise(response, what)
-        output = data.get("output")
-        if not isinstance(output, dict) or not output.get("task_id"):
-            msg = f"{what}: the answer (HTTP {response.status_code}) carries no task id."
-            raise AmbiguousSubmitError(msg, status_code=response.status_code)
+            raise AmbiguousSubmitError(
+                msg, status_code=response.status_code, code=code, request_id=error_request_id(response)
+            )
+        if response.status_code != 200:
+            raise classify_error(response, what)
+        output = _created(response)
+        if output is None:
+            msg = (
+                f"{what}: HTTP 200 with an answer that carries no task id; the task may exist on the "
+                "server and will be looked up before anything is sent again."
+            )
+            raise AmbiguousSubmitError(msg, status_code=200, request_id=error_request_id(response))
         return Submitted(
             task_id=str(output["task_id"]),
-            request_id=_opt_str(data.get("request_id")),
+            request_id=error_request_id(response),
             status=str(output.get("task_status") or "PENDING"),
         )
 
@@ -340,6 +346,19 @@ async def _chunks(response: httpx.Response, where: str) -> AsyncIterator[bytes]:
             yield chunk
     except httpx.HTTPError as exc:
         raise DownloadError(f"Downloading {where} broke off ({_name(exc)}).") from None
+
+
+def _created(response: httpx.Response) -> dict[str, Any] | None:
+    """The `output` of a create's 200 answer, or None when the body does not read as one: the
+    server may have created the task all the same, so the caller treats it as ambiguous."""
+    try:
+        data = response.json()
+    except ValueError:
+        return None
+    output = data.get("output") if isinstance(data, dict) else None
+    if not isinstance(output, dict) or not output.get("task_id") or data.get("code"):
+        return None
+    return output
 
 
 def _listed(row: Mapping[str, Any]) -> ListedTask:

@@ -83,6 +83,9 @@ class EngineConfig:
     max_posts_in_flight: int = 2  #: per model: bounds how many submissions a crash can leave ambiguous
     #: real seconds of connection failures, with no answer ever received, before the run gives up
     unreachable_give_up_s: float = 60.0
+    #: server seconds an ambiguous create waits for its candidates' echoes before it is sent
+    #: again as a possible double charge
+    reconcile_wait_s: float = 1800.0
     uploads: UploadSettings = field(default_factory=UploadSettings)  #: data: URL threshold, upload pool
     quotas: Mapping[str, Quota] = field(default_factory=dict)  #: per model
     worker_threads: bool = True  #: blocking file work in worker threads (off: on the event loop)

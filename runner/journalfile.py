@@ -20,7 +20,7 @@ from runner.errors import StoreError
 __all__ = ["LOCK_NAME", "SCHEMA_VERSION", "connect", "migrate", "take_lock", "too_new"]
 
 LOCK_NAME: Final = "state.lock"
-SCHEMA_VERSION: Final = 1
+SCHEMA_VERSION: Final = 2
 
 _SCHEMA_V1: Final = """
 CREATE TABLE tasks (
@@ -49,7 +49,14 @@ CREATE TABLE assets (
 CREATE TABLE meta (name TEXT PRIMARY KEY, value TEXT NOT NULL);
 """
 
-_MIGRATIONS: Final = (_SCHEMA_V1,)
+#: the DashScope task ids that may have been a task's own paid twin (JSON list), and the
+#: index that finds a task's events (reconciliation reads where its creates sit in order)
+_SCHEMA_V2: Final = """
+ALTER TABLE tasks ADD COLUMN double_charge_ids TEXT;
+CREATE INDEX events_by_task ON events(id, seq);
+"""
+
+_MIGRATIONS: Final = (_SCHEMA_V1, _SCHEMA_V2)
 
 
 def connect(path: Path, *, readonly: bool = False) -> sqlite3.Connection:

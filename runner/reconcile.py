@@ -1,163 +1,196 @@
-"""Reconciliation: did an ambiguous create reach the server? Look it up before sending again.
+"""Reconciliation: did an ambiguous create reach the server? A task is adopted on evidence only.
 
-DashScope has no idempotency key, so a create whose answer was lost (a crash after the
-intent, a dropped connection, a gateway 502/504) is looked up in the account's task list:
-tasks of the same model, created around the intent, that no row of the journal knows.
-Ambiguous rows (by intent time) and candidates (by creation time) are matched in order;
-a candidate whose `orig_prompt` is visible (finished tasks) must carry the row's prompt.
-A match is adopted (ADOPTED: polled like any task); no match means the POST never
-landed (NOT_FOUND: planned again, counted as "resubmitted after ambiguity").
+DashScope has no idempotency key, so a create whose answer was lost (a crash around the
+POST, a dropped connection, a gateway 502/504, an answer we could not read) is looked up
+in the account's task list. Order proves nothing there: a create dropped unprocessed and
+one processed with its reply lost look alike from here, and other clients of the account
+(another run folder, another tool) create tasks too. A listed task is a row's own only on
+evidence:
+
+- the row's model, and no task any row of this journal already knows;
+- created inside the row's window: after the last of our creates the server had answered
+  before the row's intent, before the first of ours sent after its answer was lost;
+- the request id the lost answer carried, when it carried one (decisive); otherwise its
+  echo once it has SUCCEEDED: the prompt as the server received it (`orig_prompt`), the
+  output duration and resolution in `usage`.
+
+A row whose window holds exactly one task with its echo, which no other ambiguous row could
+claim, adopts it. A row whose window holds none was never created: it is sent again. A
+FAILED or CANCELED task cost nothing, so it never holds a row back. While a candidate still
+runs (no echo yet) the row waits, up to a bound. What the evidence cannot settle (two rows
+the server echoes alike, one window; a candidate still running at the bound) is sent again
+and recorded as a possible double charge, with the ids of the tasks that may have been its own.
 """
 
 from __future__ import annotations
 
-import logging
-from collections import defaultdict
-from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta, timezone
+from collections.abc import Collection, Iterable, Sequence
+from dataclasses import dataclass
+from enum import StrEnum
 from typing import Final
 
-from runner.client import ListedTask
-from runner.errors import AccountError, ApiError
-from runner.estimates import ClockMap
+from runner.client import ListedTask, TaskStatus
 from runner.lifecycle import Event
-from runner.polling import Poller
 from runner.store import Store
-from runner.tasks import TaskRecord, TaskState
 
-__all__ = ["Reconciliation", "reconcile"]
+__all__ = ["Candidate", "Claim", "Decision", "Echo", "Verdict", "claims_of", "decide"]
 
-log = logging.getLogger(__name__)
+_SKEW_MS: Final = 5_000  #: server clocks of one service may differ a little between hosts
+_FREE: Final = frozenset({"FAILED", "CANCELED", "UNKNOWN"})  #: statuses that are never billed
+_DURATION_KEYS: Final = ("output_video_duration", "video_duration", "duration")
 
-_MARGIN_S: Final = 3600.0  # around the intents, in server or wall seconds
-_DAY_S: Final = 86_000.0  # a little under the list's 24 h window limit
-_BEIJING: Final = timezone(timedelta(hours=8))  # the zone DashScope's list filter is read in
+
+@dataclass(frozen=True, slots=True)
+class Echo:
+    """What a SUCCEEDED task shows of the request that made it."""
+
+    prompt: str | None
+    duration: float | None
+    resolution: int | None  #: the tier's height, as `usage.SR` reports it
+
+    @classmethod
+    def of(cls, status: TaskStatus) -> Echo:
+        usage = status.usage or {}
+        duration = next((usage[key] for key in _DURATION_KEYS if key in usage), None)
+        tier = usage.get("SR")
+        return cls(
+            prompt=status.orig_prompt,
+            duration=float(duration) if isinstance(duration, int | float) else None,
+            resolution=int(tier) if isinstance(tier, int | float | str) and str(tier).isdigit() else None,
+        )
 
 
 @dataclass(slots=True)
-class Reconciliation:
-    """What one reconciliation pass decided."""
+class Candidate:
+    """A listed task no journal row knows: one that may be an ambiguous row's own."""
 
-    adopted: list[str] = field(default_factory=list)
-    not_found: list[str] = field(default_factory=list)
-    postponed: list[str] = field(default_factory=list)  # the list could not be read: try later
+    task_id: str
+    created_ms: int | None
+    status: str
+    request_id: str | None = None
+    echo: Echo | None = None  #: read once it SUCCEEDED
 
+    @classmethod
+    def listed(cls, task: ListedTask) -> Candidate:
+        return cls(task.task_id, task.gmt_create_ms, task.status, task.request_id)
 
-async def reconcile(
-    store: Store,
-    poller: Poller,
-    *,
-    intents_local: dict[str, float] | None = None,
-    clock_map: ClockMap | None = None,
-    known: set[str] | None = None,
-) -> Reconciliation:
-    """Settle every AMBIGUOUS row of the journal (AccountError propagates).
+    @property
+    def free(self) -> bool:
+        """Ended without output: it cost nothing, whoever created it."""
+        return self.status in _FREE
 
-    `known`: every task id the journal has recorded (computed when not given; updated).
-    """
-    result = Reconciliation()
-    rows = store.records([TaskState.AMBIGUOUS])
-    if not rows:
-        return result
-    if known is None:
-        known = store.task_ids()
-    by_model: defaultdict[str, list[TaskRecord]] = defaultdict(list)
-    for row in rows:
-        by_model[store.spec(row.id).model].append(row)
-    for model, group in by_model.items():
-        try:
-            await _reconcile_model(store, poller, model, group, known, intents_local or {}, clock_map, result)
-        except AccountError:
-            raise
-        except ApiError as error:
-            log.warning("Reconciliation of %d uncertain submissions postponed: %s", len(group), error)
-            result.postponed += [row.id for row in group]
-    return result
+    @property
+    def undecided(self) -> bool:
+        """Not free, and its echo is not known yet (still queued or running, or unread)."""
+        return not self.free and self.echo is None
 
 
-async def _reconcile_model(
-    store: Store,
-    poller: Poller,
-    model: str,
-    rows: list[TaskRecord],
-    known: set[str],
-    intents_local: dict[str, float],
-    clock_map: ClockMap | None,
-    result: Reconciliation,
-) -> None:
-    rows = sorted(rows, key=lambda r: r.submitted_at or 0.0)
-    window = _window(rows, intents_local, clock_map)
-    candidates = await _candidates(poller, model, window, known)
-    if len(candidates) < len(rows) and window is not None:
-        candidates = await _candidates(poller, model, None, known)  # the server's last 24 h
-    prompts: dict[str, str | None] = {}
-    for row in rows:
-        spec = store.spec(row.id)
-        match = None
-        for candidate in candidates:
-            if candidate.task_id not in prompts:
-                prompts[candidate.task_id] = (await poller.query(candidate.task_id)).orig_prompt
-            seen = prompts[candidate.task_id]
-            if seen is None or seen == (spec.prompt or ""):
-                match = candidate
-                break
-        if match is None:
-            store.transition(row.id, Event.NOT_FOUND, detail={"reason": "no matching task on the server"})
-            result.not_found.append(row.id)
-            log.warning(
-                "Task %r: the uncertain submission never reached DashScope; submitting again.", row.id
-            )
-            continue
-        candidates.remove(match)
-        known.add(match.task_id)
-        store.transition(
-            row.id,
-            Event.ADOPTED,
-            task_id=match.task_id,
-            request_id=match.request_id,
-            detail={"task_id": match.task_id},
+@dataclass(frozen=True, slots=True)
+class Claim:
+    """An ambiguous row: what its task would echo, and when it could have been created."""
+
+    task: str
+    prompt: str | None
+    duration: int
+    resolution: str
+    request_id: str | None = None  #: carried by the answer that left the create in doubt
+    after_ms: int | None = None
+    before_ms: int | None = None
+
+    def in_window(self, candidate: Candidate) -> bool:
+        created = candidate.created_ms
+        if created is None:
+            return True
+        return (self.after_ms is None or created >= self.after_ms) and (
+            self.before_ms is None or created <= self.before_ms
         )
-        result.adopted.append(row.id)
-        log.info("Task %r: the uncertain submission was found on DashScope as %s.", row.id, match.task_id)
+
+    def proven_by(self, candidate: Candidate) -> bool:
+        """The lost answer named this very request."""
+        return self.request_id is not None and candidate.request_id == self.request_id
+
+    def echoed_by(self, echo: Echo) -> bool:
+        """The server echoes what this row asked for (a long prompt may come back truncated)."""
+        asked = self.prompt or ""
+        seen = echo.prompt or ""
+        if seen != asked and not (seen and asked.startswith(seen)):
+            return False
+        if echo.duration is not None and echo.duration != self.duration:
+            return False
+        return echo.resolution is None or f"{echo.resolution}P" == self.resolution
+
+    def admits(self, candidate: Candidate) -> bool:
+        """Whether the candidate may still be this row's task."""
+        if candidate.free or not self.in_window(candidate):
+            return False
+        return candidate.echo is None or self.echoed_by(candidate.echo)
 
 
-async def _candidates(
-    poller: Poller, model: str, window: tuple[str, str] | None, known: set[str]
-) -> list[ListedTask]:
-    filters: dict[str, str] = {"model": model}
-    if window is not None:
-        filters["start"], filters["end"] = window
-    found = [
-        task
-        async for task in poller.list_tasks(**filters)
-        if task.task_id not in known and task.model_name in (None, model)
-    ]
-    return sorted(found, key=lambda t: (t.gmt_create_ms or 0, t.task_id))
+class Verdict(StrEnum):
+    ADOPT = "adopt"  #: the evidence names the row's task
+    NEVER_CREATED = "never_created"  #: no task of the window can be the row's: send it again
+    WAIT = "wait"  #: a candidate has no echo yet
+    UNDECIDABLE = "undecidable"  #: send again, reported as a possible double charge
 
 
-def _window(
-    rows: list[TaskRecord], intents_local: dict[str, float], clock_map: ClockMap | None
-) -> tuple[str, str] | None:
-    """The list filter around the intents: server time when this process knows the server's
-    clock, else wall time read as Beijing time; None to let the server use its last 24 h."""
-    locals_ = [intents_local[row.id] for row in rows if row.id in intents_local]
-    if clock_map is not None and len(locals_) == len(rows):
-        mapped = [clock_map.to_server(t) for t in locals_]
-        if all(m is not None for m in mapped):
-            values = [m for m in mapped if m is not None]
-            return _bounded(min(values) - _MARGIN_S, max(values) + _MARGIN_S, UTC)
-    walls = [row.submitted_at for row in rows if row.submitted_at is not None]
-    if len(walls) != len(rows):
-        return None
-    return _bounded(min(walls) - _MARGIN_S, max(walls) + _MARGIN_S, _BEIJING)
+@dataclass(frozen=True, slots=True)
+class Decision:
+    verdict: Verdict
+    task_id: str | None = None  #: ADOPT: the row's task
+    suspects: tuple[str, ...] = ()  #: WAIT, UNDECIDABLE: the tasks that may be the row's
 
 
-def _bounded(start: float, end: float, zone: timezone) -> tuple[str, str] | None:
-    """The window as list filters, or None when it would pass the list's 24 h limit."""
-    if end - start > _DAY_S:
-        return None
-    return _compact(start, zone), _compact(end, zone)
+def decide(
+    claims: Sequence[Claim], candidates: Iterable[Candidate], *, over: Collection[str] = ()
+) -> dict[str, Decision]:
+    """What each claim's evidence says now; `over`: the rows whose wait for echoes is over."""
+    pool = list(candidates)
+    decisions: dict[str, Decision] = {}
+    for claim in claims:
+        proof = next((c for c in pool if claim.proven_by(c) and claim.in_window(c)), None)
+        if proof is not None:
+            decisions[claim.task] = Decision(Verdict.ADOPT, proof.task_id)
+    taken = {decision.task_id for decision in decisions.values()}
+    open_claims = [claim for claim in claims if claim.task not in decisions]
+    admitted = {
+        claim.task: [c for c in pool if c.task_id not in taken and claim.admits(c)] for claim in open_claims
+    }
+    for claim in open_claims:
+        mine = admitted[claim.task]
+        shared = any(c in admitted[other] for other in admitted if other != claim.task for c in mine)
+        suspects = tuple(c.task_id for c in mine)
+        if not mine:
+            decisions[claim.task] = Decision(Verdict.NEVER_CREATED)
+        elif len(mine) == 1 and not mine[0].undecided and not shared:
+            decisions[claim.task] = Decision(Verdict.ADOPT, mine[0].task_id)
+        elif any(c.undecided for c in mine) and claim.task not in over:
+            decisions[claim.task] = Decision(Verdict.WAIT, suspects=suspects)
+        else:
+            decisions[claim.task] = Decision(Verdict.UNDECIDABLE, suspects=suspects)
+    return decisions
 
 
-def _compact(seconds: float, zone: timezone) -> str:
-    return datetime.fromtimestamp(seconds, tz=zone).strftime("%Y%m%d%H%M%S")
+def claims_of(store: Store, tasks: Sequence[str], listed: Sequence[ListedTask]) -> list[Claim]:
+    """The claims of ambiguous rows, each window bounded by the journal's own creates that the
+    list shows: a create answered before the row's intent, one sent after its answer was lost."""
+    created = {task.task_id: task.gmt_create_ms for task in listed if task.gmt_create_ms is not None}
+    ours = store.creates_in_order(created)
+    claims = []
+    for task in tasks:
+        spec = store.spec(task)
+        intent = store.last_event_seq(task, Event.SUBMIT_INTENT) or 0
+        lost = store.last_event_seq(task, Event.REPLY_LOST)
+        before = [created[i] for i, (sent, _) in ours.items() if lost is not None and sent > lost]
+        after = [created[i] for i, (_, answered) in ours.items() if answered < intent]
+        claims.append(
+            Claim(
+                task,
+                spec.prompt,
+                spec.duration,
+                spec.resolution,
+                request_id=store.record(task).request_id,
+                after_ms=max(after) - _SKEW_MS if after else None,
+                before_ms=min(before) + _SKEW_MS if before else None,
+            )
+        )
+    return claims

@@ -1,50 +1,73 @@
-"""When a run reconciles its ambiguous creates, and what it does with the answer.
+"""When a run reconciles its ambiguous creates, and what it does with the verdicts.
 
-runner.reconcile matches AMBIGUOUS journal rows against the account's task list; this
-module runs those passes within a run: once at startup, a little after a create's answer
-was lost (the list needs a moment to show a new task), again while the list cannot be
-read, and never while a create is in flight, because the task that create makes is in no
-journal row yet and would pass for the lost one. Submissions wait while a pass runs.
+runner.reconcile weighs the evidence; this module gathers it within a run:
+
+- A first look at an ambiguous row lists its model's tasks on the account (the server's
+  last 24 h), a little after its answer was lost (the list needs a moment to show a new
+  task) and while no create is in flight (the task that create makes is in no journal row
+  yet and would pass for the lost one); submissions wait while it runs. The tasks it finds
+  in the row's window are the row's candidates from then on: a task created later cannot be
+  one whose create had already ended.
+- While a candidate has no echo yet, its own GET is repeated at growing intervals, up to the
+  run's bound; the row holds its slot meanwhile, since its task may be running.
+- A verdict adopts the task (polled from then on like any other), or plans the row again,
+  recording the candidates left unclaimed when the evidence could not settle it.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import logging
+from collections import defaultdict
+from dataclasses import dataclass
 from typing import Final, Protocol
 
 import anyio
 from anyio.abc import TaskGroup
 
-from runner.errors import AccountError
+from runner.errors import AccountError, ApiError
+from runner.lifecycle import Event
 from runner.polling import Poller
-from runner.reconcile import Reconciliation, reconcile
+from runner.reconcile import Candidate, Claim, Decision, Echo, Verdict, claims_of, decide
 from runner.runstats import RunStats
 from runner.store import Store
 from runner.tasks import TaskState
 
 __all__ = ["ReconcileListener", "Reconciler"]
 
-_DELAY_S: Final = 2.0  # server seconds: let the task list catch up with the create
+log = logging.getLogger(__name__)
+
+_DELAY_S: Final = 2.0  #: server seconds: let the task list catch up with the create
+_RECHECK_S: Final = (5.0, 30.0)  #: server seconds between looks at undecided candidates: first, most
+_RETRY_S: Final = 10.0  #: server seconds before a pass the server refused is tried again
 
 
 class ReconcileListener(Protocol):
-    """What the engine does around a reconciliation pass."""
+    """What the engine does around reconciliation."""
 
     async def creates_settled(self) -> None:
         """Return once no create is in flight."""
 
     def resubmit(self, task: str) -> None:
-        """The ambiguous create never reached the server: free the task's slot, plan it again."""
+        """The row's create is settled as not its own task: free its slot, plan it again."""
 
     def account_failed(self, error: AccountError) -> None: ...
 
     def reconciled(self) -> None:
-        """A pass ended (or gave up): submissions may go on."""
+        """A first look ended (or gave up): submissions may go on."""
+
+
+@dataclass(slots=True)
+class _Open:
+    """An ambiguous row under reconciliation."""
+
+    claim: Claim
+    candidates: list[str]  #: task ids of the first look's tasks in the row's window
+    since: float  #: local instant of the first look
 
 
 class Reconciler:
-    """Runs reconciliation passes and keeps what they need: the task ids the run has seen and
-    the instants its creates were sent."""
+    """Runs reconciliation passes and keeps what they learned: the task ids the run knows,
+    each open row's candidates and what the server has shown of each candidate."""
 
     def __init__(
         self,
@@ -53,74 +76,155 @@ class Reconciler:
         stats: RunStats,
         listener: ReconcileListener,
         *,
-        local_of: Callable[[float | None], float | None],
         time_scale: float = 1.0,
+        wait_s: float = 1800.0,
     ) -> None:
-        """`local_of`: a journalled wall-clock instant on the run's monotonic clock."""
-        self.running = False  #: a pass is on: no create may start
+        """`wait_s`: server seconds a row waits for its candidates' echoes before it is settled."""
+        self.running = False  #: a first look is on: no create may start
         self._store = store
         self._poller = poller
         self._stats = stats
         self._listener = listener
-        self._local_of = local_of
-        self._delay_s = max(0.05, _DELAY_S * time_scale)
+        self._scale = time_scale
+        self._wait_local = wait_s * time_scale
         self._scheduled = False
-        self._intents_local: dict[str, float] = {}
+        self._rechecks = 0
         self._known: set[str] = set()
+        self._open: dict[str, _Open] = {}
+        self._candidates: dict[str, Candidate] = {}
+
+    @property
+    def waiting(self) -> int:
+        """Ambiguous rows whose evidence is still coming."""
+        return len(self._open)
 
     def load_known(self) -> None:
         """Learn every task id the journal has recorded (at startup)."""
         self._known = self._store.task_ids()
 
-    def sent(self, task: str, sent_local: float) -> None:
-        """A create was sent: its instant narrows the list's window if its answer is lost."""
-        self._intents_local[task] = sent_local
-
     def created(self, task_id: str) -> None:
-        """A create was accepted: its task is ours, not a candidate for an ambiguous row."""
+        """A create was accepted: its task is ours, never a candidate for an ambiguous row."""
         self._known.add(task_id)
 
-    def schedule(self, group: TaskGroup) -> None:
-        """Run a pass a little later (once, however many answers are lost meanwhile)."""
+    def schedule(self, group: TaskGroup, delay_s: float = _DELAY_S) -> None:
+        """Run a pass `delay_s` server seconds from now (once, however often it is asked)."""
         if not self._scheduled:
             self._scheduled = True
-            group.start_soon(self._later, group)
+            group.start_soon(self._later, group, delay_s * self._scale)
 
-    async def _later(self, group: TaskGroup) -> None:
-        await anyio.sleep(self._delay_s)
+    async def _later(self, group: TaskGroup, delay: float) -> None:
+        await anyio.sleep(delay)
         self._scheduled = False
         await self.run_pass(group)
 
     async def run_pass(self, group: TaskGroup) -> None:
-        """Settle ambiguous submissions while no create is in flight (its task would look foreign)."""
-        store = self._store
-        if not store.counts().get(TaskState.AMBIGUOUS):
+        """Look at new ambiguous rows, read the candidates' news, settle what the evidence allows."""
+        rows = [record.id for record in self._store.records([TaskState.AMBIGUOUS])]
+        if not rows:
             return
+        try:
+            fresh = [task for task in rows if task not in self._open]
+            if fresh:
+                await self._first_look(fresh)
+            await self._read_candidates()
+        except AccountError as error:
+            self._listener.account_failed(error)
+            return
+        except ApiError as error:
+            log.warning("Reconciliation of %d uncertain submissions postponed: %s", len(rows), error)
+            self.schedule(group, _RETRY_S)
+            return
+        self._settle()
+        if self._open:
+            self._rechecks += 1
+            first, most = _RECHECK_S
+            self.schedule(group, min(most, first * 1.5 ** (self._rechecks - 1)))
+
+    async def _first_look(self, tasks: list[str]) -> None:
+        """List each model's tasks and open the rows' claims (submissions wait meanwhile)."""
         self.running = True
         try:
             await self._listener.creates_settled()
-            result = await reconcile(
-                store,
-                self._poller,
-                intents_local=self._intents_local,
-                clock_map=self._poller.clock_map,
-                known=self._known,
-            )
-            self._settle(result, group)
-        except AccountError as error:
-            self._listener.account_failed(error)
+            models = self._store.models()
+            by_model: defaultdict[str, list[str]] = defaultdict(list)
+            for task in tasks:
+                by_model[models[task]].append(task)
+            for model, group in by_model.items():
+                listed = [task async for task in self._poller.list_tasks(model=model)]
+                foreign = [
+                    Candidate.listed(task)
+                    for task in listed
+                    if task.task_id not in self._known and task.model_name in (None, model)
+                ]
+                for candidate in foreign:
+                    self._candidates.setdefault(candidate.task_id, candidate)
+                now = self._poller.clock.now()
+                for claim in claims_of(self._store, group, listed):
+                    window = [c.task_id for c in foreign if claim.in_window(c) or claim.proven_by(c)]
+                    self._open[claim.task] = _Open(claim, window, now)
         finally:
             self.running = False
             self._listener.reconciled()
 
-    def _settle(self, result: Reconciliation, group: TaskGroup) -> None:
-        """Watch the adopted tasks, plan the never-created ones again, retry the rest later."""
-        for task in result.adopted:
-            self._stats.reconciled += 1
-            sent = self._intents_local.get(task) or self._local_of(self._store.record(task).submitted_at)
-            self._poller.watch(task, self._store.spec(task), sent_local=sent, fresh=False)
-        for task in result.not_found:
+    async def _read_candidates(self) -> None:
+        """Each undecided candidate's own GET: its status, and its echo once it SUCCEEDED."""
+        wanted = sorted(
+            {task_id for row in self._open.values() for task_id in row.candidates}
+            - {task_id for task_id, c in self._candidates.items() if not c.undecided}
+        )
+        for task_id in wanted:
+            status = await self._poller.query(task_id)
+            candidate = self._candidates[task_id]
+            candidate.status = status.status
+            if status.status == "SUCCEEDED":
+                candidate.echo = Echo.of(status)
+
+    def _settle(self) -> None:
+        now = self._poller.clock.now()
+        claims = [row.claim for row in self._open.values()]
+        over = {task for task, row in self._open.items() if now - row.since >= self._wait_local}
+        pools = {task: [self._candidates[i] for i in row.candidates] for task, row in self._open.items()}
+        everyone = {c.task_id: c for pool in pools.values() for c in pool}
+        for task, decision in decide(claims, everyone.values(), over=over).items():
+            if decision.verdict is not Verdict.WAIT:
+                del self._open[task]
+                self._apply(task, decision)
+
+    def _apply(self, task: str, decision: Decision) -> None:
+        if decision.verdict is Verdict.ADOPT and decision.task_id is not None:
+            self._adopt(task, decision.task_id)
+        elif decision.verdict is Verdict.NEVER_CREATED:
+            self._store.transition(
+                task, Event.NOT_FOUND, detail={"reason": "no task of its window is its own"}
+            )
             self._stats.resubmitted_after_ambiguity += 1
+            log.warning("Task %r: the uncertain submission never reached DashScope; submitting again.", task)
             self._listener.resubmit(task)
-        if result.postponed:
-            self.schedule(group)
+        else:
+            self._doubt(task, decision.suspects)
+
+    def _adopt(self, task: str, task_id: str) -> None:
+        self._known.add(task_id)
+        self._store.transition(task, Event.ADOPTED, task_id=task_id, detail={"task_id": task_id})
+        self._stats.reconciled += 1
+        log.info("Task %r: the uncertain submission was found on DashScope as %s.", task, task_id)
+        self._poller.watch(task, self._store.spec(task), sent_local=None, fresh=False)
+
+    def _doubt(self, task: str, suspects: tuple[str, ...]) -> None:
+        """Send the row again, keeping the tasks that may have been its own on record."""
+        self._known.update(suspects)
+        earlier = self._store.record(task).double_charge_ids or []
+        self._store.transition(
+            task,
+            Event.NOT_FOUND,
+            double_charge_ids=[*earlier, *suspects],
+            detail={"reason": "the evidence could not settle it", "possible_double_charge": list(suspects)},
+        )
+        self._stats.possible_double_charges += 1
+        log.warning(
+            "Task %r: the uncertain submission may be DashScope task %s, but the evidence cannot tell; "
+            "submitting again. If it was, this task is paid twice (reported in the summary and status.csv).",
+            task,
+            " or ".join(suspects) or "(none still listed)",
+        )
+        self._listener.resubmit(task)

@@ -295,6 +295,8 @@ def render_summary(summary: RunSummary) -> str:
             f"Uncertain submissions: {summary.reconciled} found on the server and adopted, "
             f"{summary.resubmitted_after_ambiguity} confirmed missing and submitted again."
         )
+    if summary.possible_double_charges:
+        lines.append(_double_charge_line(summary.possible_double_charges))
     lines.append(_cost_line(summary))
     if summary.stopped_reason:
         lines.append(f"Stopped early ({summary.stopped_reason}); run the same command again to resume.")
@@ -333,6 +335,18 @@ def _done_line(summary: RunSummary) -> str:
     if summary.skipped:
         line += f" ({summary.skipped} already done before this run)"
     return line + "."
+
+
+def _double_charge_line(charges: Mapping[str, list[str]]) -> str:
+    """Which tasks may have been paid twice, naming the DashScope tasks left unclaimed."""
+    shown = "; ".join(
+        f"{task}: {', '.join(ids) or 'no longer listed'}" for task, ids in list(charges.items())[:5]
+    )
+    more = f"; and {len(charges) - 5} more (status.csv)" if len(charges) > 5 else ""
+    return (
+        f"Possible double charges: {len(charges)} task(s) were sent again after an uncertain "
+        f"submission the task list could not settle ({shown}{more})."
+    )
 
 
 def _cost_line(summary: RunSummary) -> str:

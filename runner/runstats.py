@@ -69,6 +69,7 @@ class RunStats:
     throttled: int = 0  #: submissions refused with 429
     reconciled: int = 0
     resubmitted_after_ambiguity: int = 0
+    possible_double_charges: int = 0  #: ambiguous creates the evidence could not settle, sent again
     retried: int = 0
     skipped: int = 0  #: done before this run started
     done: int = 0  #: videos fetched by this run
@@ -139,6 +140,7 @@ def build_summary(
         stopped_reason=stopped_reason,
         reconciled=stats.reconciled,
         resubmitted_after_ambiguity=stats.resubmitted_after_ambiguity,
+        possible_double_charges=store.double_charges(),
     )
     first, last = stats.first_submit_local, stats.last_settled_local
     if stats.durations and first is not None and last is not None:

@@ -107,7 +107,7 @@ class Engine:
         self.journal_error: BaseException | None = None  #: JournalFullError that stopped the run
         self._status = StatusWriter(run_dir, store, every=config.status_every, offload=config.offload)
         self._reconciler = Reconciler(
-            store, self.poller, self.stats, self, local_of=self._local_of, time_scale=scale
+            store, self.poller, self.stats, self, time_scale=scale, wait_s=config.reconcile_wait_s
         )
         self._reachability = Reachability(config.unreachable_give_up_s, base_url=endpoint.base_url)
         self._stop_reason: str | None = None
@@ -254,8 +254,6 @@ class Engine:
         try:
             with anyio.CancelScope(shield=True):  # a stop must not strand a sent request unjournalled
                 result = await submit_task(self._store, self._client, task, spec, self._clock, self.uploader)
-                if result.sent_local is not None:
-                    self._reconciler.sent(task, result.sent_local)
                 self._after_submit(task, spec, result, beyond)
         finally:
             self.lanes.of(task).slots.posting_ended(beyond)
@@ -310,6 +308,7 @@ class Engine:
         lane = self.lanes.of(task)
         lane.slots.release(task)
         lane.queue.put_back(task)
+        self._notify()
 
     def reconciled(self) -> None:
         self._notify()

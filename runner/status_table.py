@@ -61,6 +61,7 @@ STATUS_COLUMNS: Final = (
     "video_path",
     "video_sha256",
     "video_size",
+    "double_charge_task_ids",
 )
 _INTEGER_COLUMNS: Final = ("attempts", "duration", "seed", "video_size")
 _FORMULA_STARTS: Final = ("=", "+", "-", "@", "\t", "\r")
@@ -150,6 +151,8 @@ def _row(spec: TaskSpec, record: TaskRecord) -> dict[str, Any]:
         "video_path": record.video_path,
         "video_sha256": record.video_sha256,
         "video_size": record.video_size,
+        # DashScope tasks that may have been this one's own, left unclaimed: possible double charges
+        "double_charge_task_ids": " ".join(record.double_charge_ids or []) or None,
     }
 
 

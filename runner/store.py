@@ -14,7 +14,7 @@ import dataclasses
 import json
 import sqlite3
 import time
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Collection, Iterable, Iterator, Mapping
 from pathlib import Path
 from typing import IO, Any, Final
 
@@ -28,7 +28,7 @@ __all__ = ["JOURNAL_NAME", "LOCK_NAME", "SCHEMA_VERSION", "Asset", "Store", "spe
 JOURNAL_NAME: Final = "state.sqlite"
 
 _RECORD_FIELDS: Final = tuple(f.name for f in dataclasses.fields(TaskRecord))
-_JSON_FIELDS: Final = frozenset({"usage"})
+_JSON_FIELDS: Final = frozenset({"usage", "double_charge_ids"})
 _MUTABLE_FIELDS: Final = frozenset(_RECORD_FIELDS) - {"id", "key", "state", "updated_at"}
 _TASKS_REVISION: Final = "tasks_revision"  #: meta row counting `add_tasks` calls that changed a task
 
@@ -153,14 +153,48 @@ class Store:
         return [_to_record(row) for row in rows]
 
     def task_ids(self) -> set[str]:
-        """Every DashScope task id the journal recorded: current ones, and earlier attempts'
-        (kept in their events' detail)."""
+        """Every DashScope task id the journal recorded: current ones, earlier attempts' (kept
+        in their events' detail), and those left unclaimed as possible double charges."""
         rows = self._db.execute(
             # every detail is a JSON object (`_write` dumps a mapping); LIKE spares parsing most
             "SELECT task_id FROM tasks WHERE task_id != '' UNION SELECT json_extract(detail, '$.task_id')"
             " FROM events WHERE detail LIKE '%task_id%' AND json_type(detail, '$.task_id') = 'text'"
+            " UNION SELECT value FROM tasks, json_each(tasks.double_charge_ids)"
+            " WHERE double_charge_ids IS NOT NULL"
         )
         return {row[0] for row in rows if row[0]}
+
+    def creates_in_order(self, task_ids: Collection[str]) -> dict[str, tuple[int, int]]:
+        """Where each of these server tasks sits in the journal's order: (the seq of the submit
+        intent that created it, the seq of the event that recorded its id). Ids the journal
+        never recorded are left out."""
+        found: dict[str, tuple[int, int]] = {}
+        ids = sorted(task_ids)
+        for start in range(0, len(ids), 500):
+            chunk = ids[start : start + 500]
+            rows = self._db.execute(
+                "SELECT json_extract(a.detail, '$.task_id'), a.seq, (SELECT MAX(i.seq) FROM events i"
+                " WHERE i.id = a.id AND i.event = 'submit_intent' AND i.seq < a.seq) FROM events a"
+                " WHERE a.event IN ('accepted', 'adopted') AND json_extract(a.detail, '$.task_id')"
+                f" IN ({', '.join('?' * len(chunk))})",
+                chunk,
+            )
+            found.update((task_id, (intent or 0, seq)) for task_id, seq, intent in rows)
+        return found
+
+    def last_event_seq(self, task: str, event: Event) -> int | None:
+        """The seq of the latest `event` of `task`, if it has one."""
+        row = self._db.execute(
+            "SELECT MAX(seq) FROM events WHERE id=? AND event=?", (task, event.value)
+        ).fetchone()
+        return None if row[0] is None else int(row[0])
+
+    def double_charges(self) -> dict[str, list[str]]:
+        """Each task with possible double charges: the DashScope tasks that may have been its own."""
+        rows = self._db.execute(
+            "SELECT id, double_charge_ids FROM tasks WHERE double_charge_ids IS NOT NULL ORDER BY position"
+        )
+        return {task: json.loads(ids) for task, ids in rows if ids and json.loads(ids)}
 
     def failure_codes(self) -> dict[str, int]:
         """How many tasks failed with each error code ('Unknown' for none)."""
@@ -337,6 +371,7 @@ def _to_column(name: str, value: Any) -> Any:
 def _to_record(row: tuple[Any, ...]) -> TaskRecord:
     data = dict(zip(_RECORD_FIELDS, row, strict=True))
     data["state"] = TaskState(data["state"])
-    if data["usage"] is not None:
-        data["usage"] = json.loads(data["usage"])
+    for name in _JSON_FIELDS:
+        if data[name] is not None:
+            data[name] = json.loads(data[name])
     return TaskRecord(**data)

@@ -120,7 +120,7 @@ async def submit_task(
         store.transition(task, Event.REJECTED, error_code=code, error_message=str(error))
         return SubmitResult(Outcome.REJECTED, sent, error=error)
     except AmbiguousSubmitError as error:
-        store.transition(task, Event.REPLY_LOST, detail={"error": str(error)})
+        store.transition(task, Event.REPLY_LOST, request_id=error.request_id, detail={"error": str(error)})
         return SubmitResult(Outcome.AMBIGUOUS, sent, error=error)
     except AccountError as error:
         store.transition(task, Event.DEFERRED, attempts=record.attempts, detail={"code": error.code})

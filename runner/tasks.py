@@ -167,6 +167,9 @@ class TaskRecord:
     actual_prompt: str | None = None
     orig_prompt: str | None = None
     updated_at: float | None = None
+    #: DashScope tasks that may have been this task's own and were left unclaimed (each a
+    #: possible double charge): an ambiguous create the evidence could not settle
+    double_charge_ids: list[str] | None = None
 
 
 @dataclass(slots=True)
@@ -188,3 +191,5 @@ class RunSummary:
     stopped_reason: str | None = None  #: "interrupted", "max-wall-time", "max-cost", "disk-full", "account"
     reconciled: int = 0  #: ambiguous submissions found on the server and adopted
     resubmitted_after_ambiguity: int = 0  #: ambiguous submissions not found, submitted again
+    #: task → DashScope tasks that may have been its own, left unclaimed (the folder's, all runs)
+    possible_double_charges: dict[str, list[str]] = field(default_factory=dict)

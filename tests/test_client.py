@@ -355,3 +355,29 @@ async def test_download_reset_is_a_retryable_download_error() -> None:
             pass
     assert not info.value.expired
     assert not info.value.disk_full
+
+
+@pytest.mark.anyio
+@pytest.mark.parametrize(
+    "answer",
+    [
+        httpx.Response(200, text="<html>Service temporarily busy</html>"),
+        httpx.Response(200, json={"request_id": "r9", "output": {}}),
+    ],
+    ids=["not-json", "no-task-id"],
+)
+async def test_a_200_create_answer_that_does_not_read_as_a_task_is_ambiguous(answer: httpx.Response) -> None:
+    """Whatever may have reached DashScope is looked up, never resent blindly: a 200 whose body
+    is not a create answer is ambiguous, not a refusal."""
+    client = make_client(lambda request: answer)
+    with pytest.raises(AmbiguousSubmitError):
+        await client.submit(make_spec(), INPUTS)
+
+
+@pytest.mark.anyio
+async def test_a_gateway_504_keeps_the_request_id_it_carries() -> None:
+    """A lost answer that names its request gives reconciliation decisive evidence."""
+    client = make_client(lambda request: reply(504, {"request_id": "req-7", "code": "RequestTimeOut"}))
+    with pytest.raises(AmbiguousSubmitError) as caught:
+        await client.submit(make_spec(), INPUTS)
+    assert caught.value.request_id == "req-7"

@@ -126,7 +126,7 @@ def status_data(folder: Path, store: Store, *, show_all: bool = False) -> dict[s
     header = run_header(folder, store, records)
     rows, _ = status_rows(store)
     problem_values = {state.value for state in PROBLEM_STATES}
-    listed = rows if show_all else [row for row in rows if row["state"] in problem_values]
+    listed = rows if show_all else [row for row in rows if _is_problem(row, problem_values)]
     return {
         "run_folder": str(folder),
         "manifest": header["manifest"],
@@ -141,6 +141,7 @@ def status_data(folder: Path, store: Store, *, show_all: bool = False) -> dict[s
         "cost": round(sum(record.cost or 0.0 for record in records), 6),
         "currency": header["currency"] or None,
         "failures_by_code": _failures_by_code(records),
+        "possible_double_charges": store.double_charges(),
         "tasks_listed": "all" if show_all else "problems",
         "tasks": listed,
     }
@@ -154,9 +155,22 @@ def print_status(console: Console, data: dict[str, Any]) -> None:
     console.print(_counts_line(data))
     cost = f"{data['cost']:.2f} {data['currency'] or ''}".strip()
     console.print(Text(f"Cost {cost}  ·  wall time {data['wall_time']}  ·  efficiency {data['efficiency']}"))
+    if data["possible_double_charges"]:
+        console.print(_double_charges_line(data["possible_double_charges"]))
     if data["failures_by_code"]:
         console.print(_failures_table(data["failures_by_code"]))
     _print_tasks(console, data)
+
+
+def _is_problem(row: dict[str, Any], problem_values: set[str]) -> bool:
+    return row["state"] in problem_values or bool(row["double_charge_task_ids"])
+
+
+def _double_charges_line(charges: dict[str, list[str]]) -> Text:
+    line = Text(f"Possible double charges: {len(charges)} task(s) ", style="yellow")
+    line.append("were sent again after an uncertain submission; DashScope tasks that may have been theirs: ")
+    line.append("; ".join(f"{task}: {' '.join(ids) or 'no longer listed'}" for task, ids in charges.items()))
+    return line
 
 
 def _counts_line(data: dict[str, Any]) -> Text:

@@ -6,7 +6,7 @@ import json
 from typing import Any
 
 from starlette.requests import ClientDisconnect, Request
-from starlette.responses import Response
+from starlette.responses import HTMLResponse, Response
 from starlette.types import ASGIApp
 
 from runner.simulator.errors import BODY_INVALID, ApiError
@@ -39,8 +39,11 @@ def create_handler(segment: str) -> Handler:
         if ctx.lose_reply:
             task.reply_lost = True
             ctx.sim.ledger_data.faults["lost_reply"] += 1
-            if ctx.sim.config.faults.lost_reply_mode == "504":
+            mode = ctx.sim.config.faults.lost_reply_mode
+            if mode == "504":
                 raise ApiError(504, "RequestTimeOut", "Request timed out, please try again later.")
+            if mode == "garbled":
+                return HTMLResponse("<html><body>Service temporarily busy</body></html>")
             return Disconnect(f"reply to create of {task.task_id} lost")
         return json_reply(ctx, {"output": {"task_id": task.task_id, "task_status": "PENDING"}})
 

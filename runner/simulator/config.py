@@ -80,7 +80,9 @@ class FaultConfig:
     http_504_rate: float = 0.0
     drop_rate: float = 0.0  # connection closed with no usable response, request not processed
     lost_reply_rate: float = 0.0  # create processed (task exists), then the reply is lost
-    lost_reply_mode: Literal["drop", "504"] = "drop"
+    #: how a lost reply reaches the client: a dropped connection, a gateway 504 (carrying the
+    #: request id), or a 200 whose body is a proxy's HTML page instead of JSON
+    lost_reply_mode: Literal["drop", "504", "garbled"] = "drop"
     slow_rate: float = 0.0
     slow_seconds: float = 20.0  # simulated seconds a slow response is held back
     task_failure_rates: dict[str, float] = field(default_factory=dict)  # code -> probability
