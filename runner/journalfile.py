@@ -49,10 +49,12 @@ CREATE TABLE assets (
 CREATE TABLE meta (name TEXT PRIMARY KEY, value TEXT NOT NULL);
 """
 
-#: the DashScope task ids that may have been a task's own paid twin (JSON list), and the
-#: index that finds a task's events (reconciliation reads where its creates sit in order)
+#: the DashScope task ids that may have been a task's own paid twin (JSON list); the id of
+#: the task whose new version replaced this earlier one; the index that finds a task's events
+#: (reconciliation reads where its creates sit in order)
 _SCHEMA_V2: Final = """
 ALTER TABLE tasks ADD COLUMN double_charge_ids TEXT;
+ALTER TABLE tasks ADD COLUMN superseded_by TEXT;
 CREATE INDEX events_by_task ON events(id, seq);
 """
 

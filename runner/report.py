@@ -142,6 +142,7 @@ def _task_entry(run_dir: Path, spec: TaskSpec, record: TaskRecord, images: _Inpu
         "error_message": record.error_message or "",
         "task_id": record.task_id or "",
         "double_charge_ids": record.double_charge_ids or [],
+        "superseded_by": record.superseded_by or "",
         "cost": record.cost,
         "video": video,
         "image": images.source(spec.image),

@@ -350,8 +350,11 @@ def _double_charge_line(charges: Mapping[str, list[str]]) -> str:
 
 
 def _cost_line(summary: RunSummary) -> str:
+    cost = f"Cost: {summary.cost_this_run:.2f} {summary.currency} this run"
+    if round(summary.cost, 2) != round(summary.cost_this_run, 2):
+        cost += f" ({summary.cost:.2f} {summary.currency} for the whole folder)"
     parts = [
-        f"Cost: {summary.cost:.2f} {summary.currency}",
+        cost,
         f"wall time: {format_duration(summary.wall_time_s)}",
     ]
     if summary.efficiency is not None:

@@ -106,6 +106,11 @@ class RunStats:
         one it settles is added as it succeeds, so it must not be in the base too)."""
         self._cost_base = store.cost_of(_BILLED)
 
+    @property
+    def cost_this_run(self) -> float:
+        """What the tasks this run saw succeed cost."""
+        return self._cost_added
+
     def cost_so_far(self) -> float:
         """Actual cost of every succeeded task of the run folder (journal at start + this run)."""
         return self._cost_base + self._cost_added
@@ -135,6 +140,7 @@ def build_summary(
         unfinished=total - settled,
         failed_by_code=store.failure_codes(),
         cost=round(store.cost_of(_BILLED), 6),
+        cost_this_run=round(stats.cost_this_run, 6),
         currency=currency,
         wall_time_s=wall_time_s,
         stopped_reason=stopped_reason,

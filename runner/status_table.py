@@ -62,6 +62,7 @@ STATUS_COLUMNS: Final = (
     "video_sha256",
     "video_size",
     "double_charge_task_ids",
+    "superseded_by",
 )
 _INTEGER_COLUMNS: Final = ("attempts", "duration", "seed", "video_size")
 _FORMULA_STARTS: Final = ("=", "+", "-", "@", "\t", "\r")
@@ -153,6 +154,7 @@ def _row(spec: TaskSpec, record: TaskRecord) -> dict[str, Any]:
         "video_size": record.video_size,
         # DashScope tasks that may have been this one's own, left unclaimed: possible double charges
         "double_charge_task_ids": " ".join(record.double_charge_ids or []) or None,
+        "superseded_by": record.superseded_by,  # an earlier version the manifest's edit set aside
     }
 
 

@@ -23,7 +23,16 @@ from runner.journalfile import LOCK_NAME, SCHEMA_VERSION, connect, migrate, take
 from runner.lifecycle import Event, advance
 from runner.tasks import MediaRef, TaskRecord, TaskSpec, TaskState
 
-__all__ = ["JOURNAL_NAME", "LOCK_NAME", "SCHEMA_VERSION", "Asset", "Store", "spec_from_json", "spec_to_json"]
+__all__ = [
+    "JOURNAL_NAME",
+    "LOCK_NAME",
+    "SCHEMA_VERSION",
+    "Asset",
+    "Store",
+    "Superseded",
+    "spec_from_json",
+    "spec_to_json",
+]
 
 JOURNAL_NAME: Final = "state.sqlite"
 
@@ -31,6 +40,16 @@ _RECORD_FIELDS: Final = tuple(f.name for f in dataclasses.fields(TaskRecord))
 _JSON_FIELDS: Final = frozenset({"usage", "double_charge_ids"})
 _MUTABLE_FIELDS: Final = frozenset(_RECORD_FIELDS) - {"id", "key", "state", "updated_at"}
 _TASKS_REVISION: Final = "tasks_revision"  #: meta row counting `add_tasks` calls that changed a task
+_SET_ASIDE_POSITION: Final = 1 << 40  #: earlier versions come after every manifest task
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class Superseded:
+    """A task whose content the manifest changed: where its earlier version is kept."""
+
+    task: str
+    earlier: str | None  #: the earlier version's id; None when it was never sent and is dropped
+    state: TaskState  #: the earlier version's state
 
 
 @dataclasses.dataclass(frozen=True, slots=True)
@@ -104,24 +123,28 @@ class Store:
 
     # -- tasks -----------------------------------------------------------------------
 
-    def add_tasks(self, specs: Iterable[TaskSpec]) -> list[str]:
-        """Journal the manifest's tasks. New ids are planned; an id whose content changed is
-        replanned from scratch (returned), keeping its old history in the events table."""
+    def add_tasks(self, specs: Iterable[TaskSpec]) -> list[Superseded]:
+        """Journal the manifest's tasks. New ids are planned. An id whose content changed is
+        planned afresh; its earlier version is kept under an id of its own (returned), so
+        its video, its cost and a create still in flight are not lost, unless it was never
+        sent (then it is dropped)."""
         now = time.time()
-        changed: list[str] = []
+        changed: list[Superseded] = []
         touched = False
-        known = {row[0]: (row[1], row[2]) for row in self._db.execute("SELECT id, key, position FROM tasks")}
+        known = {
+            row[0]: row[1:]
+            for row in self._db.execute("SELECT id, key, position, state, attempts FROM tasks")
+        }
         with self._tx():
             for position, spec in enumerate(specs):
-                old_key, old_position = known.get(spec.id, (None, None))
+                old_key, old_position, old_state, attempts = known.get(spec.id, (None, None, None, 0))
                 if old_key == spec.key:
                     if old_position != position:
                         self._db.execute("UPDATE tasks SET position=? WHERE id=?", (position, spec.id))
                         touched = True
                     continue
                 if old_key is not None:
-                    changed.append(spec.id)
-                    self._db.execute("DELETE FROM tasks WHERE id=?", (spec.id,))
+                    changed.append(self._set_aside(spec.id, old_key, TaskState(old_state), attempts, known))
                 self._db.execute(
                     "INSERT INTO tasks (id, key, position, spec, state, updated_at)"
                     " VALUES (?, ?, ?, ?, ?, ?)",
@@ -135,6 +158,25 @@ class Store:
                     (_TASKS_REVISION,),
                 )
         return changed
+
+    def _set_aside(
+        self, task: str, key: str, state: TaskState, attempts: int, known: Mapping[str, object]
+    ) -> Superseded:
+        """Keep the earlier version of `task` under an id of its own, with its history."""
+        if state is TaskState.PLANNED and not attempts:
+            self._db.execute("DELETE FROM tasks WHERE id=?", (task,))
+            return Superseded(task, None, state)
+        earlier = f"{task}~{key[:8]}"
+        suffix = 2
+        while earlier in known:
+            earlier, suffix = f"{task}~{key[:8]}-{suffix}", suffix + 1
+        spec = dataclasses.replace(self.spec(task), id=earlier)
+        self._db.execute(
+            "UPDATE tasks SET id=?, spec=?, superseded_by=?, position=position+? WHERE id=?",
+            (earlier, spec_to_json(spec), task, _SET_ASIDE_POSITION, task),
+        )
+        self._db.execute("UPDATE events SET id=? WHERE id=?", (earlier, task))
+        return Superseded(task, earlier, state)
 
     def revision(self) -> str:
         """A label that changes whenever any task's row does (a transition, or `add_tasks`
@@ -198,7 +240,8 @@ class Store:
 
     def failure_codes(self) -> dict[str, int]:
         """How many tasks failed with each error code ('Unknown' for none)."""
-        sql = "SELECT COALESCE(NULLIF(error_code, ''), 'Unknown'), COUNT(*) FROM tasks WHERE state=?"
+        sql = "SELECT COALESCE(NULLIF(error_code, ''), 'Unknown'), COUNT(*) FROM tasks"
+        sql += " WHERE state=? AND superseded_by IS NULL"
         sql += " GROUP BY 1"
         return dict(self._db.execute(sql, (TaskState.FAILED,)).fetchall())
 
@@ -233,8 +276,11 @@ class Store:
         rows = self._db.execute("SELECT spec FROM tasks ORDER BY position")
         return [spec_from_json(row[0]) for row in rows]
 
-    def counts(self) -> dict[TaskState, int]:
-        rows = self._db.execute("SELECT state, COUNT(*) FROM tasks GROUP BY state")
+    def counts(self, *, earlier_versions: bool = False) -> dict[TaskState, int]:
+        """How many of the manifest's tasks are in each state (with `earlier_versions`, the
+        versions its edits set aside too)."""
+        where = "" if earlier_versions else " WHERE superseded_by IS NULL"
+        rows = self._db.execute(f"SELECT state, COUNT(*) FROM tasks{where} GROUP BY state")
         return {TaskState(state): count for state, count in rows}
 
     def transition(
@@ -253,6 +299,11 @@ class Store:
         record = self.record(task)
         new_state = advance(record.state, event, task=task)
         return self._write(record, new_state, event.value, durable, detail, fields)
+
+    def amend(self, task: str, reason: str, **fields: Any) -> TaskRecord:
+        """Update `fields` of `task` without a change of state, logged as `reason` (a repair)."""
+        record = self.record(task)
+        return self._write(record, record.state, reason, False, None, fields)
 
     def set_state(self, task: str, state: TaskState, **fields: Any) -> TaskRecord:
         """Force a state without lifecycle checks: for seeding tests and repairs only."""

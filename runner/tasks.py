@@ -170,6 +170,9 @@ class TaskRecord:
     #: DashScope tasks that may have been this task's own and were left unclaimed (each a
     #: possible double charge): an ambiguous create the evidence could not settle
     double_charge_ids: list[str] | None = None
+    #: set on an earlier version kept under its own id (`<id>~<key8>`) when the manifest changed
+    #: the task's content: the id of the task that replaced it
+    superseded_by: str | None = None
 
 
 @dataclass(slots=True)
@@ -184,7 +187,8 @@ class RunSummary:
     skipped: int = 0  #: already done before this run started
     unfinished: int = 0  #: still in flight or never submitted when the run stopped
     failed_by_code: dict[str, int] = field(default_factory=dict)
-    cost: float = 0.0
+    cost: float = 0.0  #: everything the folder's tasks cost (earlier runs and earlier versions included)
+    cost_this_run: float = 0.0
     currency: str = "CNY"
     wall_time_s: float = 0.0
     efficiency: float | None = None

@@ -10,7 +10,7 @@ import pytest
 
 from runner.errors import InvalidTransitionError, StoreError
 from runner.lifecycle import Event
-from runner.store import SCHEMA_VERSION, Asset, Store
+from runner.store import SCHEMA_VERSION, Asset, Store, Superseded
 from runner.tasks import MediaRef, TaskSpec, TaskState, task_key
 
 
@@ -55,15 +55,31 @@ def test_add_tasks_plans_new_and_keeps_known(store: Store) -> None:
     assert store.spec("a") == specs[0]
 
 
-def test_changed_content_is_replanned(store: Store) -> None:
-    """An id whose content changed is reported and starts over as planned."""
-    store.add_tasks([make_spec("a")])
+def test_changed_content_is_replanned_and_the_earlier_version_kept(store: Store) -> None:
+    """An id whose content changed starts over as planned; its earlier version keeps its state,
+    video and history under an id of its own, and no longer counts among the manifest's tasks."""
+    old = make_spec("a")
+    store.add_tasks([old])
+    store.transition("a", Event.SUBMIT_INTENT, attempts=1)
     store.set_state("a", TaskState.DONE, video_path="videos/a.mp4")
     changed = store.add_tasks([make_spec("a", "a different prompt")])
-    assert changed == ["a"]
+    earlier = f"a~{old.key[:8]}"
+    assert changed == [Superseded("a", earlier, TaskState.DONE)]
     record = store.record("a")
     assert record.state is TaskState.PLANNED
     assert record.video_path is None
+    kept = store.record(earlier)
+    assert (kept.state, kept.video_path, kept.superseded_by) == (TaskState.DONE, "videos/a.mp4", "a")
+    assert store.spec(earlier).id == earlier
+    assert [e["event"] for e in store.events(earlier)] == ["submit_intent", "set_state"]
+    assert store.counts() == {TaskState.PLANNED: 1}
+
+
+def test_a_changed_task_never_sent_is_simply_replaced(store: Store) -> None:
+    """An edited task that was only planned leaves nothing behind: nothing was paid for it."""
+    store.add_tasks([make_spec("a")])
+    assert store.add_tasks([make_spec("a", "another")]) == [Superseded("a", None, TaskState.PLANNED)]
+    assert [record.id for record in store.records()] == ["a"]
 
 
 def test_transition_updates_fields_and_logs_event(store: Store) -> None:

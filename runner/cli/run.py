@@ -33,6 +33,7 @@ from runner.cli.wiring import (
     open_connection,
     resolve_api_key,
 )
+from runner.edits import describe_edits, keep_earlier_videos
 from runner.engineconfig import Quota, catalogue_quota, model_quotas
 from runner.errors import AccountError, ApiError, ConfigError, TaskRejectedError
 from runner.lifecycle import Event
@@ -106,9 +107,13 @@ def run(
     with run_logging(console, live, secrets=[key], verbose=verbose):
         config = _engine_config(loaded, queue_ahead, data_url_max, max_attempts, retry_failed, retry_code)
         with Store.open(folder / JOURNAL_NAME) as store:
-            store.add_tasks(loaded.specs)
+            changed = store.add_tasks(loaded.specs)
+            keep_earlier_videos(folder, store)
+            if changed:
+                log.warning("%s", describe_edits(changed, loaded.specs, endpoint))
             # A re-run with nothing left to do keeps the facts of the run that did the work.
-            has_work = retry_failed or any(state not in TERMINAL_STATES for state in store.counts())
+            states = store.counts(earlier_versions=True)
+            has_work = retry_failed or any(state not in TERMINAL_STATES for state in states)
             if has_work:
                 _record_run_start(store, manifest, endpoint)
             sim = SimOptions(sim_profile, sim_time_scale, sim_seed, memory=folder / SIM_MEMORY_NAME)
