@@ -28,6 +28,7 @@ import httpx
 
 from runner.apierrors import classify_error, error_code, error_request_id, json_or_raise, maybe_processed
 from runner.errors import (
+    AccountError,
     AmbiguousSubmitError,
     DownloadError,
     TransientApiError,
@@ -155,6 +156,8 @@ class DashScopeClient:
         what = f"Submitting task {spec.id!r}"
         try:
             response = await self._http.post(CREATE_PATH, content=body, headers=headers)
+        except httpx.LocalProtocolError:
+            raise _unsendable(what) from None
         except (httpx.ConnectError, httpx.ConnectTimeout, httpx.PoolTimeout) as exc:
             raise TransientApiError(f"{what} failed before the request was sent ({_name(exc)}).") from None
         except httpx.TransportError as exc:
@@ -308,6 +311,8 @@ class DashScopeClient:
         """Send an idempotent request (query, list, cancel); transport failures are transient."""
         try:
             return await self._http.request(method, path, params=params, headers=self._auth)
+        except httpx.LocalProtocolError:
+            raise _unsendable(what) from None
         except httpx.TransportError as exc:
             raise TransientApiError(f"{what} failed ({_name(exc)}); it will be tried again.") from None
 
@@ -346,6 +351,17 @@ async def _chunks(response: httpx.Response, where: str) -> AsyncIterator[bytes]:
             yield chunk
     except httpx.HTTPError as exc:
         raise DownloadError(f"Downloading {where} broke off ({_name(exc)}).") from None
+
+
+def _unsendable(what: str) -> AccountError:
+    """httpx refused to send the request (an illegal header: the key, which its message would
+    quote): nothing reached the server, and no request with this key ever will."""
+    msg = (
+        f"{what} failed before anything was sent: the request's headers are not valid HTTP, which "
+        "means the API key contains a character a key cannot have. Check DASHSCOPE_API_KEY or "
+        "the key file: the key alone, on one line."
+    )
+    return AccountError(msg)
 
 
 def _created(response: httpx.Response) -> dict[str, Any] | None:

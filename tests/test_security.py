@@ -8,9 +8,12 @@ and search every output byte (stdout, stderr, every file written) for the key.
 from __future__ import annotations
 
 import csv
+import json
 import logging
+import sys
 from collections.abc import Iterator
 from pathlib import Path
+from urllib.parse import quote
 
 import httpx
 import pytest
@@ -18,10 +21,11 @@ from click.testing import CliRunner
 from loopback_sim import LoopbackSim, run_cli, serve_sim
 
 from runner.cli import main
-from runner.client import DashScopeClient
+from runner.cli.logs import Redactor
+from runner.client import DashScopeClient, ResolvedInputs
 from runner.errors import AccountError
 from runner.store import JOURNAL_NAME, Store
-from runner.tasks import MediaRef, TaskState
+from runner.tasks import MediaRef, TaskSpec, TaskState
 
 KEY = "sk-SECRET-7c1e4b9d2a6f8e3b"
 WRONG_KEY = "sk-WRONG-5d3a9f1c7b2e4a6d"
@@ -224,3 +228,70 @@ def test_status_csv_cells_cannot_run_as_spreadsheet_formulas(tmp_path: Path) -> 
     import pandas as pd
 
     assert sorted(pd.read_parquet(folder / "status.parquet")["meta.note"]) == sorted(FORMULAS)
+
+
+@pytest.mark.parametrize(
+    ("key", "words"),
+    [
+        ("# my DashScope key\nsk-COMMENTED-4f2a9c", "spans 2 lines"),
+        ("sk-CRLF-8b1d3e\r\nsk-more", "spans 2 lines"),
+        ("sk-ÜNICODE-1a2b3c", "a non-ASCII character (U+00DC) at character 4"),
+        ("sk-TAB\tafter-2c4d", "a blank character at character 7"),
+    ],
+    ids=["comment-line", "crlf", "non-ascii", "tab"],
+)
+@pytest.mark.parametrize("in_file", [False, True], ids=["environment", "key-file"])
+def test_a_key_that_cannot_be_a_key_is_refused_before_any_request(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, key: str, words: str, in_file: bool
+) -> None:
+    """Line breaks, blanks, control or non-ASCII characters in the key: one sentence naming the
+    source and the position, exit 1, no traceback, and no piece of the key in the output."""
+    manifest = write_manifest(tmp_path, MANIFEST.replace("name: secure", "endpoint: singapore\nname: secure"))
+    args = ["run", str(manifest), "--out", str(tmp_path / "out"), "--no-progress"]
+    if in_file:
+        (tmp_path / "key.txt").write_text(key, encoding="utf-8")
+        args += ["--api-key-file", str(tmp_path / "key.txt")]
+    else:
+        monkeypatch.setenv("DASHSCOPE_API_KEY", key)
+    result = CliRunner().invoke(main, args)
+    assert result.exit_code == 1, result.output
+    assert words in result.stderr and ("key.txt" if in_file else "DASHSCOPE_API_KEY") in result.stderr
+    assert "Traceback" not in result.output
+    for piece in key.replace("\r", "\n").replace("\t", "\n").split("\n"):
+        assert piece.strip("# ") not in result.output or len(piece) < 6
+    assert not (tmp_path / "out").exists()  # refused before the run folder was made
+
+
+@pytest.mark.anyio
+async def test_a_request_httpx_refuses_to_send_is_never_ambiguous_nor_quoted() -> None:
+    """An illegal header (httpx quotes it, key and all) stops the run as an account problem:
+    nothing was sent, and the message carries no piece of the key."""
+    secret = "sk-LEAKY\nvalue-9e8d7c"
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        raise httpx.LocalProtocolError(f"Illegal header value b'Bearer {secret!r}'")
+
+    async with httpx.AsyncClient(transport=httpx.MockTransport(handler), base_url="https://x/api/v1") as http:
+        client = DashScopeClient(http, "sk-ok")
+        image = MediaRef("image", url="https://img.example/a.png")
+        spec = TaskSpec(id="a", key="k", model="wan2.6-i2v-flash", image=image, parameters={})
+        for call in (client.submit(spec, ResolvedInputs(image.url or "")), client.query("t-1")):
+            with pytest.raises(AccountError) as caught:
+                await call
+            assert "sk-LEAKY" not in str(caught.value) and "9e8d7c" not in str(caught.value)
+
+
+def test_log_lines_never_show_the_key_in_any_quoted_form() -> None:
+    """The key is removed as written, escaped (repr, JSON), as bytes and percent-encoded, and
+    from tracebacks."""
+    secret = 'sk-ODD/key"9f\n8e'
+    redactor = Redactor([secret])
+    lines = [secret, repr(secret), json.dumps(secret), repr(secret.encode()), quote(secret, safe="")]
+    for line in lines:
+        assert "9f" not in redactor.redact(f"error: {line}"), line
+    try:
+        raise ValueError(f"bad {secret!r}")
+    except ValueError:
+        record = logging.LogRecord("runner", logging.ERROR, __file__, 1, "failed", None, sys.exc_info())
+    redactor.filter(record)
+    assert record.exc_text and "9f" not in record.exc_text and "ValueError" in record.exc_text

@@ -7,12 +7,15 @@ even with `--verbose`, which also turns on httpx/httpcore debug logging.
 
 from __future__ import annotations
 
+import json
 import logging
 import re
 import sys
+import traceback
 from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Final
+from urllib.parse import quote
 
 from rich.console import Console
 from rich.logging import RichHandler
@@ -25,19 +28,39 @@ _HTTP_LOGGERS: Final = ("httpx", "httpcore")
 
 
 class Redactor(logging.Filter):
-    """Rewrites each record's message with secrets and URL query strings removed."""
+    """Rewrites each record's message (and traceback) with secrets and URL query strings removed.
+
+    A secret is also removed in the forms a message may quote it in: escaped as in repr() or
+    JSON, as bytes, or percent-encoded."""
 
     def __init__(self, secrets: list[str]) -> None:
         super().__init__()
-        self._secrets = [s for s in secrets if s]
+        forms = {form for secret in secrets if secret for form in _quoted_forms(secret)}
+        self._forms = sorted(forms, key=len, reverse=True)  # the longest first: no half-redactions
+
+    def redact(self, text: str) -> str:
+        for form in self._forms:
+            text = text.replace(form, REDACTED)
+        return _URL_QUERY.sub(rf"\1?{REDACTED}", text)
 
     def filter(self, record: logging.LogRecord) -> bool:
-        message = record.getMessage()
-        for secret in self._secrets:
-            message = message.replace(secret, REDACTED)
-        record.msg = _URL_QUERY.sub(rf"\1?{REDACTED}", message)
+        record.msg = self.redact(record.getMessage())
         record.args = None
+        if record.exc_info:
+            record.exc_text = self.redact("".join(traceback.format_exception(*record.exc_info)).rstrip())
+            record.exc_info = None
         return True
+
+
+def _quoted_forms(secret: str) -> set[str]:
+    forms = {
+        secret,
+        repr(secret)[1:-1],
+        json.dumps(secret)[1:-1],
+        repr(secret.encode("utf-8", "backslashreplace"))[2:-1],
+        quote(secret, safe=""),
+    }
+    return {form for form in forms if form}
 
 
 @contextmanager

@@ -28,6 +28,7 @@ __all__ = [
     "SIM_MEMORY_NAME",
     "Connection",
     "SimOptions",
+    "checked_key",
     "open_connection",
     "resolve_api_key",
 ]
@@ -64,20 +65,23 @@ def is_loopback(endpoint: Endpoint) -> bool:
 
 
 def resolve_api_key(endpoint: Endpoint, key_file: Path | None) -> str:
-    """The API key for `endpoint`, or ConfigError saying how to provide one (or try the simulator)."""
+    """The API key for `endpoint`, checked to be one word of ASCII; or ConfigError saying how to
+    provide one (or try the simulator). The key itself never appears in a message."""
     if endpoint.is_simulator:
         return SIM_API_KEY
     if key_file is not None:
         try:
-            key = key_file.read_text(encoding="utf-8").strip()
+            text = key_file.read_text(encoding="utf-8")
         except OSError as exc:
             raise ConfigError(f"The API key file {key_file} cannot be read ({exc.strerror}).") from None
-        if not key:
-            raise ConfigError(f"The API key file {key_file} is empty.")
-        return key
-    key = os.environ.get("DASHSCOPE_API_KEY", "").strip()
-    if key:
-        return key
+        except UnicodeDecodeError:
+            raise ConfigError(
+                f"The API key file {key_file} is not UTF-8 text; put the key alone in it."
+            ) from None
+        return checked_key(text, f"the API key file {key_file}")
+    key = os.environ.get("DASHSCOPE_API_KEY", "")
+    if key.strip():
+        return checked_key(key, "DASHSCOPE_API_KEY")
     if is_loopback(endpoint):
         return SIM_API_KEY
     msg = (
@@ -85,6 +89,42 @@ def resolve_api_key(endpoint: Endpoint, key_file: Path | None) -> str:
         "or pass --api-key-file. To try runner without an account, use --endpoint sim."
     )
     raise ConfigError(msg)
+
+
+def checked_key(text: str, source: str) -> str:
+    """`text` without surrounding whitespace, if it can be a key; else ConfigError naming the
+    first character that cannot be in one (by position, never showing the key)."""
+    key = text.strip()
+    if not key:
+        raise ConfigError(f"{_capitalised(source)} is empty.")
+    lines = key.splitlines()
+    bad = next(
+        ((i, c) for i, c in enumerate(key, 1) if not (c.isascii() and c.isprintable()) or c.isspace()), None
+    )
+    if len(lines) > 1:
+        problem = f"spans {len(lines)} lines"
+    elif bad is not None:
+        problem = f"contains {_describe(bad[1])} at character {bad[0]} of {len(key)}"
+    else:
+        return key
+    msg = (
+        f"The API key in {source} {problem}: a DashScope key is one word of ASCII letters, digits "
+        "and dashes (it starts with sk-). Put the key alone on one line, with nothing else "
+        "(no comment, no quotes)."
+    )
+    raise ConfigError(msg)
+
+
+def _describe(char: str) -> str:
+    if char.isspace():
+        return "a space" if char == " " else "a blank character"
+    if not char.isprintable():
+        return f"a control character (U+{ord(char):04X})"
+    return f"a non-ASCII character (U+{ord(char):04X})"
+
+
+def _capitalised(text: str) -> str:
+    return text[:1].upper() + text[1:]
 
 
 @asynccontextmanager
