@@ -47,6 +47,16 @@ class Endpoint:
     def is_simulator(self) -> bool:
         return self.name == "sim"
 
+    @property
+    def identity(self) -> str:
+        """Which service's tasks this endpoint reaches: the region's name, `sim` for the built-in
+        simulator, `loopback` for any local server (a `runner sim serve` changes port), or the
+        host of another base URL. A run folder holds one identity's tasks."""
+        if self.name != "custom":
+            return self.name
+        host = urlsplit(self.base_url).hostname or ""
+        return "loopback" if host in _LOOPBACK_HOSTS or host.startswith("127.") else host
+
 
 ENDPOINTS: Final = MappingProxyType(
     {

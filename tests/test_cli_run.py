@@ -211,3 +211,23 @@ def test_a_concurrency_flag_overrides_every_models_own_limit(tmp_path: Path) -> 
     assert (peaks["all"], peaks["wan2.6-i2v-flash"], peaks["wan2.2-i2v-flash"]) == (2, 1, 1)
     _, output = _two_model_run(tmp_path / "raised", limits)
     assert "above wan2.2-i2v-flash's usual quota (2 at once, 2/s): 4 at once" in output
+
+
+def test_a_folder_of_the_simulator_is_never_reported_as_a_real_accounts_work(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """After a run on `sim`, the same manifest against a region is refused (exit 1, naming both
+    endpoints and what to do) before any request; `runner plan` counts none of it as done."""
+    manifest = write_manifest(tmp_path, MANIFEST.replace("  - {id: bad", "  # - {id: bad"))
+    runner = CliRunner()
+    assert runner.invoke(main, ["run", str(manifest), "--out", str(tmp_path), *FAST]).exit_code == 0
+    monkeypatch.setenv("DASHSCOPE_API_KEY", "sk-real-account-key")
+    real = ["--out", str(tmp_path), "--endpoint", "singapore"]
+    result = runner.invoke(main, ["run", str(manifest), *real, "--no-progress"])
+    assert result.exit_code == 1, result.output
+    assert "built-in simulator (sim)" in result.stderr and "singapore" in result.stderr
+    assert "--name or --out" in result.stderr
+    assert "Done" not in result.output
+    planned = runner.invoke(main, ["plan", str(manifest), *real, "--json"])
+    assert planned.exit_code == 0, planned.output
+    assert '"done": 0' in planned.output and "built-in simulator" in planned.output

@@ -20,7 +20,8 @@ from rich.table import Table
 from rich.text import Text
 
 from runner import runtime
-from runner.catalog import resolve_endpoint
+from runner.catalog import Endpoint, resolve_endpoint
+from runner.cli.ownership import foreign_owner
 from runner.manifest import Manifest, load_manifest, run_folder
 from runner.plan import Disposition, Plan, build_plan, disposition_counts
 from runner.store import JOURNAL_NAME, Store
@@ -89,15 +90,21 @@ def load_from_options(path: Path, options: dict[str, Any]) -> Manifest:
     return load_manifest(path, overrides={k: v for k, v in overrides.items() if v is not None})
 
 
-def read_journal(folder: Path) -> list[TaskRecord] | None:
-    """The records of the run folder's journal, or None when the run has not started."""
+def read_journal(folder: Path, endpoint: Endpoint) -> tuple[list[TaskRecord] | None, str | None]:
+    """The records of the run folder's journal (None when the run has not started), unless the
+    folder belongs to another endpoint: then no records, and a note saying so."""
     store = Store.open_readonly(folder / JOURNAL_NAME)
     if store is None:
-        return None
-    try:
-        return store.records()
-    finally:
-        store.close()
+        return None, None
+    with store:
+        owner = foreign_owner(store, endpoint)
+        if owner is None:
+            return store.records(), None
+    note = (
+        f"{folder} holds tasks of the {owner} endpoint: none of them counts for {endpoint.identity}, "
+        "and `runner run` would refuse the folder. Give this endpoint its own folder (--name or --out)."
+    )
+    return None, note
 
 
 @click.command()
@@ -129,9 +136,11 @@ def plan(
     """
     loaded = load_from_options(manifest, options)
     folder = run_folder(loaded, out)
-    records = read_journal(folder)
     endpoint = resolve_endpoint(loaded.endpoint)
+    records, foreign = read_journal(folder, endpoint)
     result = build_plan(loaded.specs, records or [], endpoint, loaded.limits)
+    if foreign is not None:
+        result.notes.append(foreign)
     checked = runtime.run(check_urls_of, loaded) if check_remote else None
     if as_json:
         data = plan_json(loaded, result, folder, records is not None)

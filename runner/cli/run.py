@@ -24,6 +24,7 @@ from runner import runtime
 from runner.catalog import Endpoint, resolve_endpoint
 from runner.cli.exitcodes import EXIT_ACCOUNT, EXIT_FAILED_TASKS, EXIT_OK, EXIT_STOPPED
 from runner.cli.logs import run_logging
+from runner.cli.ownership import check_owner, claim_folder
 from runner.cli.plan import load_from_options, manifest_options
 from runner.cli.progress import show_progress
 from runner.cli.wiring import (
@@ -107,6 +108,7 @@ def run(
     with run_logging(console, live, secrets=[key], verbose=verbose):
         config = _engine_config(loaded, queue_ahead, data_url_max, max_attempts, retry_failed, retry_code)
         with Store.open(folder / JOURNAL_NAME) as store:
+            claim_folder(store, folder, endpoint, key)
             changed = store.add_tasks(loaded.specs)
             keep_earlier_videos(folder, store)
             if changed:
@@ -286,6 +288,7 @@ def cancel(manifest: Path, out: Path, endpoint: str | None, api_key_file: Path |
         )
     key = resolve_api_key(target, api_key_file)
     with Store.open(folder / JOURNAL_NAME) as store:
+        check_owner(store, folder, target)
         lines = runtime.run(_cancel_all, store, target, key, folder)
     for line in lines:
         click.echo(line)
