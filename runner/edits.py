@@ -9,7 +9,6 @@ prints about the edits and what redoing them costs.
 
 from __future__ import annotations
 
-import hashlib
 import logging
 from collections.abc import Sequence
 from pathlib import Path
@@ -20,6 +19,7 @@ from runner.plan import task_cost
 from runner.results import VIDEOS_DIR, write_sidecar
 from runner.store import Store, Superseded
 from runner.tasks import TaskSpec, TaskState
+from runner.verify import video_problem
 
 __all__ = ["describe_edits", "keep_earlier_videos"]
 
@@ -41,7 +41,7 @@ def keep_earlier_videos(run_dir: Path, store: Store) -> int:
         if record.superseded_by is None or record.video_path in (None, target):
             continue
         source = run_dir / (record.video_path or "")
-        if not _is_video(source, record.video_size, record.video_sha256):
+        if video_problem(run_dir, record, full=True) is not None:
             continue
         source.replace(run_dir / target)
         source.with_suffix(".json").unlink(missing_ok=True)
@@ -75,15 +75,3 @@ def _fate(state: TaskState) -> str:
     if state in (TaskState.FAILED, TaskState.EXPIRED, TaskState.CANCELLED):
         return state.value
     return "still in flight: this run collects it"
-
-
-def _is_video(path: Path, size: int | None, sha256: str | None) -> bool:
-    if not path.is_file() or (size is not None and path.stat().st_size != size):
-        return False
-    if sha256 is None:
-        return True
-    digest = hashlib.sha256()
-    with path.open("rb") as handle:
-        for block in iter(lambda: handle.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest() == sha256

@@ -79,6 +79,7 @@ class EngineConfig:
     learn_clock: bool = False  #: fit the server clock's rate (a simulator of unknown time scale)
     status_every: float = 30.0  #: real seconds between status table rewrites
     retry_failed: bool = False
+    verify: bool = False  #: hash every done video at startup (its size is always checked)
     retry_codes: frozenset[str] = frozenset()
     max_posts_in_flight: int = 2  #: per model: bounds how many submissions a crash can leave ambiguous
     #: real seconds of connection failures, with no answer ever received, before the run gives up

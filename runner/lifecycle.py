@@ -34,6 +34,7 @@ class Event(StrEnum):
     DOWNLOAD_STARTED = "download_started"
     DOWNLOADED = "downloaded"  #: verified, renamed into place, sidecar written
     DOWNLOAD_INTERRUPTED = "download_interrupted"  #: try the download again
+    VIDEO_LOST = "video_lost"  #: a done video is missing or altered on disk: fetch it again
     RETRY = "retry"  #: a failed or expired task is planned again (new attempt)
 
 
@@ -67,7 +68,7 @@ _TABLE: dict[TaskState, dict[Event, TaskState]] = {
         Event.DOWNLOAD_INTERRUPTED: S.SUCCEEDED,
         Event.EXPIRED: S.EXPIRED,
     },
-    S.DONE: {},
+    S.DONE: {Event.VIDEO_LOST: S.SUCCEEDED},
     S.FAILED: {Event.RETRY: S.PLANNED},
     S.CANCELLED: {Event.RETRY: S.PLANNED},
     S.EXPIRED: {Event.RETRY: S.PLANNED},

@@ -195,6 +195,7 @@ class Engine:
             wanted=self._wanted,
             retry_failed=self.config.retry_failed,
             retry_codes=self.config.retry_codes,
+            verify=self.config.verify,
         )
         self.stats.skipped = recovered.done_before
         self.stats.count_cost_from(store)

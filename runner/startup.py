@@ -2,6 +2,7 @@
 
 - SUBMITTING rows (the process died around a POST) become AMBIGUOUS: reconcile them;
 - DOWNLOADING rows go back to SUCCEEDED (their `.part` files are removed): fetch again;
+- DONE rows whose video is missing or altered (runner.verify) go back to SUCCEEDED: fetch again;
 - with --retry-failed, failed tasks worth retrying and expired tasks are PLANNED again;
 - PLANNED rows are ordered longest expected generation first (LPT trims the run's tail).
 """
@@ -19,6 +20,7 @@ from runner.results import remove_stale_parts
 from runner.runstats import is_retryable
 from runner.store import Store
 from runner.tasks import TaskRecord, TaskSpec, TaskState
+from runner.verify import video_problem
 
 __all__ = ["Recovered", "recover_journal"]
 
@@ -43,8 +45,11 @@ def recover_journal(
     wanted: Callable[[str], bool],
     retry_failed: bool = False,
     retry_codes: Collection[str] = (),
+    verify: bool = False,
 ) -> Recovered:
-    """Repair the journal after an interruption and say what is left to do."""
+    """Repair the journal after an interruption and say what is left to do (`verify`: hash
+    every done video too, not only check its size)."""
+    _fetch_lost_videos(store, run_dir, full=verify)
     result = Recovered(done_before=store.counts().get(TaskState.DONE, 0))
     removed = remove_stale_parts(run_dir)
     if removed:
@@ -61,6 +66,23 @@ def recover_journal(
     planned.sort(key=lambda item: -expected_duration(item[0]))  # stable: manifest order among equals
     result.to_submit = [task for _, task in planned]
     return result
+
+
+def _fetch_lost_videos(store: Store, run_dir: Path, *, full: bool) -> None:
+    """Send every done task whose video is missing or altered back to be downloaded again."""
+    for record in store.records([TaskState.DONE]):
+        problem = video_problem(run_dir, record, full=full)
+        if problem is None:
+            continue
+        log.warning("Task %r: its video %s; downloading it again.", record.id, problem)
+        store.transition(
+            record.id,
+            Event.VIDEO_LOST,
+            video_path=None,
+            video_sha256=None,
+            video_size=None,
+            detail={"problem": problem.problem, "path": problem.path, "sha256": record.video_sha256},
+        )
 
 
 def expected_duration(spec: TaskSpec) -> float:

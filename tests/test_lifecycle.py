@@ -39,9 +39,11 @@ def test_ambiguous_task_cannot_be_submitted_again() -> None:
         advance(TaskState.AMBIGUOUS, Event.SUBMIT_INTENT, task="t1")
 
 
-def test_done_is_final() -> None:
-    """A done task accepts no event at all."""
-    assert all(not can_advance(TaskState.DONE, event) for event in Event)
+def test_done_only_returns_to_fetch_a_lost_video() -> None:
+    """A done task accepts one event only: its video went missing, so it is downloaded again."""
+    allowed = [event for event in Event if can_advance(TaskState.DONE, event)]
+    assert allowed == [Event.VIDEO_LOST]
+    assert advance(TaskState.DONE, Event.VIDEO_LOST) is TaskState.SUCCEEDED
 
 
 @pytest.mark.parametrize("state", sorted(TERMINAL_STATES - {TaskState.DONE}))

@@ -13,6 +13,7 @@ import os
 import signal
 import sys
 import time
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -69,6 +70,7 @@ log = logging.getLogger("runner")
 @click.option("--max-attempts", type=click.IntRange(min=1), default=3, show_default=True)
 @click.option("--retry-failed", is_flag=True, help="Submit again failed/expired tasks worth retrying.")
 @click.option("--retry-code", multiple=True, help="With --retry-failed: also retry this error code.")
+@click.option("--verify", is_flag=True, help="Check every done video's SHA-256 (its size is always checked).")
 @click.option("--api-key-file", type=click.Path(path_type=Path, dir_okay=False), help="File holding the key.")
 @click.option("--sim-profile", default="default", show_default=True, help="Embedded simulator preset.")
 @click.option(
@@ -86,6 +88,7 @@ def run(
     max_attempts: int,
     retry_failed: bool,
     retry_code: tuple[str, ...],
+    verify: bool,
     api_key_file: Path | None,
     sim_profile: str,
     sim_time_scale: float,
@@ -107,6 +110,7 @@ def run(
     live = console.is_terminal if progress is None else progress
     with run_logging(console, live, secrets=[key], verbose=verbose):
         config = _engine_config(loaded, queue_ahead, data_url_max, max_attempts, retry_failed, retry_code)
+        config = replace(config, verify=verify)
         with Store.open(folder / JOURNAL_NAME) as store:
             claim_folder(store, folder, endpoint, key)
             changed = store.add_tasks(loaded.specs)
@@ -231,8 +235,6 @@ def _warn_above_quota(model: str, quota: Quota) -> None:
 
 
 def _with_clock(config: EngineConfig, time_scale: float, learn_clock: bool) -> EngineConfig:
-    from dataclasses import replace
-
     return replace(config, time_scale=time_scale, learn_clock=learn_clock)
 
 

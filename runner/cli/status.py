@@ -22,6 +22,7 @@ from runner.report import META_NAMES, PROBLEM_STATES, run_header
 from runner.status_table import status_rows
 from runner.store import JOURNAL_NAME, Store
 from runner.tasks import TaskRecord, TaskState
+from runner.verify import video_problem
 
 __all__ = ["COMMANDS", "find_run_folder", "run_folder_options", "status", "status_data"]
 
@@ -101,8 +102,19 @@ def open_journal(folder: Path) -> Store | None:
 @run_folder_options
 @click.option("--all", "show_all", is_flag=True, help="List every task (default: only problems).")
 @click.option("--json", "as_json", is_flag=True, help="Print the status as JSON for scripts.")
+@click.option(
+    "--verify",
+    is_flag=True,
+    help="Check every done video's size and SHA-256; exit 1 if one is not as recorded.",
+)
 def status(
-    target: Path, out: Path, name: str | None, model: str | None, show_all: bool, as_json: bool
+    target: Path,
+    out: Path,
+    name: str | None,
+    model: str | None,
+    show_all: bool,
+    as_json: bool,
+    verify: bool,
 ) -> None:
     """Show how a run stands, from its journal: counts, cost, failures by code, problem tasks.
 
@@ -113,15 +125,20 @@ def status(
     if store is None:
         return
     with store:
-        data = status_data(folder, store, show_all=show_all)
+        data = status_data(folder, store, show_all=show_all, verify=verify)
     if as_json:
         click.echo(json.dumps(data, indent=2, ensure_ascii=False))
     else:
         print_status(Console(highlight=False), data)
+    if data.get("video_problems"):
+        raise SystemExit(1)
 
 
-def status_data(folder: Path, store: Store, *, show_all: bool = False) -> dict[str, Any]:
-    """The status as plain data: run facts, counts, failures by code, and the listed tasks."""
+def status_data(
+    folder: Path, store: Store, *, show_all: bool = False, verify: bool = False
+) -> dict[str, Any]:
+    """The status as plain data: run facts, counts, failures by code, and the listed tasks
+    (`verify`: and the done videos that are missing or altered)."""
     records = store.records()
     header = run_header(folder, store, records)
     rows, _ = status_rows(store)
@@ -144,7 +161,15 @@ def status_data(folder: Path, store: Store, *, show_all: bool = False) -> dict[s
         "possible_double_charges": store.double_charges(),
         "tasks_listed": "all" if show_all else "problems",
         "tasks": listed,
-    }
+    } | ({"video_problems": _video_problems(folder, records)} if verify else {})
+
+
+def _video_problems(folder: Path, records: list[TaskRecord]) -> list[dict[str, str]]:
+    found = []
+    for record in records:
+        if record.state is TaskState.DONE and (problem := video_problem(folder, record, full=True)):
+            found.append({"task": record.id, "path": problem.path, "problem": problem.problem})
+    return found
 
 
 def print_status(console: Console, data: dict[str, Any]) -> None:
@@ -157,9 +182,22 @@ def print_status(console: Console, data: dict[str, Any]) -> None:
     console.print(Text(f"Cost {cost}  ·  wall time {data['wall_time']}  ·  efficiency {data['efficiency']}"))
     if data["possible_double_charges"]:
         console.print(_double_charges_line(data["possible_double_charges"]))
+    if "video_problems" in data:
+        console.print(_video_problems_text(data["video_problems"]))
     if data["failures_by_code"]:
         console.print(_failures_table(data["failures_by_code"]))
     _print_tasks(console, data)
+
+
+def _video_problems_text(problems: list[dict[str, str]]) -> Text:
+    if not problems:
+        return Text("Every done video is present, with the size and SHA-256 recorded.", style="green")
+    text = Text(f"{len(problems)} done video(s) are not as recorded:", style="red")
+    for item in problems:
+        verb = "is" if item["problem"] == "missing" else "has"
+        text.append(f"\n  {item['task']}: {item['path']} {verb} {item['problem']}")
+    text.append("\n`runner run` (same manifest) downloads them again while DashScope still has them.")
+    return text
 
 
 def _is_problem(row: dict[str, Any], problem_values: set[str]) -> bool:
