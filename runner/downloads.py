@@ -230,7 +230,7 @@ class Downloader:
         }
         final = dataclasses.replace(record, state=TaskState.DONE, **fields)
         # Its two fsyncs would stall the event loop, and with it the polls and submissions.
-        await self._offload(write_sidecar, self._run_dir, self._store.spec(task), final)
+        await self._offload(write_sidecar, self._run_dir, self._store.spec(task), final, self._store.endpoint)
         return fields
 
     async def _refresh(self, task: str, error: DownloadError) -> TaskRecord | None:

@@ -46,7 +46,7 @@ def keep_earlier_videos(run_dir: Path, store: Store) -> int:
         source.replace(run_dir / target)
         source.with_suffix(".json").unlink(missing_ok=True)
         record = store.amend(record.id, "set_aside", video_path=target)
-        write_sidecar(run_dir, store.spec(record.id), record)
+        write_sidecar(run_dir, store.spec(record.id), record, endpoint=store.endpoint)
         moved += 1
     return moved
 

@@ -29,6 +29,8 @@ __all__ = [
     "DownloadError",
     "InputFileError",
     "InvalidTransitionError",
+    "JournalDamagedError",
+    "JournalFullError",
     "ManifestError",
     "Problem",
     "RunnerError",
@@ -78,6 +80,10 @@ class StoreError(RunnerError):
 
 class JournalFullError(StoreError):
     """The disk holding the journal is full: nothing more can be recorded, so the run must stop."""
+
+
+class JournalDamagedError(StoreError):
+    """The journal's file is not a readable journal (truncated, overwritten, a damaged page)."""
 
 
 class ApiError(RunnerError):

@@ -7,6 +7,7 @@ that owns the run folder, so a second runner is refused with a sentence saying w
 
 from __future__ import annotations
 
+import errno
 import fcntl
 import os
 import socket
@@ -15,9 +16,19 @@ import time
 from pathlib import Path
 from typing import IO, Final
 
-from runner.errors import StoreError
+from runner.errors import JournalDamagedError, JournalFullError, StoreError
 
-__all__ = ["LOCK_NAME", "SCHEMA_VERSION", "connect", "migrate", "take_lock", "too_new"]
+__all__ = [
+    "LOCK_NAME",
+    "SCHEMA_VERSION",
+    "connect",
+    "disk_full",
+    "is_disk_full",
+    "migrate",
+    "set_aside_damaged",
+    "take_lock",
+    "too_new",
+]
 
 LOCK_NAME: Final = "state.lock"
 SCHEMA_VERSION: Final = 2
@@ -62,7 +73,8 @@ _MIGRATIONS: Final = (_SCHEMA_V1, _SCHEMA_V2)
 
 
 def connect(path: Path, *, readonly: bool = False) -> sqlite3.Connection:
-    """A connection in autocommit mode (transactions are explicit); StoreError if unreadable."""
+    """A connection in autocommit mode (transactions are explicit); JournalDamagedError if the
+    file is not a readable journal, JournalFullError if the disk is full."""
     try:
         if readonly:
             db = sqlite3.connect(f"file:{path}?mode=ro", uri=True, isolation_level=None)
@@ -72,14 +84,61 @@ def connect(path: Path, *, readonly: bool = False) -> sqlite3.Connection:
             db.execute("PRAGMA synchronous=NORMAL")
         db.execute("PRAGMA busy_timeout=5000")
         db.execute("SELECT count(*) FROM sqlite_master").fetchone()
+        if not readonly and db.execute("PRAGMA quick_check(1)").fetchone()[0] != "ok":
+            raise sqlite3.DatabaseError("database disk image is malformed")
     except sqlite3.DatabaseError as exc:
-        msg = f"The journal {path} cannot be opened ({exc}). Move it aside to start the run afresh."
-        raise StoreError(msg) from None
+        if is_disk_full(exc) or _no_room(path):
+            raise disk_full(path) from None
+        code = getattr(exc, "sqlite_errorcode", None)
+        if code not in (sqlite3.SQLITE_NOTADB, sqlite3.SQLITE_CORRUPT, None):
+            msg = f"The journal {path} cannot be opened ({exc}). Check the folder's permissions and disk."
+            raise StoreError(msg) from None
+        msg = (
+            f"The journal {path} is damaged ({exc}). A run sets it aside and rebuilds it from "
+            "the videos' sidecars and status.csv, so finished videos are not paid for again."
+        )
+        raise JournalDamagedError(msg) from None
     return db
 
 
-def migrate(db: sqlite3.Connection, path: Path) -> None:
-    """Bring a journal up to SCHEMA_VERSION (creating the tables of a new one)."""
+def _no_room(path: Path) -> bool:
+    """Whether the disk holding `path` has (almost) no free block left for an ordinary user."""
+    try:
+        stats = os.statvfs(path.parent)
+    except OSError:
+        return False
+    return stats.f_bavail * stats.f_frsize < 64 * 1024
+
+
+def set_aside_damaged(path: Path) -> Path:
+    """Rename a damaged journal (and its WAL files) out of the way; the new name."""
+    stamp = time.strftime("%Y%m%d-%H%M%S")
+    aside = path.with_name(f"{path.name}.damaged-{stamp}")
+    for suffix in ("", "-wal", "-shm"):
+        source = path.with_name(path.name + suffix)
+        if source.exists():
+            source.replace(aside.with_name(aside.name + suffix))
+    return aside
+
+
+def is_disk_full(exc: BaseException) -> bool:
+    """SQLITE_FULL or ENOSPC/EDQUOT: a write needed space the disk (or quota) could not give."""
+    if isinstance(exc, sqlite3.Error):
+        return getattr(exc, "sqlite_errorcode", None) == sqlite3.SQLITE_FULL or "disk is full" in str(exc)
+    return isinstance(exc, OSError) and exc.errno in (errno.ENOSPC, errno.EDQUOT)
+
+
+def disk_full(path: Path) -> JournalFullError:
+    msg = (
+        f"The disk holding the journal {path} is full: nothing more can be recorded, so the run "
+        "stops here; the journal keeps everything recorded so far. Free some space and run the "
+        "same command again to resume."
+    )
+    return JournalFullError(msg)
+
+
+def migrate(db: sqlite3.Connection, path: Path) -> bool:
+    """Bring a journal up to SCHEMA_VERSION (creating the tables of a new one); whether it was new."""
     version = db.execute("PRAGMA user_version").fetchone()[0]
     if version > SCHEMA_VERSION:
         raise StoreError(too_new(path, version))
@@ -90,6 +149,7 @@ def migrate(db: sqlite3.Connection, path: Path) -> None:
                 db.execute(statement)
         db.execute(f"PRAGMA user_version={number + 1}")
         db.commit()
+    return bool(version == 0)
 
 
 def too_new(path: Path, version: int) -> str:

@@ -25,8 +25,10 @@ import anyio
 from anyio.abc import TaskGroup
 
 from runner.errors import AccountError, ApiError
+from runner.lanes import Lanes
 from runner.lifecycle import Event
 from runner.polling import Poller
+from runner.rebuild import ORPHAN_CHECK
 from runner.reconcile import Candidate, Claim, Decision, Echo, Verdict, claims_of, decide
 from runner.runstats import RunStats
 from runner.store import Store
@@ -116,6 +118,33 @@ class Reconciler:
         await anyio.sleep(delay)
         self._scheduled = False
         await self.run_pass(group)
+
+    async def claim_orphans(self, lanes: Lanes) -> None:
+        """First step after a journal was rebuilt (runner.rebuild): tasks the account created
+        that no row knows may be the work of the rows that were next in line. Twice as many of
+        those rows as there are such tasks, plus a quota's worth, become ambiguous, so a pass
+        finds them by their echo before anything is sent (all of them if the list cannot be read)."""
+        if self._store.get_meta(ORPHAN_CHECK) != "1":
+            return
+        for lane in lanes:
+            if not lane.queue:
+                continue
+            try:
+                unknown = [
+                    t async for t in self._poller.list_tasks(model=lane.model) if t.task_id not in self._known
+                ]
+                suspects = 2 * len(unknown) + lane.quota.concurrency if unknown else 0
+            except ApiError as error:
+                log.warning(
+                    "The task list cannot be read (%s); the next tasks in line are looked up first.", error
+                )
+                suspects = 2 * lane.quota.concurrency + 10
+            for _ in range(min(suspects, len(lane.queue))):
+                task = lane.queue.take(self._poller.clock.now())
+                if task is not None:
+                    self._store.set_state(task, TaskState.AMBIGUOUS, reason="maybe_sent")
+                    lane.slots.hold(task, self._store.spec(task))
+        self._store.set_meta(ORPHAN_CHECK, "0")
 
     async def run_pass(self, group: TaskGroup) -> None:
         """Look at new ambiguous rows, read the candidates' news, settle what the evidence allows."""

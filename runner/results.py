@@ -202,12 +202,14 @@ def _disk_full(run_dir: Path, saving: str) -> DownloadError:
     return DownloadError(msg, disk_full=True)
 
 
-def write_sidecar(run_dir: Path, spec: TaskSpec, record: TaskRecord) -> Path:
+def write_sidecar(run_dir: Path, spec: TaskSpec, record: TaskRecord, endpoint: str | None = None) -> Path:
     """Write `videos/<task>.json`, the video's provenance, atomically; returns its path.
+    `endpoint`: the identity of the service that made it (runner.catalog.Endpoint.identity).
     DownloadError(disk_full=True) when the disk is full (no `.part` is left)."""
     _check_task_name(spec.id)
     path = run_dir / VIDEOS_DIR / f"{spec.id}.json"
-    text = json.dumps(sidecar_data(spec, record), indent=2, ensure_ascii=False, sort_keys=False)
+    data = sidecar_data(spec, record) | {"endpoint": endpoint}
+    text = json.dumps(data, indent=2, ensure_ascii=False, sort_keys=False)
     try:
         with atomic_write(path) as part:
             part.write_text(text + "\n", encoding="utf-8")

@@ -135,6 +135,7 @@ class Engine:
                 group.start_soon(self._status.run)
                 if self.config.max_wall_time is not None:
                     group.start_soon(self._wall_time_guard, self.config.max_wall_time)
+                await self._reconciler.claim_orphans(self.lanes)
                 await self._reconciler.run_pass(group)
                 for lane in self.lanes:
                     group.start_soon(self._submit_loop, lane)

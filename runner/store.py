@@ -18,12 +18,22 @@ from collections.abc import Collection, Iterable, Iterator, Mapping
 from pathlib import Path
 from typing import IO, Any, Final
 
-from runner.errors import JournalFullError, StoreError
-from runner.journalfile import LOCK_NAME, SCHEMA_VERSION, connect, migrate, take_lock, too_new
+from runner.errors import StoreError
+from runner.journalfile import (
+    LOCK_NAME,
+    SCHEMA_VERSION,
+    connect,
+    disk_full,
+    is_disk_full,
+    migrate,
+    take_lock,
+    too_new,
+)
 from runner.lifecycle import Event, advance
 from runner.tasks import MediaRef, TaskRecord, TaskSpec, TaskState
 
 __all__ = [
+    "ENDPOINT_META",
     "JOURNAL_NAME",
     "LOCK_NAME",
     "SCHEMA_VERSION",
@@ -39,6 +49,7 @@ JOURNAL_NAME: Final = "state.sqlite"
 _RECORD_FIELDS: Final = tuple(f.name for f in dataclasses.fields(TaskRecord))
 _JSON_FIELDS: Final = frozenset({"usage", "double_charge_ids"})
 _MUTABLE_FIELDS: Final = frozenset(_RECORD_FIELDS) - {"id", "key", "state", "updated_at"}
+ENDPOINT_META: Final = "endpoint_identity"  #: meta row: the endpoint whose tasks the folder holds
 _TASKS_REVISION: Final = "tasks_revision"  #: meta row counting `add_tasks` calls that changed a task
 _SET_ASIDE_POSITION: Final = 1 << 40  #: earlier versions come after every manifest task
 
@@ -77,25 +88,41 @@ def spec_from_json(text: str) -> TaskSpec:
 class Store:
     """The journal of one run folder. Use `Store.open` (owner) or `Store.open_readonly`."""
 
-    def __init__(self, db: sqlite3.Connection, path: Path, lock: IO[str] | None) -> None:
+    def __init__(
+        self, db: sqlite3.Connection, path: Path, lock: IO[str] | None, *, new: bool = False
+    ) -> None:
         self._db = db
         self.path = path
         self._lock = lock
+        self.new = new  #: the journal did not exist (or held nothing) before this open
 
     # -- opening and closing -------------------------------------------------------
 
     @classmethod
     def open(cls, path: Path) -> Store:
-        """Open (creating if needed) the journal at `path` and take the run folder's lock."""
-        path.parent.mkdir(parents=True, exist_ok=True)
-        lock = take_lock(path.parent / LOCK_NAME)
+        """Open (creating if needed) the journal at `path` and take the run folder's lock.
+
+        JournalDamagedError when the file is not a readable journal; JournalFullError when the
+        disk has no room to open it."""
+        try:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            lock = take_lock(path.parent / LOCK_NAME)
+        except OSError as exc:
+            if is_disk_full(exc):
+                raise disk_full(path) from None
+            raise
         try:
             db = connect(path)
-            migrate(db, path)
+            new = migrate(db, path)
+        except sqlite3.Error as exc:
+            lock.close()
+            if is_disk_full(exc):
+                raise disk_full(path) from None
+            raise
         except BaseException:
             lock.close()
             raise
-        return cls(db, path, lock)
+        return cls(db, path, lock, new=new)
 
     @classmethod
     def open_readonly(cls, path: Path) -> Store | None:
@@ -305,10 +332,13 @@ class Store:
         record = self.record(task)
         return self._write(record, record.state, reason, False, None, fields)
 
-    def set_state(self, task: str, state: TaskState, **fields: Any) -> TaskRecord:
-        """Force a state without lifecycle checks: for seeding tests and repairs only."""
+    def set_state(
+        self, task: str, state: TaskState, *, reason: str = "set_state", **fields: Any
+    ) -> TaskRecord:
+        """Force a state without lifecycle checks, logged as `reason`: for seeding tests and
+        repairs only (a journal rebuilt from the folder's files)."""
         record = self.record(task)
-        return self._write(record, state, "set_state", False, None, fields)
+        return self._write(record, state, reason, False, None, fields)
 
     def events(self, task: str | None = None) -> list[dict[str, Any]]:
         sql = "SELECT seq, id, at, event, from_state, to_state, detail FROM events"
@@ -333,6 +363,11 @@ class Store:
                 "INSERT OR REPLACE INTO assets (sha256, model, url, expires_at) VALUES (?, ?, ?, ?)",
                 (asset.sha256, asset.model, asset.url, asset.expires_at),
             )
+
+    @property
+    def endpoint(self) -> str | None:
+        """The identity of the endpoint whose tasks this journal holds, once a run recorded it."""
+        return self.get_meta(ENDPOINT_META)
 
     def get_meta(self, name: str) -> str | None:
         row = self._db.execute("SELECT value FROM meta WHERE name=?", (name,)).fetchone()
@@ -396,21 +431,9 @@ class Store:
         except BaseException as exc:
             with contextlib.suppress(sqlite3.Error):
                 self._db.rollback()
-            if _is_disk_full(exc):
-                msg = (
-                    f"The disk holding the journal {self.path} is full; the run stops here and the "
-                    "journal keeps everything recorded so far. Free some space and run the same "
-                    "manifest again to resume."
-                )
-                raise JournalFullError(msg) from exc
+            if is_disk_full(exc):
+                raise disk_full(self.path) from exc
             raise
-
-
-def _is_disk_full(exc: BaseException) -> bool:
-    """SQLITE_FULL: a write needed a page the disk (or quota) could not give."""
-    if not isinstance(exc, sqlite3.OperationalError):
-        return False
-    return getattr(exc, "sqlite_errorcode", None) == sqlite3.SQLITE_FULL or "disk is full" in str(exc)
 
 
 def _to_column(name: str, value: Any) -> Any:

@@ -7,6 +7,7 @@ otherwise). A unit test writes through /dev/full.
 
 from __future__ import annotations
 
+import contextlib
 import errno
 import os
 import subprocess
@@ -17,7 +18,7 @@ import pytest
 from engine_helpers import assert_folder_complete, make_specs, run_batch, sim_app
 
 from runner.cli.run import exit_code
-from runner.errors import DownloadError
+from runner.errors import DownloadError, JournalFullError
 from runner.results import VideoWriter, write_sidecar
 from runner.store import JOURNAL_NAME, Store
 from runner.tasks import TaskState
@@ -148,3 +149,29 @@ def test_a_sidecar_write_into_a_full_device_is_a_disk_full_download_error(tmp_pa
     assert error.value.disk_full
     assert f"saving the sidecar of task {spec.id!r}" in str(error.value)
     assert sorted(p.name for p in videos.iterdir()) == []
+
+
+@pytest.mark.parametrize("journal", ["new", "existing"])
+def test_a_disk_full_at_start_up_says_so_and_never_to_move_the_journal(tmp_path: Path, journal: str) -> None:
+    """No room on the run folder's disk when the run starts: one sentence saying the disk is full
+    and to free space, never "move the journal aside" (advice that would lead to paying again)."""
+    folder = tmp_path / "disk"
+    folder.mkdir()
+    if not _mount_tmpfs(folder, "1m"):
+        pytest.skip("mounting a tmpfs needs root and a kernel that allows it")
+    try:
+        run_dir = folder / "run"
+        if journal == "existing":
+            with Store.open(run_dir / JOURNAL_NAME) as store:
+                store.add_tasks(make_specs(3))
+        filler = folder / "filler"
+        with contextlib.suppress(OSError), filler.open("wb", buffering=0) as handle:
+            while True:
+                handle.write(b"\0" * 4096)
+        with pytest.raises(JournalFullError) as caught, Store.open(run_dir / JOURNAL_NAME) as store:
+            store.add_tasks(make_specs(40))
+        message = str(caught.value)
+        assert "is full" in message and "Free some space" in message
+        assert "aside" not in message
+    finally:
+        subprocess.run(["umount", "-l", str(folder)], check=False)

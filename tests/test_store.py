@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from runner.errors import InvalidTransitionError, StoreError
+from runner.errors import InvalidTransitionError, JournalDamagedError, StoreError
 from runner.lifecycle import Event
 from runner.store import SCHEMA_VERSION, Asset, Store, Superseded
 from runner.tasks import MediaRef, TaskSpec, TaskState, task_key
@@ -135,10 +135,23 @@ def test_newer_schema_is_refused(tmp_path: Path) -> None:
 
 
 def test_corrupt_journal_is_a_clear_error(tmp_path: Path) -> None:
-    """A file that is not SQLite gives a sentence saying what to do."""
+    """A file that is not SQLite gives a sentence saying what happens next, not a traceback."""
     path = tmp_path / "state.sqlite"
     path.write_bytes(b"this is not a database" * 100)
-    with pytest.raises(StoreError, match="cannot be opened"):
+    with pytest.raises(JournalDamagedError, match=r"is damaged .* rebuilds it from the videos' sidecars"):
+        Store.open(path)
+
+
+def test_a_damaged_page_is_found_when_the_journal_opens(tmp_path: Path) -> None:
+    """A journal whose header is fine but whose pages are not is damaged too (quick_check), found
+    at open rather than as a traceback halfway through a run."""
+    path = tmp_path / "state.sqlite"
+    with Store.open(path) as store:
+        store.add_tasks([make_spec(f"t{i}", "x" * 2000) for i in range(50)])
+    data = bytearray(path.read_bytes())
+    data[len(data) // 2 : len(data) // 2 + 512] = b"\xff" * 512
+    path.write_bytes(bytes(data))
+    with pytest.raises(JournalDamagedError):
         Store.open(path)
 
 

@@ -16,13 +16,13 @@ from typing import Final
 
 from runner.catalog import Endpoint, resolve_endpoint
 from runner.errors import ConfigError
-from runner.store import Store
+from runner.rebuild import sidecar_endpoint
+from runner.store import ENDPOINT_META, Store
 
-__all__ = ["check_owner", "claim_folder", "foreign_owner"]
+__all__ = ["check_owner", "check_sidecars", "claim_folder", "foreign_owner"]
 
 log = logging.getLogger("runner")
 
-_IDENTITY: Final = "endpoint_identity"
 _KEY_PRINT: Final = "key_fingerprint"
 
 
@@ -40,11 +40,23 @@ def check_owner(store: Store, folder: Path, endpoint: Endpoint) -> None:
     raise ConfigError(msg)
 
 
+def check_sidecars(folder: Path, endpoint: Endpoint) -> None:
+    """Before a lost journal is rebuilt: ConfigError if the folder's sidecars name another endpoint."""
+    owner = sidecar_endpoint(folder)
+    if owner is not None and owner != endpoint.identity:
+        msg = (
+            f"The run folder {folder} has no usable journal, and its videos were made by the "
+            f"{_label(owner)} endpoint; this run asks for {_label(endpoint.identity)}. Give this "
+            f"endpoint its own folder (--name or --out), or run with --endpoint {owner} to rebuild it."
+        )
+        raise ConfigError(msg)
+
+
 def claim_folder(store: Store, folder: Path, endpoint: Endpoint, key: str) -> None:
     """Refuse another endpoint's folder; record this endpoint and key on first use."""
     check_owner(store, folder, endpoint)
     if _owner(store) is None:
-        store.set_meta(_IDENTITY, endpoint.identity)
+        store.set_meta(ENDPOINT_META, endpoint.identity)
     fingerprint = hashlib.sha256(f"runner key fingerprint:{key}".encode()).hexdigest()[:16]
     earlier = store.get_meta(_KEY_PRINT)
     if earlier is not None and earlier != fingerprint:
@@ -64,7 +76,7 @@ def foreign_owner(store: Store, endpoint: Endpoint) -> str | None:
 
 
 def _owner(store: Store) -> str | None:
-    recorded = store.get_meta(_IDENTITY)
+    recorded = store.endpoint
     if recorded is not None:
         return recorded
     legacy = store.get_meta("endpoint")  # folders of earlier versions: the endpoint's name or URL

@@ -25,7 +25,7 @@ from runner import runtime
 from runner.catalog import Endpoint, resolve_endpoint
 from runner.cli.exitcodes import EXIT_ACCOUNT, EXIT_FAILED_TASKS, EXIT_OK, EXIT_STOPPED
 from runner.cli.logs import run_logging
-from runner.cli.ownership import check_owner, claim_folder
+from runner.cli.ownership import check_owner, check_sidecars, claim_folder
 from runner.cli.plan import load_from_options, manifest_options
 from runner.cli.progress import show_progress
 from runner.cli.wiring import (
@@ -37,10 +37,12 @@ from runner.cli.wiring import (
 )
 from runner.edits import describe_edits, keep_earlier_videos
 from runner.engineconfig import Quota, catalogue_quota, model_quotas
-from runner.errors import AccountError, ApiError, ConfigError, TaskRejectedError
+from runner.errors import AccountError, ApiError, ConfigError, JournalDamagedError, TaskRejectedError
+from runner.journalfile import set_aside_damaged
 from runner.lifecycle import Event
 from runner.manifest import Manifest, run_folder
 from runner.ratelimit import Pacer
+from runner.rebuild import has_earlier_run, rebuild_journal
 from runner.report import write_report
 from runner.results import render_summary
 from runner.scheduler import DEFAULT_QUEUE_AHEAD, Engine, EngineConfig
@@ -111,9 +113,15 @@ def run(
     with run_logging(console, live, secrets=[key], verbose=verbose):
         config = _engine_config(loaded, queue_ahead, data_url_max, max_attempts, retry_failed, retry_code)
         config = replace(config, verify=verify)
-        with Store.open(folder / JOURNAL_NAME) as store:
+        with _open_journal(folder) as store:
+            rebuild = store.new and has_earlier_run(folder)
+            if rebuild:
+                check_sidecars(folder, endpoint)
             claim_folder(store, folder, endpoint, key)
             changed = store.add_tasks(loaded.specs)
+            if rebuild:
+                rebuilt = rebuild_journal(store, folder)
+                log.warning("The journal was missing or empty; rebuilt from the folder: %s.", rebuilt)
             keep_earlier_videos(folder, store)
             if changed:
                 log.warning("%s", describe_edits(changed, loaded.specs, endpoint))
@@ -172,6 +180,18 @@ async def _stop_on_signals(engine: Engine) -> None:
                 "Stopping: no new submissions; in-flight tasks stay in the journal (Ctrl-C again to quit)."
             )
             engine.request_stop("interrupted")
+
+
+def _open_journal(folder: Path) -> Store:
+    """The run folder's journal; a damaged one is set aside (kept) and a new one started,
+    which the run then rebuilds from the folder's files."""
+    path = folder / JOURNAL_NAME
+    try:
+        return Store.open(path)
+    except JournalDamagedError as error:
+        aside = set_aside_damaged(path)
+        log.warning("%s It was moved to %s.", error, aside.name)
+        return Store.open(path)
 
 
 def exit_code(summary: RunSummary, account_error: AccountError | None) -> int:
