@@ -19,10 +19,12 @@ from __future__ import annotations
 
 import json
 import logging
+import re
 from collections.abc import AsyncIterator, Mapping
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from typing import Any, Final
+from urllib.parse import urlsplit
 
 import httpx
 
@@ -31,6 +33,8 @@ from runner.errors import (
     AccountError,
     AmbiguousSubmitError,
     DownloadError,
+    ListRefusedError,
+    TaskRejectedError,
     TransientApiError,
 )
 from runner.oss import UPLOAD_PATH, UploadPolicy, form_upload, parse_policy
@@ -48,10 +52,12 @@ __all__ = [
     "TaskStatus",
     "VideoStream",
     "build_create_body",
+    "is_task_id",
     "needs_oss_resolve",
 ]
 
 CREATE_PATH: Final = "services/aigc/video-generation/video-synthesis"
+_TASK_ID: Final = re.compile(r"[A-Za-z0-9][A-Za-z0-9_-]{0,127}")
 OSS_RESOLVE_HEADER: Final = "X-DashScope-OssResourceResolve"
 
 
@@ -179,7 +185,7 @@ class DashScopeClient:
         if response.status_code != 200:
             raise classify_error(response, what)
         output = _created(response)
-        if output is None:
+        if output is None or not is_task_id(str(output["task_id"])):
             msg = (
                 f"{what}: HTTP 200 with an answer that carries no task id; the task may exist on the "
                 "server and will be looked up before anything is sent again."
@@ -193,6 +199,7 @@ class DashScopeClient:
 
     async def query(self, task_id: str) -> TaskStatus:
         """GET /tasks/{task_id}: the task's status (UNKNOWN for expired or foreign ids)."""
+        _check_task_id(task_id)
         what = f"Querying DashScope task {task_id}"
         response = await self._request("GET", f"tasks/{task_id}", what)
         data = json_or_raise(response, what)
@@ -234,9 +241,20 @@ class DashScopeClient:
             params["status"] = status
         what = "Listing DashScope tasks"
         response = await self._request("GET", "tasks", what, params=params)
-        data = json_or_raise(response, what)
+        try:
+            data = json_or_raise(response, what)
+        except AccountError as error:
+            if error.status_code != 403:
+                raise
+            msg = (
+                f"{what} was refused (HTTP 403 {error.code or ''}): this key may not read the account's "
+                "task list"
+            )
+            raise ListRefusedError(msg, status_code=403, code=error.code) from None
         rows = data.get("data") or []
-        tasks = tuple(_listed(row) for row in rows if isinstance(row, dict) and row.get("task_id"))
+        tasks = tuple(
+            _listed(row) for row in rows if isinstance(row, dict) and is_task_id(str(row.get("task_id")))
+        )
         return ListPage(
             tasks=tasks,
             page_no=_int(data.get("page_no"), page_no),
@@ -257,6 +275,7 @@ class DashScopeClient:
 
     async def cancel(self, task_id: str) -> None:
         """POST /tasks/{id}/cancel; TaskRejectedError(code UnsupportedOperation) unless PENDING."""
+        _check_task_id(task_id)
         what = f"Cancelling DashScope task {task_id}"
         response = await self._request("POST", f"tasks/{task_id}/cancel", what)
         json_or_raise(response, what)
@@ -285,6 +304,9 @@ class DashScopeClient:
         anything else that goes wrong is a retryable DownloadError.
         """
         where = _safe_url(url)
+        if urlsplit(url).scheme not in ("http", "https"):
+            msg = f"The video URL {where!r} is not an http(s) URL; runner does not follow it."
+            raise DownloadError(msg, refused=True)
         headers = {"Range": f"bytes={start}-"} if start else None
         try:
             async with _get_video(self._http, url, headers) as response:
@@ -351,6 +373,16 @@ async def _chunks(response: httpx.Response, where: str) -> AsyncIterator[bytes]:
             yield chunk
     except httpx.HTTPError as exc:
         raise DownloadError(f"Downloading {where} broke off ({_name(exc)}).") from None
+
+
+def is_task_id(text: str) -> bool:
+    """Whether `text` can be a DashScope task id: a UUID-like word, never a path."""
+    return _TASK_ID.fullmatch(text) is not None
+
+
+def _check_task_id(task_id: str) -> None:
+    if not is_task_id(task_id):
+        raise TaskRejectedError(f"{task_id!r} is not a DashScope task id; it is not sent anywhere.")
 
 
 def _unsendable(what: str) -> AccountError:

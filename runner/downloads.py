@@ -32,6 +32,7 @@ behind it (a 1 MB video's fsync takes as long as a tenth of its transfer on loop
 from __future__ import annotations
 
 import dataclasses
+import logging
 import math
 from collections.abc import AsyncIterator
 from pathlib import Path
@@ -49,7 +50,7 @@ from runner.lifecycle import Event
 from runner.polling import Poller
 from runner.results import VideoFile, VideoWriter, write_sidecar
 from runner.store import Store
-from runner.tasks import TaskRecord, TaskState
+from runner.tasks import TaskRecord, TaskSpec, TaskState
 
 __all__ = [
     "HELD_BYTES_PER_TRANSFER",
@@ -57,15 +58,29 @@ __all__ = [
     "DownloadListener",
     "Downloader",
     "fetch_video",
+    "video_cap",
 ]
+
+log = logging.getLogger(__name__)
 
 MAX_TRIES: Final = 6
 WORKERS_PER_TRANSFER: Final = 2  #: one streams, one finishes the video it streamed before
-_THREAD_BYTES: Final = 4 * 1024 * 1024  #: received bytes are handed to a worker thread this many at a time
+_MIB: Final = 1024 * 1024
+_THREAD_BYTES: Final = 4 * _MIB  #: received bytes are handed to a worker thread this many at a time
 #: The most received bytes one transfer holds, whatever the video's size: the batch being filled
 #: and the tail of the video finishing behind it (each under a batch and one read), the read
 #: being parsed and h11's copy of it.
 HELD_BYTES_PER_TRANSFER: Final = 2 * (_THREAD_BYTES + BULK_READ_BYTES) + 2 * BULK_READ_BYTES
+
+
+def video_cap(spec: TaskSpec, max_mb: float | None = None) -> int:
+    """The most bytes `spec`'s video may take: `max_mb` when the run sets it, else generous for
+    its length and tier (64 MiB plus 16 MiB a second at 1080P, 8 below; a 15 s 1080P video is
+    about 30 MB), so a body that never ends cannot fill the disk."""
+    if max_mb is not None:
+        return int(max_mb * _MIB)
+    per_second = 16 if spec.resolution == "1080P" else 8
+    return (64 + per_second * spec.duration) * _MIB
 
 
 async def fetch_video(
@@ -74,16 +89,20 @@ async def fetch_video(
     url: str,
     transfers: anyio.CapacityLimiter,
     offload: Offload = anyio.to_thread.run_sync,
+    cap: int | None = None,
 ) -> VideoFile:
     """Stream a video into `writer`, resuming from the bytes it already holds, then verify it
     (size, MP4 check), fsync it and rename it into place. The transfer holds one of
-    `transfers`; the verification, fsync and rename do not."""
+    `transfers`; the verification, fsync and rename do not. More than `cap` bytes, announced
+    or received, is refused (DownloadError(refused=True)) and nothing is kept."""
     try:
         async with transfers, client.stream_download(url, start=writer.size) as stream:
             if stream.offset != writer.size:
                 writer.abort()  # the host sent the whole video again: start over
             writer.expected_size = stream.size
-            tail = await _receive(writer, stream.chunks, offload)
+            if cap is not None and stream.size is not None and stream.size > cap:
+                raise _too_large(writer, cap, f"the storage host announces {stream.size:,} bytes")
+            tail = await _receive(writer, stream.chunks, offload, cap)
     except DownloadError as error:
         if error.restart:
             writer.abort()
@@ -94,13 +113,17 @@ async def fetch_video(
     return video
 
 
-async def _receive(writer: VideoWriter, chunks: AsyncIterator[bytes], offload: Offload) -> list[bytes]:
+async def _receive(
+    writer: VideoWriter, chunks: AsyncIterator[bytes], offload: Offload, cap: int | None
+) -> list[bytes]:
     """Write what arrives, 4 MiB at a time in a worker thread; the last bytes, not yet
     written, are returned. If the transfer breaks off, those are dropped: `writer.size` is
     where a resume starts."""
     batch: list[bytes] = []
     batched = 0
     async for chunk in chunks:
+        if cap is not None and writer.size + batched + len(chunk) > cap:
+            raise _too_large(writer, cap, f"{writer.size + batched + len(chunk):,} bytes had arrived")
         if writer.size == 0:
             writer.write(chunk)  # the `.part` exists from the first bytes on
             crash_point("mid_download")
@@ -111,6 +134,15 @@ async def _receive(writer: VideoWriter, chunks: AsyncIterator[bytes], offload: O
             await offload(_write_all, writer, batch)
             batch, batched = [], 0
     return batch
+
+
+def _too_large(writer: VideoWriter, cap: int, seen: str) -> DownloadError:
+    writer.abort()
+    msg = (
+        f"The video of task {writer.task!r} is larger than its cap of {cap:,} bytes ({seen}); "
+        "nothing was kept. If such a video is real, raise the cap with --max-video-mb and run again."
+    )
+    return DownloadError(msg, refused=True)
 
 
 def _write_all(writer: VideoWriter, chunks: list[bytes]) -> None:
@@ -147,6 +179,7 @@ class Downloader:
         transfers: int = 4,
         retry_delay: float = 0.5,
         offload: Offload = anyio.to_thread.run_sync,
+        max_video_mb: float | None = None,
     ) -> None:
         self._store = store
         self._client = client
@@ -157,6 +190,7 @@ class Downloader:
         self._workers = WORKERS_PER_TRANSFER * transfers
         self._retry_delay = retry_delay
         self._offload = offload
+        self._max_video_mb = max_video_mb
         self._send: MemoryObjectSendStream[str]
         self._receive: MemoryObjectReceiveStream[str]
         self._send, self._receive = anyio.create_memory_object_stream[str](math.inf)
@@ -197,9 +231,9 @@ class Downloader:
     async def _tries(self, task: str, record: TaskRecord, writer: VideoWriter) -> None:
         for attempt in range(1, MAX_TRIES + 1):
             try:
-                video = await fetch_video(
-                    self._client, writer, record.video_url or "", self._transfers, self._offload
-                )
+                cap = video_cap(self._store.spec(task), self._max_video_mb)
+                url = record.video_url or ""
+                video = await fetch_video(self._client, writer, url, self._transfers, self._offload, cap)
                 fields = await self._write_sidecar(task, record, video)
             except DownloadError as error:
                 if error.disk_full:
@@ -207,7 +241,9 @@ class Downloader:
                     self.stopped = True
                     self._listener.disk_full(error)
                     return
-                if attempt == MAX_TRIES:
+                if attempt == MAX_TRIES or error.refused:
+                    if error.refused:
+                        log.error("%s", error)
                     self._interrupted(task, error)  # left SUCCEEDED: the next run tries again
                     return
                 if error.expired:

@@ -80,6 +80,7 @@ class EngineConfig:
     status_every: float = 30.0  #: real seconds between status table rewrites
     retry_failed: bool = False
     verify: bool = False  #: hash every done video at startup (its size is always checked)
+    max_video_mb: float | None = None  #: a video's size cap (None: by its length, runner.downloads)
     retry_codes: frozenset[str] = frozenset()
     max_posts_in_flight: int = 2  #: per model: bounds how many submissions a crash can leave ambiguous
     #: real seconds of connection failures, with no answer ever received, before the run gives up

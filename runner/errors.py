@@ -10,6 +10,7 @@ Library code raises only these (plus ValueError/TypeError for programming mistak
     ├── ApiError             an HTTP exchange with DashScope failed (classified in runner.client)
     │   ├── TransientApiError    429, 5xx, timeouts, connection errors: retry later
     │   ├── TaskRejectedError    a 4xx that concerns this task only (validation, content): fail the task
+    │   │   └── ListRefusedError     the key may not read the task list (403): fall back
     │   ├── AccountError         401/403/arrears/free tier exhausted: stop the whole run
     │   └── AmbiguousSubmitError the create may have reached the server: reconcile, never resend blindly
     ├── DownloadError        a video could not be fetched or verified
@@ -31,6 +32,7 @@ __all__ = [
     "InvalidTransitionError",
     "JournalDamagedError",
     "JournalFullError",
+    "ListRefusedError",
     "ManifestError",
     "Problem",
     "RunnerError",
@@ -113,6 +115,11 @@ class TaskRejectedError(ApiError):
     """The service refused this task's request for a reason that concerns only this task."""
 
 
+class ListRefusedError(TaskRejectedError):
+    """The key may not read the account's task list (403): list calls fall back to per-task
+    queries, and what only the list can tell (an ambiguous create) is reported, not guessed."""
+
+
 class AccountError(ApiError):
     """The account cannot be used (bad key, access denied, arrears): the whole run must stop."""
 
@@ -125,15 +132,23 @@ class DownloadError(RunnerError):
     """A video could not be downloaded or did not verify.
 
     `restart`: the bytes saved so far cannot be resumed from; the next try starts at byte 0.
+    `refused`: not worth another try in this run (a video past its size cap, a URL not http(s)).
     """
 
     def __init__(
-        self, message: str, *, expired: bool = False, disk_full: bool = False, restart: bool = False
+        self,
+        message: str,
+        *,
+        expired: bool = False,
+        disk_full: bool = False,
+        restart: bool = False,
+        refused: bool = False,
     ) -> None:
         super().__init__(message)
         self.expired = expired
         self.disk_full = disk_full
         self.restart = restart
+        self.refused = refused  #: trying again would meet the same answer (too large, not http)
 
 
 class InputFileError(RunnerError):

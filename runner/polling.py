@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import heapq
 import itertools
+import logging
 import random
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
@@ -23,7 +24,7 @@ from runner.catalog import Endpoint
 from runner.client import DashScopeClient, ListedTask, TaskStatus
 from runner.crashpoints import crash_point
 from runner.efficiency import server_seconds
-from runner.errors import AccountError, ApiError, TransientApiError
+from runner.errors import AccountError, ApiError, ListRefusedError, TransientApiError
 from runner.estimates import ClockMap, Durations, Shape
 from runner.lifecycle import Event
 from runner.polltiming import PollTiming
@@ -34,6 +35,8 @@ from runner.taskends import TASK_ENDS, journal_end, server_times
 from runner.tasks import TaskRecord, TaskSpec, TaskState
 
 __all__ = ["PollListener", "Poller", "shape_of"]
+
+log = logging.getLogger(__name__)
 
 _BACKOFF_BASE_S: Final = 1.0  #: server seconds
 _BACKOFF_CAP_S: Final = 60.0
@@ -104,6 +107,7 @@ class Poller:
         self._limiter = anyio.Semaphore(_MAX_OUTSTANDING)
         self.polls = 0
         self.sweeps = 0
+        self.list_refused = False  #: the key may not list tasks: every look is a task's own GET
         self.poll_errors = 0
 
     @property
@@ -201,7 +205,7 @@ class Poller:
         """The model whose running tasks one list call should look at in place of this task's
         GET: it is polled tightly (no backlog) and two or more of them run."""
         watch = self._watches.get(task)
-        if watch is None or watch.confirm or watch.started_local is None:
+        if watch is None or watch.confirm or watch.started_local is None or self.list_refused:
             return None
         model = watch.shape[0]
         if self._backlogged(model) or self._running_estimate(model) < SWEEP_MIN_RUNNING:
@@ -222,6 +226,10 @@ class Poller:
                 return
             try:
                 seen = await list_statuses(self._client, self.pacer, model, min(starts), ids)
+            except ListRefusedError as error:
+                self._list_refused(error)
+                self._confirm(running)
+                return
             except AccountError as error:
                 self._listener.account_failed(error)
                 return
@@ -234,6 +242,11 @@ class Poller:
             self._after_sweep(running, records, seen)
         finally:
             self._limiter.release()
+
+    def _list_refused(self, error: ListRefusedError) -> None:
+        if not self.list_refused:
+            log.warning("%s. Each task is looked at with its own query from now on.", error)
+        self.list_refused = True
 
     def _after_sweep(
         self, running: list[_Watch], records: dict[str, TaskRecord], seen: dict[str, str]

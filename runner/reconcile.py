@@ -33,7 +33,10 @@ from runner.client import ListedTask, TaskStatus
 from runner.lifecycle import Event
 from runner.store import Store
 
-__all__ = ["Candidate", "Claim", "Decision", "Echo", "Verdict", "claims_of", "decide"]
+__all__ = ["UNLISTED", "Candidate", "Claim", "Decision", "Echo", "Verdict", "claims_of", "decide"]
+
+#: stands for a task that may exist but that no list could show (never a real task id)
+UNLISTED: Final = "?"
 
 _SKEW_MS: Final = 5_000  #: server clocks of one service may differ a little between hosts
 _FREE: Final = frozenset({"FAILED", "CANCELED", "UNKNOWN"})  #: statuses that are never billed

@@ -24,12 +24,12 @@ from typing import Final, Protocol
 import anyio
 from anyio.abc import TaskGroup
 
-from runner.errors import AccountError, ApiError
+from runner.errors import AccountError, ApiError, ListRefusedError
 from runner.lanes import Lanes
 from runner.lifecycle import Event
 from runner.polling import Poller
 from runner.rebuild import ORPHAN_CHECK
-from runner.reconcile import Candidate, Claim, Decision, Echo, Verdict, claims_of, decide
+from runner.reconcile import UNLISTED, Candidate, Claim, Decision, Echo, Verdict, claims_of, decide
 from runner.runstats import RunStats
 from runner.store import Store
 from runner.tasks import TaskState
@@ -94,6 +94,7 @@ class Reconciler:
         self._known: set[str] = set()
         self._open: dict[str, _Open] = {}
         self._candidates: dict[str, Candidate] = {}
+        self._unlistable: set[str] = set()  #: rows whose model's task list the key may not read
 
     @property
     def waiting(self) -> int:
@@ -179,7 +180,11 @@ class Reconciler:
             for task in tasks:
                 by_model[models[task]].append(task)
             for model, group in by_model.items():
-                listed = [task async for task in self._poller.list_tasks(model=model)]
+                try:
+                    listed = [task async for task in self._poller.list_tasks(model=model)]
+                except ListRefusedError as error:
+                    self._cannot_list(group, error)
+                    continue
                 foreign = [
                     Candidate.listed(task)
                     for task in listed
@@ -194,6 +199,16 @@ class Reconciler:
         finally:
             self.running = False
             self._listener.reconciled()
+
+    def _cannot_list(self, tasks: list[str], error: ListRefusedError) -> None:
+        """Without the task list nothing can show whether these creates landed: each row is
+        sent again, reported as a possible double charge."""
+        log.warning("%s. The uncertain submissions cannot be looked up.", error)
+        now = self._poller.clock.now()
+        for task in tasks:
+            spec = self._store.spec(task)
+            self._open[task] = _Open(Claim(task, spec.prompt, spec.duration, spec.resolution), [], now)
+            self._unlistable.add(task)
 
     async def _read_candidates(self) -> None:
         """Each undecided candidate's own GET: its status, and its echo once it SUCCEEDED."""
@@ -215,6 +230,9 @@ class Reconciler:
         pools = {task: [self._candidates[i] for i in row.candidates] for task, row in self._open.items()}
         everyone = {c.task_id: c for pool in pools.values() for c in pool}
         for task, decision in decide(claims, everyone.values(), over=over).items():
+            if task in self._unlistable:
+                decision = Decision(Verdict.UNDECIDABLE)
+                self._unlistable.discard(task)
             if decision.verdict is not Verdict.WAIT:
                 del self._open[task]
                 self._apply(task, decision)
@@ -240,20 +258,21 @@ class Reconciler:
         self._poller.watch(task, self._store.spec(task), sent_local=None, fresh=False)
 
     def _doubt(self, task: str, suspects: tuple[str, ...]) -> None:
-        """Send the row again, keeping the tasks that may have been its own on record."""
+        """Send the row again, keeping the tasks that may have been its own on record (UNLISTED
+        when no listed task can be named)."""
         self._known.update(suspects)
         earlier = self._store.record(task).double_charge_ids or []
         self._store.transition(
             task,
             Event.NOT_FOUND,
-            double_charge_ids=[*earlier, *suspects],
+            double_charge_ids=[*earlier, *(suspects or (UNLISTED,))],
             detail={"reason": "the evidence could not settle it", "possible_double_charge": list(suspects)},
         )
         self._stats.possible_double_charges += 1
         log.warning(
-            "Task %r: the uncertain submission may be DashScope task %s, but the evidence cannot tell; "
-            "submitting again. If it was, this task is paid twice (reported in the summary and status.csv).",
+            "Task %r: the uncertain submission may have created %s, but the evidence cannot tell; "
+            "submitting again. If it did, this task is paid twice (reported in the summary and status.csv).",
             task,
-            " or ".join(suspects) or "(none still listed)",
+            f"DashScope task {' or '.join(suspects)}" if suspects else "a task the list cannot show",
         )
         self._listener.resubmit(task)

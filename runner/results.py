@@ -188,10 +188,9 @@ class VideoWriter:
         except OSError as exc:
             if exc.errno not in _DISK_FULL_ERRNOS:
                 raise
+            saved = self._size
             self.abort()
-            raise _disk_full(
-                self._run_dir, f"the video of task {self.task!r} after {self._size} bytes"
-            ) from exc
+            raise _disk_full(self._run_dir, f"the video of task {self.task!r} after {saved:,} bytes") from exc
 
 
 def _disk_full(run_dir: Path, saving: str) -> DownloadError:
@@ -347,7 +346,8 @@ def _double_charge_line(charges: Mapping[str, list[str]]) -> str:
     more = f"; and {len(charges) - 5} more (status.csv)" if len(charges) > 5 else ""
     return (
         f"Possible double charges: {len(charges)} task(s) were sent again after an uncertain "
-        f"submission the task list could not settle ({shown}{more})."
+        f"submission the task list could not settle; the DashScope tasks that may be theirs "
+        f"('?': one the list could not show): {shown}{more}."
     )
 
 

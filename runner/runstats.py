@@ -32,13 +32,20 @@ RETRYABLE_CODES: Final = (
     "InvalidURL.Timeout",
     "BadRequest.InputDownloadFailed",
 )
+_INSPECTION: Final = "InvalidParameter.DataInspection"
 _BILLED: Final = frozenset({TaskState.SUCCEEDED, TaskState.DOWNLOADING, TaskState.DONE})
 
 
-def is_retryable(code: str | None) -> bool:
-    """Whether a task that failed with `code` may succeed if submitted again."""
+def is_retryable(code: str | None, message: str | None = None) -> bool:
+    """Whether a task that failed with `code` (and `message`) may succeed if submitted again.
+
+    InvalidParameter.DataInspection is a content-check refusal, except when the service timed
+    out downloading an input (the documentation blames slow cross-border downloads): that one
+    is worth a few more attempts."""
     if not code:
         return False
+    if code == _INSPECTION and "timed out" in (message or "").lower():
+        return True
     return any(code == prefix or code.startswith(prefix + ".") for prefix in RETRYABLE_CODES)
 
 

@@ -100,6 +100,7 @@ class Engine:
             transfers=config.download_transfers,
             retry_delay=0.2,
             offload=config.offload,
+            max_video_mb=config.max_video_mb,
         )
         self.stats = RunStats()
         self.account_error: AccountError | None = None
@@ -280,6 +281,20 @@ class Engine:
             self.lanes.of(task).slots.release(task)
             if isinstance(error, AccountError):
                 self.account_failed(error)
+            elif result.outcome is Outcome.REJECTED:
+                self._retry_refused(task)
+
+    def _retry_refused(self, task: str) -> None:
+        """A create refused for a reason that may pass (an input the service timed out
+        downloading): try again after a back-off, a bounded number of times."""
+        record = self._store.record(task)
+        if self._stop_reason is not None or record.attempts >= self.config.max_attempts:
+            return
+        if not is_retryable(record.error_code, record.error_message):
+            return
+        self._store.transition(task, Event.RETRY, detail={"code": record.error_code})
+        self.stats.retried += 1
+        self.lanes.of(task).queue.defer(task, self._clock.now() + self._backoff.delay(task, None))
 
     def _defer(self, task: str, error: TransientApiError, beyond: bool) -> None:
         """Back off a task whose create was refused before anything was created."""
@@ -336,7 +351,7 @@ class Engine:
         self.stats.note_finished(task, record, self._clock.now(), model=lane.model)
         retry = (
             record.state is TaskState.FAILED
-            and is_retryable(record.error_code)
+            and is_retryable(record.error_code, record.error_message)
             and record.attempts < self.config.max_attempts
             and self._stop_reason is None
         )

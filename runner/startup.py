@@ -96,7 +96,10 @@ def _plan_retries(store: Store, wanted: Callable[[str], bool], codes: Collection
     for record in store.records([TaskState.FAILED, TaskState.EXPIRED]):
         if not wanted(record.id):
             continue
-        worth = is_retryable(record.error_code) or record.error_code in (*codes, "InputFileChanged")
+        worth = is_retryable(record.error_code, record.error_message) or record.error_code in (
+            *codes,
+            "InputFileChanged",
+        )
         if record.state is TaskState.EXPIRED or worth:
             store.transition(record.id, Event.RETRY, detail={"code": record.error_code})
             count += 1

@@ -149,3 +149,24 @@ def test_ctrl_c_stops_cleanly_with_exit_4_and_resumes(tmp_path: Path, sim_url: s
     final = run_to_end(manifest, tmp_path)
     assert final.returncode == 0, final.stdout + final.stderr
     assert_complete_and_paid_once(tmp_path / "kill", sim_url)
+
+
+def test_a_second_ctrl_c_quits_at_once_and_loses_nothing(tmp_path: Path, sim_url: str) -> None:
+    """Two Ctrl-C in a row: the second ends the process at once (exit 130) while the first
+    still stops cleanly; the journal is intact and the next run finishes the work."""
+    manifest = write_manifest(tmp_path, sim_url)
+    process = subprocess.Popen(
+        runner_command(manifest, tmp_path), stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
+    )
+    wait_for_a_submission(sim_url, process)
+    process.send_signal(signal.SIGINT)
+    time.sleep(0.05)
+    process.send_signal(signal.SIGINT)
+    output, errors = process.communicate(timeout=15)
+    assert process.returncode == 130, output + errors
+    assert "Traceback" not in errors
+    with Store.open(tmp_path / "kill" / JOURNAL_NAME) as store:
+        assert store.integrity_ok()
+    final = run_to_end(manifest, tmp_path)
+    assert final.returncode == 0, final.stdout + final.stderr
+    assert_complete_and_paid_once(tmp_path / "kill", sim_url)

@@ -14,6 +14,7 @@ import click
 
 from runner.cli import plan, report, run, sim, status
 from runner.cli.exitcodes import EXIT_ACCOUNT, EXIT_USAGE
+from runner.cli.terminal import terminal_safe
 from runner.errors import AccountError, RunnerError
 
 __all__ = ["main"]
@@ -26,10 +27,10 @@ class _RunnerGroup(click.Group):
         try:
             return super().invoke(ctx)
         except AccountError as exc:
-            click.echo(f"Error: {exc}", err=True)
+            click.echo(f"Error: {terminal_safe(str(exc))}", err=True)
             sys.exit(EXIT_ACCOUNT)
         except RunnerError as exc:
-            click.echo(f"Error: {exc}", err=True)
+            click.echo(f"Error: {terminal_safe(str(exc))}", err=True)
             sys.exit(EXIT_USAGE)
 
 

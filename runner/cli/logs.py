@@ -20,6 +20,8 @@ from urllib.parse import quote
 from rich.console import Console
 from rich.logging import RichHandler
 
+from runner.cli.terminal import terminal_safe
+
 __all__ = ["REDACTED", "Redactor", "run_logging"]
 
 REDACTED: Final = "«redacted»"
@@ -39,9 +41,10 @@ class Redactor(logging.Filter):
         self._forms = sorted(forms, key=len, reverse=True)  # the longest first: no half-redactions
 
     def redact(self, text: str) -> str:
+        """`text` without secrets or URL query strings, its control characters shown, not obeyed."""
         for form in self._forms:
             text = text.replace(form, REDACTED)
-        return _URL_QUERY.sub(rf"\1?{REDACTED}", text)
+        return terminal_safe(_URL_QUERY.sub(rf"\1?{REDACTED}", text))
 
     def filter(self, record: logging.LogRecord) -> bool:
         record.msg = self.redact(record.getMessage())

@@ -22,6 +22,7 @@ from rich.text import Text
 from runner import runtime
 from runner.catalog import Endpoint, resolve_endpoint
 from runner.cli.ownership import foreign_owner
+from runner.cli.terminal import terminal_safe
 from runner.manifest import Manifest, load_manifest, run_folder
 from runner.plan import Disposition, Plan, build_plan, disposition_counts
 from runner.store import JOURNAL_NAME, Store
@@ -270,7 +271,7 @@ def _print_plan(
     _print_wall_time(console, result)
     _print_caps(console, manifest, result)
     for line in [*manifest.warnings, *result.notes]:
-        console.print(Text(f"note: {line}", style="yellow"))
+        console.print(Text(f"note: {terminal_safe(line)}", style="yellow"))
 
 
 def _task_table(result: Plan, show_all: bool, width: int) -> Table:
@@ -291,7 +292,7 @@ def _task_table(result: Plan, show_all: bool, width: int) -> Table:
     table.add_column("prompt", no_wrap=True, overflow="ellipsis", width=prompt_w)
     for task in tasks:
         spec = task.spec
-        prompt = Text(" ".join((spec.prompt or "").split()), no_wrap=True, overflow="ellipsis")
+        prompt = Text(terminal_safe(" ".join((spec.prompt or "").split())), no_wrap=True, overflow="ellipsis")
         table.add_row(
             spec.id,
             spec.model,

@@ -9,8 +9,6 @@ unfinished), shows progress, prints a summary and exits 0 all done · 1 bad inpu
 from __future__ import annotations
 
 import logging
-import os
-import signal
 import sys
 import time
 from dataclasses import replace
@@ -24,10 +22,12 @@ from rich.console import Console
 from runner import runtime
 from runner.catalog import Endpoint, resolve_endpoint
 from runner.cli.exitcodes import EXIT_ACCOUNT, EXIT_FAILED_TASKS, EXIT_OK, EXIT_STOPPED
+from runner.cli.interrupts import Interrupts
 from runner.cli.logs import run_logging
 from runner.cli.ownership import check_owner, check_sidecars, claim_folder
 from runner.cli.plan import load_from_options, manifest_options
 from runner.cli.progress import show_progress
+from runner.cli.terminal import terminal_safe
 from runner.cli.wiring import (
     DEFAULT_SIM_TIME_SCALE,
     SIM_MEMORY_NAME,
@@ -73,6 +73,11 @@ log = logging.getLogger("runner")
 @click.option("--retry-failed", is_flag=True, help="Submit again failed/expired tasks worth retrying.")
 @click.option("--retry-code", multiple=True, help="With --retry-failed: also retry this error code.")
 @click.option("--verify", is_flag=True, help="Check every done video's SHA-256 (its size is always checked).")
+@click.option(
+    "--max-video-mb",
+    type=click.FloatRange(min=1),
+    help="Refuse a video larger than this (default: 64 MB plus 8-16 MB per second of video).",
+)
 @click.option("--api-key-file", type=click.Path(path_type=Path, dir_okay=False), help="File holding the key.")
 @click.option("--sim-profile", default="default", show_default=True, help="Embedded simulator preset.")
 @click.option(
@@ -91,6 +96,7 @@ def run(
     retry_failed: bool,
     retry_code: tuple[str, ...],
     verify: bool,
+    max_video_mb: float | None,
     api_key_file: Path | None,
     sim_profile: str,
     sim_time_scale: float,
@@ -110,9 +116,9 @@ def run(
     folder = run_folder(loaded, out)
     console = Console(highlight=False)
     live = console.is_terminal if progress is None else progress
-    with run_logging(console, live, secrets=[key], verbose=verbose):
+    with run_logging(console, live, secrets=[key], verbose=verbose), Interrupts() as interrupts:
         config = _engine_config(loaded, queue_ahead, data_url_max, max_attempts, retry_failed, retry_code)
-        config = replace(config, verify=verify)
+        config = replace(config, verify=verify, max_video_mb=max_video_mb)
         with _open_journal(folder) as store:
             rebuild = store.new and has_earlier_run(folder)
             if rebuild:
@@ -132,16 +138,16 @@ def run(
                 _record_run_start(store, manifest, endpoint)
             sim = SimOptions(sim_profile, sim_time_scale, sim_seed, memory=folder / SIM_MEMORY_NAME)
             engine, summary = runtime.run(
-                _execute, store, folder, endpoint, key, config, sim, loaded, console, live
+                _execute, store, folder, endpoint, key, config, sim, loaded, console, live, interrupts
             )
             if has_work:
                 _record_run_end(store, summary)
             write_report(folder, store)
-    click.echo(render_summary(summary))
+    click.echo(terminal_safe(render_summary(summary)))
     click.echo(f"Output: {folder}/ (videos/, status.csv, status.parquet, report.html, {JOURNAL_NAME})")
     code = exit_code(summary, engine.account_error)
     if engine.account_error is not None:
-        click.echo(f"Error: {engine.account_error}", err=True)
+        click.echo(f"Error: {terminal_safe(str(engine.account_error))}", err=True)
     sys.exit(code)
 
 
@@ -155,31 +161,23 @@ async def _execute(
     loaded: Manifest,
     console: Console,
     live: bool,
+    interrupts: Interrupts,
 ) -> tuple[Engine, RunSummary]:
-    async with open_connection(endpoint, key, sim) as connection:
-        if connection.forgets_tasks:
-            _warn_sim_forgot(store)
-        config = _with_clock(config, connection.time_scale, connection.learn_clock)
-        ids = [spec.id for spec in loaded.specs]
-        engine = Engine(store, connection.client, folder, endpoint, config, task_ids=ids)
-        async with anyio.create_task_group() as group:
-            group.start_soon(_stop_on_signals, engine)
-            group.start_soon(show_progress, engine.snapshot, console, live)
-            summary = await engine.run()
-            group.cancel_scope.cancel()
+    try:
+        async with open_connection(endpoint, key, sim) as connection:
+            if connection.forgets_tasks:
+                _warn_sim_forgot(store)
+            config = _with_clock(config, connection.time_scale, connection.learn_clock)
+            ids = [spec.id for spec in loaded.specs]
+            engine = Engine(store, connection.client, folder, endpoint, config, task_ids=ids)
+            interrupts.arm(lambda: engine.request_stop("interrupted"))
+            async with anyio.create_task_group() as group:
+                group.start_soon(show_progress, engine.snapshot, console, live)
+                summary = await engine.run()
+                group.cancel_scope.cancel()
+    finally:
+        interrupts.disarm()
     return engine, summary
-
-
-async def _stop_on_signals(engine: Engine) -> None:
-    """First Ctrl-C (or SIGTERM): stop cleanly, resumable. Second: leave at once."""
-    with anyio.open_signal_receiver(signal.SIGINT, signal.SIGTERM) as signals:
-        async for _ in signals:
-            if engine.snapshot().stopping:
-                os._exit(130)  # the journal is consistent at every instant
-            log.warning(
-                "Stopping: no new submissions; in-flight tasks stay in the journal (Ctrl-C again to quit)."
-            )
-            engine.request_stop("interrupted")
 
 
 def _open_journal(folder: Path) -> Store:
@@ -313,7 +311,7 @@ def cancel(manifest: Path, out: Path, endpoint: str | None, api_key_file: Path |
         check_owner(store, folder, target)
         lines = runtime.run(_cancel_all, store, target, key, folder)
     for line in lines:
-        click.echo(line)
+        click.echo(terminal_safe(line))
 
 
 async def _cancel_all(store: Store, endpoint: Endpoint, key: str, folder: Path) -> list[str]:

@@ -17,6 +17,7 @@ from rich.console import Console
 from rich.table import Table
 from rich.text import Text
 
+from runner.cli.terminal import terminal_safe_data
 from runner.errors import ConfigError
 from runner.report import META_NAMES, PROBLEM_STATES, run_header
 from runner.status_table import status_rows
@@ -173,7 +174,8 @@ def _video_problems(folder: Path, records: list[TaskRecord]) -> list[dict[str, s
 
 
 def print_status(console: Console, data: dict[str, Any]) -> None:
-    """The human form of `status_data`."""
+    """The human form of `status_data` (its text made terminal-safe)."""
+    data = terminal_safe_data(data)
     console.print(Text(data["run_folder"], style="bold"))
     facts = [f"manifest {data['manifest']}", f"endpoint {data['endpoint']}", f"started {data['started_at']}"]
     console.print(Text("  ·  ".join(facts), style="dim"))
@@ -207,7 +209,8 @@ def _is_problem(row: dict[str, Any], problem_values: set[str]) -> bool:
 def _double_charges_line(charges: dict[str, list[str]]) -> Text:
     line = Text(f"Possible double charges: {len(charges)} task(s) ", style="yellow")
     line.append("were sent again after an uncertain submission; DashScope tasks that may have been theirs: ")
-    line.append("; ".join(f"{task}: {' '.join(ids) or 'no longer listed'}" for task, ids in charges.items()))
+    line.append("; ".join(f"{task}: {' '.join(ids)}" for task, ids in charges.items()))
+    line.append(" ('?': a task the list could not show)")
     return line
 
 

@@ -48,7 +48,9 @@ __all__ = [
 DEFAULT_API_KEY = "sk-sim-local"
 
 # Fault kinds a window or script may name; the last three apply to video downloads only.
-FaultKind = Literal["500", "503", "504", "429", "drop", "lost_reply", "slow", "reset", "truncate", "expired"]
+FaultKind = Literal[
+    "403", "500", "503", "504", "429", "drop", "lost_reply", "slow", "reset", "truncate", "expired"
+]
 
 
 @dataclass(frozen=True)

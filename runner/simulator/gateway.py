@@ -20,6 +20,7 @@ from runner.simulator.state import THROTTLED, Simulator
 __all__ = ["Context", "Handler", "error_reply", "gateway", "json_reply"]
 
 _FAULT_ERRORS = {
+    "403": ApiError(403, "AccessDenied", "Access denied."),  # a RAM user without this permission
     "500": ApiError(
         500,
         "InternalError",
