@@ -17,7 +17,7 @@ from typing import Any
 
 from runner.crashpoints import CRASH_POINTS
 from runner.store import JOURNAL_NAME, Store
-from runner.tasks import TaskState
+from runner.tasks import TaskRecord, TaskState
 
 __all__ = ["ChaosConfig", "Figures", "audit", "render_markdown", "render_text", "write_markdown"]
 
@@ -59,8 +59,11 @@ class Figures:
     throttled: int = 0
     faults_injected: dict[str, int] = field(default_factory=dict)
     download_faults: dict[str, int] = field(default_factory=dict)
-    server_duplicates: int = 0
     reported_resubmissions: int = 0
+    wrong_adoptions: int = 0  #: rows holding a task made from another row's request
+    paid_twice: int = 0  #: extra successes of one request body
+    reported_double_charges: int = 0  #: tasks the runner listed as possible double charges
+    unreported_double_charges: int = 0  #: extra successes no row reported
     reconciled: int = 0
     sha_mismatches: int = 0
     part_files: int = 0
@@ -83,6 +86,7 @@ def audit(run_dir: Path, ledger: dict[str, Any], config: ChaosConfig, figures: F
     figures.integrity = _integrity(journal)
     with Store.open(journal) as store:
         records = store.records()
+        prompts = {record.id: store.spec(record.id).prompt for record in records}
         events = Counter(event["event"] for event in store.events())
     failed: Counter[str] = Counter()
     for record in records:
@@ -100,10 +104,28 @@ def audit(run_dir: Path, ledger: dict[str, Any], config: ChaosConfig, figures: F
     figures.failed = dict(sorted(failed.items()))
     figures.reported_resubmissions = events["not_found"]
     figures.reconciled = events["adopted"]
+    figures.wrong_adoptions = sum(
+        1 for r in records if r.task_id in by_task_id and by_task_id[r.task_id]["prompt"] != prompts[r.id]
+    )
+    _double_charges(records, prompts, ledger, figures)
     figures.part_files = len(list(run_dir.rglob("*.part")))
     figures.status_rows = _status_rows(run_dir)
     _server_side(ledger, figures)
     _judge(figures, len(records))
+
+
+def _double_charges(
+    records: list[TaskRecord], prompts: dict[str, str | None], ledger: dict[str, Any], figures: Figures
+) -> None:
+    """Each request body the server generated more than once is paid twice; each such extra
+    must be reported on its row (every prompt of the chaos manifest is its row's own)."""
+    succeeded = Counter(entry["prompt"] for entry in ledger["submissions"] if entry["status"] == "SUCCEEDED")
+    reported = {prompts[r.id]: len(r.double_charge_ids or []) for r in records}
+    figures.paid_twice = sum(count - 1 for count in succeeded.values())
+    figures.reported_double_charges = sum(1 for r in records if r.double_charge_ids)
+    figures.unreported_double_charges = sum(
+        max(0, count - 1 - reported.get(prompt, 0)) for prompt, count in succeeded.items()
+    )
 
 
 def _integrity(journal: Path) -> str:
@@ -135,9 +157,6 @@ def _server_side(ledger: dict[str, Any], figures: Figures) -> None:
     figures.faults_injected = dict(ledger["faults"])
     downloads = ledger["downloads"]
     figures.download_faults = {k: downloads[k] for k in ("truncated", "reset", "expired") if downloads[k]}
-    # A failed task submitted again is a new attempt, not a duplicate: count live bodies only.
-    live = Counter(entry["request_sha256"] for entry in submissions if entry["status"] != "FAILED")
-    figures.server_duplicates = sum(count - 1 for count in live.values())
 
 
 def _judge(figures: Figures, journal_rows: int) -> None:
@@ -154,10 +173,10 @@ def _judge(figures: Figures, journal_rows: int) -> None:
             figures.status_rows == figures.tasks,
             f"status.csv has {figures.status_rows} rows, not {figures.tasks}",
         ),
+        (figures.wrong_adoptions == 0, f"{figures.wrong_adoptions} tasks hold another task's video"),
         (
-            figures.server_duplicates <= figures.reported_resubmissions,
-            f"the server saw {figures.server_duplicates} duplicate submissions, "
-            f"the runner reported {figures.reported_resubmissions}",
+            figures.unreported_double_charges == 0,
+            f"{figures.unreported_double_charges} videos were paid twice without the runner saying so",
         ),
         (not figures.crash_points_missed, f"crash points never reached: {figures.crash_points_missed}"),
     ]
@@ -181,8 +200,10 @@ def render_text(figures: Figures, config: ChaosConfig) -> str:
         f"  server: {figures.server_requests} requests, {figures.server_submissions} submissions, "
         f"{figures.throttled} throttled (429)",
         f"  faults injected: {faults}; download faults: {downloads}",
-        f"  duplicates: server saw {figures.server_duplicates}, runner reported "
-        f"{figures.reported_resubmissions}; ambiguous submissions adopted: {figures.reconciled}",
+        f"  ambiguous submissions: {figures.reconciled} adopted, {figures.reported_resubmissions} sent "
+        f"again; wrong adoptions: {figures.wrong_adoptions}",
+        f"  double charges: {figures.paid_twice} paid twice, {figures.reported_double_charges} reported "
+        f"as possible, {figures.unreported_double_charges} unreported",
         f"  files: {figures.sha_mismatches} sha256 mismatches, {figures.part_files} .part files; "
         f"journal integrity: {figures.integrity}; status.csv rows: {figures.status_rows}/{figures.tasks}",
     ]
@@ -215,9 +236,12 @@ def render_markdown(figures: Figures, config: ChaosConfig) -> str:
         ("Throttled (429)", f"{figures.throttled:,}"),
         ("Faults injected", faults),
         ("Download faults", downloads),
-        ("Duplicate submissions seen by the server", str(figures.server_duplicates)),
-        ("Resubmissions the runner reported", str(figures.reported_resubmissions)),
         ("Ambiguous submissions found and adopted", str(figures.reconciled)),
+        ("Ambiguous submissions sent again", str(figures.reported_resubmissions)),
+        ("Wrong adoptions (a task holding another's video)", str(figures.wrong_adoptions)),
+        ("Videos paid twice (the server generated one request twice)", str(figures.paid_twice)),
+        ("Possible double charges the runner reported", str(figures.reported_double_charges)),
+        ("Double charges not reported", str(figures.unreported_double_charges)),
         ("Videos differing from the server's sha256", str(figures.sha_mismatches)),
         ("`.part` files left", str(figures.part_files)),
         ("Journal `PRAGMA integrity_check`", figures.integrity),

@@ -19,11 +19,13 @@ from __future__ import annotations
 import logging
 from collections import defaultdict
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from typing import Final, Protocol
 
 import anyio
 from anyio.abc import TaskGroup
 
+from runner.efficiency import server_seconds
 from runner.errors import AccountError, ApiError, ListRefusedError
 from runner.lanes import Lanes
 from runner.lifecycle import Event
@@ -41,6 +43,7 @@ log = logging.getLogger(__name__)
 _DELAY_S: Final = 2.0  #: server seconds: let the task list catch up with the create
 _RECHECK_S: Final = (5.0, 30.0)  #: server seconds between looks at undecided candidates: first, most
 _RETRY_S: Final = 10.0  #: server seconds before a pass the server refused is tried again
+_LIST_MARGIN_S: Final = 60.0  #: server seconds before the lower bound the list starts from
 
 
 class ReconcileListener(Protocol):
@@ -180,8 +183,9 @@ class Reconciler:
             for task in tasks:
                 by_model[models[task]].append(task)
             for model, group in by_model.items():
+                filters = {"model": model, **self._since(group)}
                 try:
-                    listed = [task async for task in self._poller.list_tasks(model=model)]
+                    listed = [task async for task in self._poller.list_tasks(**filters)]
                 except ListRefusedError as error:
                     self._cannot_list(group, error)
                     continue
@@ -199,6 +203,19 @@ class Reconciler:
         finally:
             self.running = False
             self._listener.reconciled()
+
+    def _since(self, tasks: list[str]) -> dict[str, str]:
+        """The list's start filter: a minute before the latest create of ours the server had
+        answered before the first of these intents (a lower bound on their creation, on the
+        server's clock, in the zone the server writes its stamps in), so a long run's first
+        look reads a page, not a day of tasks. No filter (the last 24 h) without one."""
+        intents = [self._store.last_event_seq(task, Event.SUBMIT_INTENT) or 0 for task in tasks]
+        stamp = self._store.latest_submit_before(min(intents))
+        seconds = server_seconds(stamp)
+        if seconds is None:
+            return {}
+        start = datetime.fromtimestamp(seconds - _LIST_MARGIN_S, tz=UTC)
+        return {"start": start.strftime("%Y%m%d%H%M%S")}
 
     def _cannot_list(self, tasks: list[str], error: ListRefusedError) -> None:
         """Without the task list nothing can show whether these creates landed: each row is

@@ -251,6 +251,16 @@ class Store:
             found.update((task_id, (intent or 0, seq)) for task_id, seq, intent in rows)
         return found
 
+    def latest_submit_before(self, seq: int) -> str | None:
+        """The latest server submit_time among the tasks whose create was answered (or adopted)
+        before event `seq`: a lower bound, on the server's clock, for any create sent after it."""
+        row = self._db.execute(
+            "SELECT MAX(t.submit_time) FROM tasks t WHERE t.submit_time IS NOT NULL AND (SELECT MAX(e.seq)"
+            " FROM events e WHERE e.id = t.id AND e.event IN ('accepted', 'adopted')) < ?",
+            (seq,),
+        ).fetchone()
+        return None if row[0] is None else str(row[0])
+
     def last_event_seq(self, task: str, event: Event) -> int | None:
         """The seq of the latest `event` of `task`, if it has one."""
         row = self._db.execute(

@@ -27,7 +27,8 @@ def test_small_chaos_run_keeps_every_promise(tmp_path: Path) -> None:
     assert figures["random_kills"] >= 1
     assert figures["done"] + sum(figures["failed"].values()) + figures["expired"] == 30
     assert figures["sha_mismatches"] == figures["part_files"] == 0
-    assert figures["server_duplicates"] <= figures["reported_resubmissions"]
+    assert figures["wrong_adoptions"] == 0
+    assert figures["unreported_double_charges"] == 0
     markdown = (tmp_path / "figures.md").read_text()
     assert "<!-- bench/chaos.py --tasks 30 --kills 3: begin -->" in markdown
     assert "| Violations | none |" in markdown

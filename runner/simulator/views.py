@@ -168,6 +168,7 @@ def render_ledger(sim: Simulator) -> dict[str, Any]:
             "task_id": task.task_id,
             "model": task.spec.name,
             "request_sha256": task.body_sha256,
+            "prompt": task.request.prompt,
             "submit_time": task.submit,
             "scheduled_time": task.scheduled,
             "end_time": task.finished_at() if status in ("SUCCEEDED", "FAILED", "CANCELED") else None,
