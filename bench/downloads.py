@@ -11,8 +11,6 @@ with 4 workers:
   rename) the video it streamed before;
 - raw: `httpx.AsyncClient.stream` written straight to a file, nothing else, on asyncio's own
   event loop, as a user's script would run it;
-- raw-uvloop: the same on uvloop, the loop `runner` runs on (`runner.runtime`), so that the
-  pool's lead over raw cannot come from the loop alone;
 - raw-fsync: the same, plus one fsync per file (the durability the pool promises);
 - raw-verified: the pool's work written the plain way: SHA-256 of every byte, fsync, rename.
 
@@ -21,7 +19,7 @@ loopback), raw and the pool only: what a user fetching from OSS over the interne
 
 Each reports MB/s and its own peak RSS; the ratio runner/raw is the figure (target >= 0.8),
 and the peak memory must not grow with the file size: at every size the pool's peak stays
-within `buffer_bound_mb()` of raw's on the same event loop (raw-uvloop). The five
+within `buffer_bound_mb()` of raw's. The four
 measurements take turns, REPEATS times, in a new order each turn: each rate is the median of
 its turns, and each ratio the median of the ratios within a turn, so a slow spell of the
 shared machine falls on both sides of it. Each turn begins with a probe of the disk (a 1 MiB
@@ -29,7 +27,7 @@ write and fsync, a few times), because what the disk takes to make a file durabl
 widely on a shared virtual machine.
 
     # one measurement:
-    python -m bench.downloads worker runner|raw|raw-uvloop|raw-fsync|raw-verified URLS.json OUT_DIR
+    python -m bench.downloads worker runner|raw|raw-fsync|raw-verified URLS.json OUT_DIR
 """
 
 from __future__ import annotations
@@ -51,7 +49,6 @@ import anyio
 import httpx
 
 from bench.processes import SIM_KEY, measure, peak_rss_kb, serve
-from runner import runtime
 from runner.catalog import resolve_endpoint
 from runner.cli.wiring import SimOptions, open_connection
 from runner.downloads import HELD_BYTES_PER_TRANSFER, WORKERS_PER_TRANSFER, fetch_video
@@ -63,7 +60,7 @@ WORKERS = 4
 REPEATS = 9
 LINK_MB_S = 25.0  #: per download, MB per real second: an assumed speed of OSS over the internet
 LINK_REPEATS = 3
-KINDS = ("raw", "raw-uvloop", "raw-fsync", "raw-verified", "runner")
+KINDS = ("raw", "raw-fsync", "raw-verified", "runner")
 MB = 1024 * 1024
 
 
@@ -161,15 +158,11 @@ def worker_main(kind: str, urls_file: Path, out: Path) -> None:
     fetch = {
         "runner": _runner_fetch,
         "raw": _plain_fetch,
-        "raw-uvloop": _plain_fetch,
         "raw-fsync": partial(_plain_fetch, fsync=True),
         "raw-verified": partial(_plain_fetch, fsync=True, verify=True),
     }[kind]
     started = time.perf_counter()
-    if kind == "runner":
-        runtime.run(fetch, urls, out)  # the loop `runner run` runs on
-    else:
-        anyio.run(fetch, urls, out, backend_options={"use_uvloop": kind == "raw-uvloop"})
+    anyio.run(fetch, urls, out)
     seconds = time.perf_counter() - started
     total = sum(p.stat().st_size for p in out.rglob("*.mp4"))
     peak = peak_rss_kb() / 1024
@@ -254,18 +247,15 @@ def _one_size(size_mb: int, count: int, repeats: int, link_mb_s: float | None = 
         "fsync_ms": statistics.median(probes),
         "fsync_ms_max": max(probes),
         "raw_mb_s": rate["raw"],
-        "raw_uvloop_mb_s": rate.get("raw-uvloop"),
         "raw_fsync_mb_s": rate.get("raw-fsync"),
         "raw_verified_mb_s": rate.get("raw-verified"),
         "runner_mb_s": rate["runner"],
         "ratio": ratio("raw"),
-        "ratio_uvloop": ratio("raw-uvloop"),
         "ratio_fsync": ratio("raw-fsync"),
         "ratio_verified": ratio("raw-verified"),
         "raw_cpu_s": cpu["raw"],
         "runner_cpu_s": cpu["runner"],
         "raw_peak_mb": peak["raw"],
-        "raw_uvloop_peak_mb": peak.get("raw-uvloop"),
         "runner_peak_mb": peak["runner"],
         "buffer_bound_mb": buffer_bound_mb(),
     }

@@ -32,9 +32,9 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
+import anyio
 import httpx
 
-from runner import runtime
 from runner.catalog import ENDPOINTS, SIM_API_KEY
 from runner.client import DashScopeClient
 from runner.efficiency import makespan_lower_bound
@@ -216,7 +216,7 @@ def run_scenario(scenario: Scenario) -> dict[str, Any]:
     cpu_before = resource.getrusage(resource.RUSAGE_SELF)
     started = time.perf_counter()
     with tempfile.TemporaryDirectory(prefix="runner-bench-") as tmp:
-        run = runtime.run(_run_engine, scenario, Path(tmp))
+        run = anyio.run(_run_engine, scenario, Path(tmp))
     wall = time.perf_counter() - started
     cpu_after = resource.getrusage(resource.RUSAGE_SELF)
     cpu = (cpu_after.ru_utime + cpu_after.ru_stime) - (cpu_before.ru_utime + cpu_before.ru_stime)

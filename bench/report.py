@@ -168,10 +168,6 @@ def _download_rows(data: dict[str, Any]) -> list[Row]:
     if same_work:
         figure = "Download throughput, pool / raw httpx + SHA-256 + fsync, the same work (worst size)"
         extra.append((figure, "≥ 0.9", f"{min(same_work):.2f}", _verdict(min(same_work) >= 0.9)))
-    same_loop = [r["ratio_uvloop"] for r in rows if r.get("ratio_uvloop") is not None]
-    if same_loop:
-        figure = "Download throughput, pool / raw httpx on uvloop, runner's event loop (worst size)"
-        extra.insert(0, (figure, "≥ 0.8", f"{min(same_loop):.2f}", _verdict(min(same_loop) >= 0.8)))
     clips = [r["ratio"] for r in rows if r["size_mb"] >= 5]  # a Wan clip is a few MB or more
     if clips:
         figure = "Download throughput, pool / raw httpx, videos of 5 MB and up (worst size)"
@@ -193,22 +189,14 @@ def _download_rows(data: dict[str, Any]) -> list[Row]:
     ]
 
 
-def _same_loop_peak(row: dict[str, Any]) -> float:
-    """Raw httpx's peak on the pool's event loop, or on asyncio's where only that was measured."""
-    return float(row.get("raw_uvloop_peak_mb") or row["raw_peak_mb"])
-
-
 def _memory_row(rows: list[dict[str, Any]], sizes: str) -> Row:
     """Flat in the file size: at every size the pool holds no more over raw httpx than its fixed
-    buffers (batches and reads per transfer), which a pool keeping whole videos would exceed.
-    The baseline is raw httpx on the pool's own event loop where it was measured: raw itself
-    peaks higher on uvloop than on asyncio (55-82 MB against 50 on 2026-12-03, rising with the
-    size up to 20 MB), and that is the loop's doing, not the pool's buffers."""
+    buffers (batches and reads per transfer), which a pool keeping whole videos would exceed."""
     peaks = [r["runner_peak_mb"] for r in rows]
-    over = [r["runner_peak_mb"] - _same_loop_peak(r) for r in rows]
+    over = [r["runner_peak_mb"] - r["raw_peak_mb"] for r in rows]
     bound = rows[0]["buffer_bound_mb"]
     value = f"{min(over):.0f}–{max(over):.0f} MB over raw ({min(peaks):.0f}–{max(peaks):.0f} MB)"
-    target = f"flat: ≤ {bound:.0f} MB over raw on the same loop (the pool's buffers)"
+    target = f"flat: ≤ {bound:.0f} MB over raw (the pool's buffers)"
     return (f"Peak memory across {sizes} videos", target, value, _verdict(max(over) <= bound))
 
 
@@ -370,13 +358,11 @@ def _downloads_table(data: dict[str, Any]) -> str:
         "Raw + SHA-256 + fsync MB/s",
         "Runner pool MB/s",
         "Ratio to raw",
-        "Ratio to raw on uvloop",
         "Ratio to raw + fsync",
         "Ratio to the same work",
         "Raw CPU (s)",
         "Runner CPU (s)",
         "Raw peak MB",
-        "Raw on uvloop peak MB",
         "Runner peak MB",
     ]
     rows = [
@@ -390,13 +376,11 @@ def _downloads_table(data: dict[str, Any]) -> str:
             _num(r.get("raw_verified_mb_s"), 0),
             _num(r["runner_mb_s"], 0),
             f"{r['ratio']:.2f}",
-            _num(r.get("ratio_uvloop"), 2),
             _num(r.get("ratio_fsync"), 2),
             _num(r.get("ratio_verified"), 2),
             _num(r.get("raw_cpu_s"), 2),
             _num(r.get("runner_cpu_s"), 2),
             _num(r["raw_peak_mb"], 0),
-            _num(r.get("raw_uvloop_peak_mb"), 0),
             _num(r["runner_peak_mb"], 0),
         ]
         for r in data["rows"]

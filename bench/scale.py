@@ -23,12 +23,12 @@ import time
 from pathlib import Path
 from typing import Any
 
+import anyio
 import httpx
 
 from bench.efficiency import specs
 from bench.plan_scale import write_rows
 from bench.processes import measure, peak_rss_kb
-from runner import runtime
 from runner.catalog import ENDPOINTS, SIM_API_KEY
 from runner.client import DashScopeClient
 from runner.scheduler import Engine, EngineConfig
@@ -91,7 +91,7 @@ def _timed_pass(run_dir: Path, app: Any, count: int, time_scale: float) -> tuple
     """Wall seconds, CPU seconds and peak RSS (MB, so far) of one pass."""
     before = resource.getrusage(resource.RUSAGE_SELF)
     started = time.perf_counter()
-    runtime.run(_engine_pass, run_dir, app, count, time_scale)
+    anyio.run(_engine_pass, run_dir, app, count, time_scale)
     wall = time.perf_counter() - started
     after = resource.getrusage(resource.RUSAGE_SELF)
     cpu = after.ru_utime + after.ru_stime - before.ru_utime - before.ru_stime

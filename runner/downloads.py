@@ -13,20 +13,10 @@ or a complete video that the next run fetches again.
 - a full disk stops the run's submissions (the engine decides) and leaves the task SUCCEEDED.
 
 The bytes are written and hashed in a worker thread, 4 MiB at a time, and so are each
-video's closing fsync and its sidecar: file writes, fsync and SHA-256 release the GIL, so
-they run beside the event loop (the other downloads, the polls) instead of stalling it.
-Each hand-off to a thread costs about 0.2 ms of waking and GIL hand-over: 4 MiB batches
-moved videos of 5 to 200 MB 9-15 % faster than 1 MiB ones (bench/downloads.py, paired
-turns), for at most 4 MiB held per worker.
-
-The event loop's one thread reads every transfer's bytes, so its speed is the pool's on a
-fast link: `runner run` runs on uvloop (runner.runtime), whose socket reads cost that
-thread less than asyncio's own.
-
-The network does not wait for the disk: `transfers` videos stream at once, and a video whose
-bytes have all arrived gives its place to the next one while its fsync and rename run. The
-pool has two workers per transfer, so each transfer can have one video finishing
-behind it (a 1 MB video's fsync takes as long as a tenth of its transfer on loopback).
+video's closing fsync and its sidecar, so disk work never stalls the event loop (the other
+downloads, the polls). The network does not wait for the disk: `transfers` videos stream at
+once, and a video whose bytes have all arrived gives its place to the next one while its
+fsync and rename run (two workers per transfer). BENCHMARKS.md has the figures.
 """
 
 from __future__ import annotations
@@ -41,7 +31,6 @@ from typing import Any, Final, Protocol
 import anyio
 from anyio.streams.memory import MemoryObjectReceiveStream, MemoryObjectSendStream
 
-from runner.bulkreads import BULK_READ_BYTES
 from runner.client import DashScopeClient
 from runner.crashpoints import crash_point
 from runner.engineconfig import Offload
@@ -66,11 +55,12 @@ log = logging.getLogger(__name__)
 MAX_TRIES: Final = 6
 WORKERS_PER_TRANSFER: Final = 2  #: one streams, one finishes the video it streamed before
 _MIB: Final = 1024 * 1024
+_READ_BYTES: Final = 64 * 1024  #: what httpx asks the socket for at a time
 _THREAD_BYTES: Final = 4 * _MIB  #: received bytes are handed to a worker thread this many at a time
 #: The most received bytes one transfer holds, whatever the video's size: the batch being filled
 #: and the tail of the video finishing behind it (each under a batch and one read), the read
 #: being parsed and h11's copy of it.
-HELD_BYTES_PER_TRANSFER: Final = 2 * (_THREAD_BYTES + BULK_READ_BYTES) + 2 * BULK_READ_BYTES
+HELD_BYTES_PER_TRANSFER: Final = 2 * (_THREAD_BYTES + _READ_BYTES) + 2 * _READ_BYTES
 
 
 def video_cap(spec: TaskSpec, max_mb: float | None = None) -> int:

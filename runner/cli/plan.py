@@ -14,12 +14,12 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any, TypeVar
 
+import anyio
 import click
 from rich.console import Console
 from rich.table import Table
 from rich.text import Text
 
-from runner import runtime
 from runner.catalog import Endpoint, resolve_endpoint
 from runner.cli.ownership import foreign_owner
 from runner.cli.terminal import terminal_safe
@@ -142,7 +142,7 @@ def plan(
     result = build_plan(loaded.specs, records or [], endpoint, loaded.limits)
     if foreign is not None:
         result.notes.append(foreign)
-    checked = runtime.run(check_urls_of, loaded) if check_remote else None
+    checked = anyio.run(check_urls_of, loaded) if check_remote else None
     if as_json:
         data = plan_json(loaded, result, folder, records is not None)
         if checked is not None:

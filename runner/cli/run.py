@@ -19,7 +19,6 @@ import anyio
 import click
 from rich.console import Console
 
-from runner import runtime
 from runner.catalog import Endpoint, resolve_endpoint
 from runner.cli.exitcodes import EXIT_ACCOUNT, EXIT_FAILED_TASKS, EXIT_OK, EXIT_STOPPED
 from runner.cli.interrupts import Interrupts
@@ -137,7 +136,7 @@ def run(
             if has_work:
                 _record_run_start(store, manifest, endpoint)
             sim = SimOptions(sim_profile, sim_time_scale, sim_seed, memory=folder / SIM_MEMORY_NAME)
-            engine, summary = runtime.run(
+            engine, summary = anyio.run(
                 _execute, store, folder, endpoint, key, config, sim, loaded, console, live, interrupts
             )
             if has_work:
@@ -309,7 +308,7 @@ def cancel(manifest: Path, out: Path, endpoint: str | None, api_key_file: Path |
     key = resolve_api_key(target, api_key_file)
     with Store.open(folder / JOURNAL_NAME) as store:
         check_owner(store, folder, target)
-        lines = runtime.run(_cancel_all, store, target, key, folder)
+        lines = anyio.run(_cancel_all, store, target, key, folder)
     for line in lines:
         click.echo(terminal_safe(line))
 

@@ -18,7 +18,6 @@ from urllib.parse import urlsplit
 
 import httpx
 
-from runner.bulkreads import read_in_bulk
 from runner.catalog import SIM_API_KEY, Endpoint
 from runner.client import DashScopeClient
 from runner.errors import ConfigError
@@ -152,5 +151,4 @@ async def open_connection(endpoint: Endpoint, api_key: str, sim: SimOptions) -> 
         return
     limits = httpx.Limits(max_connections=32, max_keepalive_connections=16)
     async with httpx.AsyncClient(base_url=endpoint.base_url, timeout=_TIMEOUT, limits=limits) as http:
-        read_in_bulk(http)  # videos arrive faster than 64 KiB reads can take them on a fast link
         yield Connection(DashScopeClient(http, api_key), 1.0, learn_clock=is_loopback(endpoint))
