@@ -1,6 +1,6 @@
 """A run folder belongs to one endpoint: the service whose task ids and videos it holds.
 
-The first run records the endpoint's identity (runner.catalog.Endpoint.identity) in the
+The first run records the endpoint's identity (runner.core.catalog.Endpoint.identity) in the
 journal; a run or cancel against another endpoint is refused with a sentence naming both,
 since the folder's "done" videos and task ids mean nothing there (the simulator's videos
 are not an account's). A change of API key is allowed (keys rotate) but warned about: the
@@ -14,10 +14,10 @@ import logging
 from pathlib import Path
 from typing import Final
 
-from runner.catalog import Endpoint, resolve_endpoint
-from runner.errors import ConfigError
-from runner.rebuild import sidecar_endpoint
-from runner.store import ENDPOINT_META, Store
+from runner.core.catalog import Endpoint, resolve_endpoint
+from runner.core.errors import ConfigError
+from runner.engine.rebuild import sidecar_endpoint
+from runner.journal.store import ENDPOINT_META, Store
 
 __all__ = ["check_owner", "check_sidecars", "claim_folder", "foreign_owner"]
 

@@ -19,7 +19,7 @@ import anyio
 import click
 from rich.console import Console
 
-from runner.catalog import Endpoint, resolve_endpoint
+from runner.core.catalog import Endpoint, resolve_endpoint
 from runner.cli.exitcodes import EXIT_ACCOUNT, EXIT_FAILED_TASKS, EXIT_OK, EXIT_STOPPED
 from runner.cli.interrupts import Interrupts
 from runner.cli.logs import run_logging
@@ -34,20 +34,20 @@ from runner.cli.wiring import (
     open_connection,
     resolve_api_key,
 )
-from runner.edits import describe_edits, keep_earlier_videos
-from runner.engineconfig import Quota, catalogue_quota, model_quotas
-from runner.errors import AccountError, ApiError, ConfigError, JournalDamagedError, TaskRejectedError
-from runner.journalfile import set_aside_damaged
-from runner.lifecycle import Event
-from runner.manifest import Manifest, run_folder
-from runner.ratelimit import Pacer
-from runner.rebuild import has_earlier_run, rebuild_journal
-from runner.report import write_report
-from runner.results import render_summary
-from runner.scheduler import DEFAULT_QUEUE_AHEAD, Engine, EngineConfig
-from runner.store import JOURNAL_NAME, Store
-from runner.tasks import TERMINAL_STATES, RunSummary, TaskState
-from runner.uploads import UploadSettings
+from runner.outputs.edits import describe_edits, keep_earlier_videos
+from runner.engine.config import Quota, catalogue_quota, model_quotas
+from runner.core.errors import AccountError, ApiError, ConfigError, JournalDamagedError, TaskRejectedError
+from runner.journal.file import set_aside_damaged
+from runner.core.lifecycle import Event
+from runner.manifest.loader import Manifest, run_folder
+from runner.engine.ratelimit import Pacer
+from runner.engine.rebuild import has_earlier_run, rebuild_journal
+from runner.outputs.report import write_report
+from runner.outputs.videos import render_summary
+from runner.engine.engine import DEFAULT_QUEUE_AHEAD, Engine, EngineConfig
+from runner.journal.store import JOURNAL_NAME, Store
+from runner.core.tasks import TERMINAL_STATES, RunSummary, TaskState
+from runner.engine.uploads import UploadSettings
 
 __all__ = ["COMMANDS", "cancel", "exit_code", "run"]
 

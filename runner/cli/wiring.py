@@ -18,9 +18,9 @@ from urllib.parse import urlsplit
 
 import httpx
 
-from runner.catalog import SIM_API_KEY, Endpoint
-from runner.client import DashScopeClient
-from runner.errors import ConfigError
+from runner.core.catalog import SIM_API_KEY, Endpoint
+from runner.api.client import DashScopeClient
+from runner.core.errors import ConfigError
 
 __all__ = [
     "DEFAULT_SIM_TIME_SCALE",

@@ -1,0 +1,357 @@
+"""Manifests: a YAML or CSV file → validated TaskSpecs, with every problem reported at once.
+
+`load_manifest` reads the file, checks its top-level keys, expands each task over
+`matrix` and `vars`, validates every row against the catalogue (runner.manifest.fields),
+gives each task a stable content key and a readable unique id, and raises one
+ManifestError listing all problems. It contacts nothing and writes nothing.
+Format: DESIGN.md section 3; README "Manifest format".
+"""
+
+from __future__ import annotations
+
+import datetime
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Final
+
+from runner.core.catalog import Endpoint, resolve_endpoint
+from runner.manifest.csvrows import csv_tasks
+from runner.core.errors import ConfigError, ManifestError, Problem
+from runner.manifest.expand import Axis, Expansion, RawTask, count_variants, expand_task, task_axes
+from runner.manifest.fields import FIELD_NAMES, FieldChecker, suggest
+from runner.manifest.identity import check_explicit_id, make_spec
+from runner.manifest.limits import LIMIT_KEYS, Limits, parse_limits
+from runner.manifest.media import MediaCache
+from runner.manifest.mediarefs import MediaResolver
+from runner.manifest.readers import MarkedDict, RowPlace, read_yaml
+from runner.core.tasks import TaskSpec
+from runner.manifest.templates import TemplateError, is_safe_id, render
+
+__all__ = ["DEFAULT_MAX_TASKS", "TOP_LEVEL_KEYS", "Limits", "Manifest", "load_manifest", "run_folder"]
+
+DEFAULT_MAX_TASKS: Final = 100_000
+TOP_LEVEL_KEYS: Final = ("name", "endpoint", "model", "defaults", "limits", "matrix", "vars", "tasks", "rows")
+_OVERRIDE_TOP: Final = ("name", "endpoint", "model")
+_NOT_DEFAULTS: Final = ("id",)
+_NOT_MATRIX: Final = ("id", "meta")
+_SHARED_CACHE: Final = MediaCache()
+_MAX_DETAILED_WARNINGS: Final = 20
+
+
+@dataclass(slots=True)
+class Manifest:
+    """A loaded, fully validated manifest."""
+
+    path: Path
+    name: str
+    endpoint: str | None
+    model: str | None
+    limits: Limits
+    specs: list[TaskSpec]
+    warnings: list[str] = field(default_factory=list)
+
+
+def run_folder(manifest: Manifest, out_root: Path = Path("outputs")) -> Path:
+    """The folder a manifest's run writes to: `out_root/<name>`."""
+    return out_root / manifest.name
+
+
+class _Loader:
+    """The state of one load: where problems and warnings go, and the shared checkers."""
+
+    def __init__(self, path: Path, today: datetime.date) -> None:
+        self.path = path
+        self.display = str(path)
+        self.root = Path(os.path.abspath(path.parent))
+        self.today = today
+        self.problems: list[Problem] = []
+        self.warnings: list[str] = []
+
+    def at(self, data: object, key: str | None = None) -> str:
+        """`file:line` of `key` in a YAML mapping (or of the mapping), else the file."""
+        if isinstance(data, MarkedDict):
+            line = data.key_lines.get(key, data.line) if key is not None else data.line
+            return f"{self.display}:{line}"
+        return self.display
+
+    def fail(self, where: str, name: str | None, message: str) -> None:
+        self.problems.append(Problem(where, name, message))
+
+
+def load_manifest(
+    path: Path,
+    *,
+    overrides: Mapping[str, object] | None = None,
+    today: datetime.date | None = None,
+    max_tasks: int = DEFAULT_MAX_TASKS,
+) -> Manifest:
+    """Read, expand and validate the manifest at `path`; ManifestError lists every problem."""
+    loader = _Loader(Path(path), today or datetime.date.today())
+    top, field_overrides, limit_overrides = _split_overrides(overrides or {})
+    doc = _read_document(loader)
+    if doc is None:
+        raise ManifestError(loader.problems, source=loader.display)
+    doc.update({k: v for k, v in top.items() if v is not None})
+    name = _name(loader, doc)
+    endpoint = _endpoint(loader, doc)
+    limits = parse_limits(doc.get("limits"), limit_overrides, loader.at(doc, "limits"), loader.problems)
+    exp = _expansion(loader, doc, field_overrides, name, top.get("model"))
+    raw_tasks = _raw_tasks(loader, doc)
+    cap = limits.max_tasks or max_tasks
+    axes = [task_axes(task, exp) for task in raw_tasks]
+    total = sum(count_variants(its_axes) for its_axes in axes)
+    if total > cap:
+        msg = f"expands to {total:,} tasks; the limit is {cap:,} (raise limits.max_tasks if you mean it)."
+        loader.fail(loader.display, None, msg)
+    if not raw_tasks and not loader.problems:
+        loader.fail(loader.display, None, "there are no tasks: add `tasks:` or `rows:`.")
+    if total > cap:  # expanding would be the problem itself
+        raise ManifestError(_condense(loader.problems), source=loader.display)
+    specs = _build_specs(loader, list(zip(raw_tasks, axes, strict=True)), exp, endpoint)
+    if loader.problems:
+        raise ManifestError(_condense(loader.problems), source=loader.display)
+    model = doc.get("model")
+    return Manifest(
+        path=loader.path,
+        name=name,
+        endpoint=endpoint,
+        model=str(model) if model is not None else None,
+        limits=limits,
+        specs=specs,
+        warnings=loader.warnings,
+    )
+
+
+def _split_overrides(
+    overrides: Mapping[str, object],
+) -> tuple[dict[str, object], dict[str, object], dict[str, object]]:
+    top: dict[str, object] = {}
+    fields: dict[str, object] = {}
+    limits: dict[str, object] = {}
+    for key, value in overrides.items():
+        if value is None:
+            continue
+        if key in _OVERRIDE_TOP:
+            top[key] = value
+        elif key in LIMIT_KEYS:
+            limits[key] = value
+        elif key in FIELD_NAMES and key not in _NOT_DEFAULTS:
+            fields[key] = value
+        else:
+            msg = f"unknown manifest override {key!r}"
+            raise ValueError(msg)
+    return top, fields, limits
+
+
+def _read_document(loader: _Loader) -> dict[str, Any] | None:
+    suffix = loader.path.suffix.lower()
+    if suffix == ".csv":
+        return {"rows": loader.path.name}
+    if suffix not in (".yaml", ".yml"):
+        msg = "a manifest must be a .yaml/.yml file or a .csv file of rows."
+        loader.fail(loader.display, None, msg)
+        return None
+    data, problems = read_yaml(loader.path, loader.display)
+    loader.problems += problems
+    if data is None:
+        return None
+    if not isinstance(data, dict):
+        loader.fail(loader.display, None, "the manifest must be a mapping (name:, model:, tasks: ...).")
+        return None
+    for key in data:
+        if key not in TOP_LEVEL_KEYS:
+            hint = suggest(key, TOP_LEVEL_KEYS)
+            known = ", ".join(TOP_LEVEL_KEYS)
+            loader.fail(loader.at(data, key), key, f"unknown top-level key.{hint} Known keys: {known}.")
+    return data
+
+
+def _name(loader: _Loader, doc: Mapping[str, Any]) -> str:
+    raw = doc.get("name", loader.path.stem)
+    context = {"date": loader.today.isoformat(), "name": loader.path.stem, "stem": loader.path.stem}
+    try:
+        name = render(str(raw), context)
+    except KeyError as exc:
+        msg = f"unknown placeholder {{{exc.args[0]}}}; only {{date}} and {{name}} may be used."
+        loader.fail(loader.at(doc, "name"), "name", msg)
+        return loader.path.stem
+    except TemplateError as exc:
+        loader.fail(loader.at(doc, "name"), "name", f"{exc}.")
+        return loader.path.stem
+    if not is_safe_id(name):
+        msg = (
+            f"{name!r} is not a safe folder name; use letters, digits, '.', '_' or '-' "
+            "(at most 100, starting with a letter or digit)."
+        )
+        loader.fail(loader.at(doc, "name"), "name", msg)
+    return name
+
+
+def _endpoint(loader: _Loader, doc: Mapping[str, Any]) -> str | None:
+    raw = doc.get("endpoint")
+    if raw is None:
+        return None
+    try:
+        resolve_endpoint(str(raw))
+    except ConfigError as exc:
+        loader.fail(loader.at(doc, "endpoint"), "endpoint", str(exc))
+    return str(raw)
+
+
+def _expansion(
+    loader: _Loader,
+    doc: Mapping[str, Any],
+    field_overrides: Mapping[str, object],
+    name: str,
+    model_override: object,
+) -> Expansion:
+    defaults = _mapping(loader, doc, "defaults")
+    for key in defaults:
+        _check_field_name(loader, key, defaults, "defaults", _NOT_DEFAULTS)
+    merged: dict[str, object] = {}
+    if doc.get("model") is not None:
+        merged["model"] = doc["model"]
+    merged.update({k: v for k, v in defaults.items() if v is not None})
+    if model_override is not None:
+        merged["model"] = model_override
+    merged.update(field_overrides)
+    matrix = _axes_mapping(loader, doc, "matrix")
+    for key in matrix:
+        _check_field_name(loader, key, doc.get("matrix"), "matrix", _NOT_MATRIX)
+    variables = _axes_mapping(loader, doc, "vars")
+    for key in variables:
+        if key in FIELD_NAMES:
+            msg = f"{key!r} is a task field; to cross over its values put it under `matrix:`."
+            loader.fail(loader.at(doc.get("vars"), key), "vars", msg)
+    constants = {"date": loader.today.isoformat(), "name": name}
+    return Expansion(merged, matrix, variables, constants)
+
+
+def _mapping(loader: _Loader, doc: Mapping[str, Any], key: str) -> Mapping[str, Any]:
+    value = doc.get(key)
+    if value is None:
+        return {}
+    if not isinstance(value, Mapping):
+        loader.fail(loader.at(doc, key), key, f"must be a mapping of names to values, got {value!r}.")
+        return {}
+    return value
+
+
+def _axes_mapping(loader: _Loader, doc: Mapping[str, Any], key: str) -> dict[str, tuple[object, ...]]:
+    axes: dict[str, tuple[object, ...]] = {}
+    for name, values in _mapping(loader, doc, key).items():
+        items = tuple(values) if isinstance(values, list) else (values,)
+        if not items:
+            loader.fail(loader.at(doc.get(key), name), key, f"{name!r} has no values; give at least one.")
+            continue
+        axes[str(name)] = items
+    return axes
+
+
+def _check_field_name(
+    loader: _Loader, key: str, data: object, section: str, forbidden: tuple[str, ...]
+) -> bool:
+    if key in FIELD_NAMES and key not in forbidden:
+        return True
+    if key in forbidden:
+        message = f"cannot be set in {section}."
+    else:
+        allowed = [f for f in FIELD_NAMES if f not in forbidden]
+        hint = suggest(key, allowed) or f" Fields: {', '.join(allowed)}."
+        message = f"unknown field in {section}.{hint}"
+    loader.fail(loader.at(data, key), key, message)
+    return False
+
+
+def _raw_tasks(loader: _Loader, doc: Mapping[str, Any]) -> list[RawTask]:
+    tasks: list[RawTask] = []
+    listed = doc.get("tasks")
+    if listed is not None and not isinstance(listed, list):
+        loader.fail(loader.at(doc, "tasks"), "tasks", "must be a list of task mappings.")
+    for item in listed if isinstance(listed, list) else []:
+        if not isinstance(item, MarkedDict):
+            loader.fail(loader.at(doc, "tasks"), "tasks", f"each task must be a mapping, got {item!r}.")
+            continue
+        known = [key for key in item if _check_field_name(loader, key, item, "task", ())]
+        place = RowPlace(loader.at(item), loader.root, loader.root, item.key_lines, loader.display)
+        tasks.append(RawTask({k: item[k] for k in known if item[k] is not None}, place))
+    rows = doc.get("rows")
+    files = rows if isinstance(rows, list) else [rows] if rows is not None else []
+    for name in files:
+        rows_tasks, problems = csv_tasks(str(name), loader.at(doc, "rows"), loader.path, loader.root)
+        tasks += rows_tasks
+        loader.problems += problems
+    return tasks
+
+
+def _build_specs(
+    loader: _Loader, raw_tasks: list[tuple[RawTask, list[Axis]]], exp: Expansion, endpoint: str | None
+) -> list[TaskSpec]:
+    try:
+        resolved: Endpoint | None = resolve_endpoint(endpoint)
+    except ConfigError:
+        resolved = None  # already reported; check the rows without a region
+    checker = FieldChecker(resolved, MediaResolver(_SHARED_CACHE))
+    specs: list[TaskSpec] = []
+    by_key: dict[str, TaskSpec] = {}
+    by_id: dict[str, TaskSpec] = {}
+    duplicates = 0
+    for task, its_axes in raw_tasks:
+        explicit, id_problem = check_explicit_id(task.values.get("id"))
+        if id_problem is not None:
+            loader.fail(task.place.where("id"), "id", id_problem)
+        for variant in expand_task(task, its_axes, exp, loader.problems):
+            request = checker.check(variant.values, task.place, loader.problems, variant.defaulted)
+            if request is None or id_problem is not None:
+                continue
+            spec = make_spec(request, explicit, variant.suffix, task.place.location)
+            first = by_key.get(spec.key)
+            if first is not None:
+                duplicates += 1
+                if duplicates <= _MAX_DETAILED_WARNINGS:
+                    loader.warnings.append(
+                        f"{spec.location} asks for the same content as {first.location}; "
+                        f"it is planned once, as {first.id!r}."
+                    )
+                continue
+            _claim_id(loader, spec, by_id)
+            by_key[spec.key] = spec
+            specs.append(spec)
+    if duplicates > _MAX_DETAILED_WARNINGS:
+        loader.warnings.append(
+            f"... {duplicates - _MAX_DETAILED_WARNINGS:,} more duplicate rows were skipped."
+        )
+    loader.warnings += checker.warnings
+    return specs
+
+
+def _claim_id(loader: _Loader, spec: TaskSpec, by_id: dict[str, TaskSpec]) -> None:
+    first = by_id.get(spec.id)
+    if first is None:
+        by_id[spec.id] = spec
+        return
+    msg = f"id {spec.id!r} is already used by {first.location}; ids must be unique."
+    loader.fail(spec.location, "id", msg)
+
+
+def _condense(problems: list[Problem], keep: int = 5) -> list[Problem]:
+    """Drop exact repeats; a problem repeated on many rows is listed `keep` times, then counted."""
+    unique = list(dict.fromkeys(problems))
+    sizes: dict[tuple[str | None, str], int] = {}
+    for problem in unique:
+        group = (problem.field, problem.message)
+        sizes[group] = sizes.get(group, 0) + 1
+    seen: dict[tuple[str | None, str], int] = {}
+    out: list[Problem] = []
+    for problem in unique:
+        group = (problem.field, problem.message)
+        index = seen[group] = seen.get(group, 0) + 1
+        if index <= keep:
+            out.append(problem)
+        elif index == keep + 1:
+            more = sizes[group] - keep
+            where = problem.location if more == 1 else f"{problem.location} and {more - 1:,} more"
+            out.append(Problem(where, problem.field, problem.message))
+    return out

@@ -1,0 +1,243 @@
+"""`report.html`: a self-contained gallery of one run folder, for people who did not start it.
+
+The page is one file: inline CSS and JS (`report_template.html`), the run's data
+embedded as JSON and rendered 60 cards at a time by a small script. Paths are
+relative (videos/…, inputs/…), so the folder can be moved or zipped. Local input
+images and data: URL images are copied into `inputs/` once per distinct content;
+http(s) inputs are shown from their URL. Every piece of data reaches the page as
+JSON text read with `textContent`, never as markup.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import datetime
+import hashlib
+import html
+import json
+import shutil
+from dataclasses import dataclass, field
+from importlib import resources
+from pathlib import Path
+from typing import Any, Final
+from urllib.parse import quote
+
+from runner import __version__
+from runner.outputs.videos import INPUTS_DIR, PART_SUFFIX, atomic_write, format_duration
+from runner.journal.store import Store
+from runner.core.tasks import TERMINAL_STATES, MediaRef, TaskRecord, TaskSpec, TaskState
+
+__all__ = [
+    "META_NAMES",
+    "PROBLEM_STATES",
+    "REPORT_NAME",
+    "render_report",
+    "report_data",
+    "run_header",
+    "script_safe_json",
+    "write_report",
+]
+
+REPORT_NAME: Final = "report.html"
+#: run information the engine stores with `Store.set_meta(name, value)`; each is optional
+META_NAMES: Final = (
+    "manifest",
+    "endpoint",
+    "started_at",
+    "finished_at",
+    "wall_time_s",
+    "efficiency",
+    "currency",
+)
+PROBLEM_STATES: Final = frozenset({TaskState.FAILED, TaskState.EXPIRED, TaskState.CANCELLED})
+_DATA_MARK: Final = "__REPORT_DATA__"
+_TITLE_MARK: Final = "__REPORT_TITLE__"
+_IMAGE_EXTENSIONS: Final = {
+    "image/png": "png",
+    "image/jpeg": "jpg",
+    "image/webp": "webp",
+    "image/bmp": "bmp",
+    "image/gif": "gif",
+}
+_EXTENSION_OF_SUFFIX: Final = {".png": "png", ".jpg": "jpg", ".jpeg": "jpg", ".webp": "webp", ".bmp": "bmp"}
+_MISSING: Final = "—"
+
+
+def write_report(run_dir: Path, store: Store) -> Path:
+    """Write `report.html` (and copy input images to `inputs/`) in `run_dir`; returns its path."""
+    page = render_report(report_data(run_dir, store))
+    path = run_dir / REPORT_NAME
+    with atomic_write(path) as part:
+        part.write_text(page, encoding="utf-8")
+    return path
+
+
+def render_report(data: dict[str, Any]) -> str:
+    """The page for `data`: the template with the data embedded as script-safe JSON."""
+    template = resources.files("runner").joinpath("report_template.html").read_text(encoding="utf-8")
+    title = html.escape(f"{data['run']['name']} · runner report")
+    head, tail = template.split(_DATA_MARK)
+    return head.replace(_TITLE_MARK, title) + script_safe_json(data) + tail
+
+
+def script_safe_json(data: object) -> str:
+    """JSON that cannot end its <script> element or open a comment: `<`, `>`, `&` are escaped."""
+    text = json.dumps(data, ensure_ascii=False, separators=(",", ":"))
+    for char, escape in (("<", "\\u003c"), (">", "\\u003e"), ("&", "\\u0026")):
+        text = text.replace(char, escape)
+    return text.replace("\u2028", "\\u2028").replace("\u2029", "\\u2029")
+
+
+def report_data(run_dir: Path, store: Store) -> dict[str, Any]:
+    """Everything the page shows: a header summary and one entry per task, in manifest order."""
+    specs = {spec.id: spec for spec in store.specs()}
+    records = store.records()
+    images = _InputImages(run_dir)
+    tasks = [_task_entry(run_dir, specs[record.id], record, images) for record in records]
+    return {"run": run_header(run_dir, store, records), "tasks": tasks}
+
+
+def run_header(run_dir: Path, store: Store, records: list[TaskRecord]) -> dict[str, Any]:
+    """The run's facts for a header: journal meta (a dash when unknown), counts, cost."""
+    meta = {name: store.get_meta(name) for name in META_NAMES}
+    counts = {state.value: count for state, count in store.counts().items()}
+    costs = [record.cost for record in records if record.cost is not None]
+    return {
+        "name": run_dir.resolve().name,
+        "manifest": meta["manifest"] or _MISSING,
+        "endpoint": meta["endpoint"] or _MISSING,
+        "started_at": _when(meta["started_at"]),
+        "finished_at": _when(meta["finished_at"]),
+        "wall_time": _wall_time(meta["wall_time_s"]),
+        "efficiency": _percent(meta["efficiency"]),
+        "cost": f"{sum(costs):.2f} {meta['currency'] or ''}".strip() if costs else _MISSING,
+        "total": len(records),
+        "counts": counts,
+        "problems": sum(counts.get(state.value, 0) for state in PROBLEM_STATES),
+        "double_charges": sum(1 for record in records if record.double_charge_ids),
+        "finished": sum(counts.get(state.value, 0) for state in TERMINAL_STATES),
+        "currency": meta["currency"] or "",
+        "generated_at": datetime.datetime.now().astimezone().strftime("%Y-%m-%d %H:%M %Z"),
+        "runner_version": __version__,
+    }
+
+
+def _task_entry(run_dir: Path, spec: TaskSpec, record: TaskRecord, images: _InputImages) -> dict[str, Any]:
+    video = None
+    if record.video_path and (run_dir / record.video_path).is_file():
+        video = quote(record.video_path)
+    return {
+        "id": record.id,
+        "state": record.state.value,
+        "problem": record.state in PROBLEM_STATES,
+        "model": spec.model,
+        "prompt": spec.prompt or "",
+        "actual_prompt": record.actual_prompt or "",
+        "seed": spec.seed,
+        "resolution": spec.parameters.get("resolution"),
+        "duration": spec.parameters.get("duration"),
+        "attempts": record.attempts,
+        "error_code": record.error_code or "",
+        "error_message": record.error_message or "",
+        "task_id": record.task_id or "",
+        "double_charge_ids": record.double_charge_ids or [],
+        "superseded_by": record.superseded_by or "",
+        "cost": record.cost,
+        "video": video,
+        "image": images.source(spec.image),
+        "meta": dict(spec.meta),
+    }
+
+
+@dataclass
+class _InputImages:
+    """Copies each distinct input image into `inputs/` once and answers the page's `src` for it."""
+
+    run_dir: Path
+    _done: dict[str, str | None] = field(default_factory=dict)
+
+    def source(self, media: MediaRef) -> str | None:
+        """A relative path into `inputs/`, an http(s) URL, or None when it cannot be shown."""
+        if media.path is not None:
+            return self._local(media)
+        url = media.url or ""
+        if url.startswith(("https://", "http://")):
+            return url
+        if url.startswith("data:"):
+            return self._data_url(url)
+        return None  # oss:// and friends are not viewable in a browser
+
+    def _local(self, media: MediaRef) -> str | None:
+        source = Path(media.path or "")
+        digest = media.sha256 or hashlib.sha256(str(source).encode()).hexdigest()
+        if digest not in self._done:
+            extension = _IMAGE_EXTENSIONS.get(media.mime or "") or _EXTENSION_OF_SUFFIX.get(
+                source.suffix.lower()
+            )
+            self._done[digest] = self._copy(source, digest, extension) if extension else None
+        return self._done[digest]
+
+    def _copy(self, source: Path, digest: str, extension: str) -> str | None:
+        relative = f"{INPUTS_DIR}/{digest[:16]}.{extension}"
+        target = self.run_dir / relative
+        if not target.is_file():
+            if not source.is_file():
+                return None  # the input moved since the run; the card says so
+            target.parent.mkdir(parents=True, exist_ok=True)
+            part = target.with_name(target.name + PART_SUFFIX)
+            shutil.copyfile(source, part)
+            part.replace(target)
+        return relative
+
+    def _data_url(self, url: str) -> str | None:
+        header, _, payload = url.partition(",")
+        mime = header[5:].split(";", 1)[0].lower()
+        extension = _IMAGE_EXTENSIONS.get(mime)
+        if extension is None or not header.endswith(";base64"):
+            return None
+        key = hashlib.sha256(url.encode()).hexdigest()
+        if key not in self._done:
+            self._done[key] = self._write_decoded(payload, extension)
+        return self._done[key]
+
+    def _write_decoded(self, payload: str, extension: str) -> str | None:
+        try:
+            content = base64.b64decode(payload, validate=True)
+        except (binascii.Error, ValueError):
+            return None
+        digest = hashlib.sha256(content).hexdigest()
+        relative = f"{INPUTS_DIR}/{digest[:16]}.{extension}"
+        target = self.run_dir / relative
+        if not target.is_file():
+            with atomic_write(target) as part:
+                part.write_bytes(content)
+        return relative
+
+
+def _when(value: str | None) -> str:
+    """An ISO or epoch timestamp from the journal, as local `YYYY-MM-DD HH:MM`."""
+    if not value:
+        return _MISSING
+    try:
+        moment = datetime.datetime.fromtimestamp(float(value)).astimezone()
+    except ValueError:
+        try:
+            moment = datetime.datetime.fromisoformat(value).astimezone()
+        except ValueError:
+            return value
+    return moment.strftime("%Y-%m-%d %H:%M")
+
+
+def _wall_time(value: str | None) -> str:
+    try:
+        return format_duration(float(value)) if value else _MISSING
+    except ValueError:
+        return value or _MISSING
+
+
+def _percent(value: str | None) -> str:
+    try:
+        return f"{float(value):.0%}" if value else _MISSING
+    except ValueError:
+        return value or _MISSING
