@@ -42,7 +42,7 @@ from typing import Any
 
 from chaos_figures import ChaosConfig, Figures, audit, render_markdown, render_text, write_markdown
 
-from runner.crashpoints import CRASH_POINTS
+from runner.engine.crashpoints import CRASH_POINTS
 from runner.simulator.process import fetch_ledger, spawn_server
 
 __all__ = ["main", "run_chaos"]

@@ -15,9 +15,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from runner.crashpoints import CRASH_POINTS
-from runner.store import JOURNAL_NAME, Store
-from runner.tasks import TaskRecord, TaskState
+from runner.core.tasks import TaskRecord, TaskState
+from runner.engine.crashpoints import CRASH_POINTS
+from runner.journal.store import JOURNAL_NAME, Store
 
 __all__ = ["ChaosConfig", "Figures", "audit", "render_markdown", "render_text", "write_markdown"]
 

@@ -4,7 +4,7 @@ For each video size, a `runner sim serve` (video_bytes = size) generates a few t
 fresh processes, one per measurement, fetch the same video URLs from that loopback server
 with 4 workers:
 
-- runner: the download pool's own fetch (`runner.downloads.fetch_video`: stream into a
+- runner: the download pool's own fetch (`runner.engine.downloads.fetch_video`: stream into a
   `VideoWriter`: `.part`, SHA-256, MP4 check, fsync, atomic rename), on the connection
   `runner run` opens (`runner.cli.wiring.open_connection`, which reads in bulk), with the
   pool's workers: 4 transfers at once, each with a worker behind it finishing (fsync,
@@ -49,10 +49,10 @@ import anyio
 import httpx
 
 from bench.processes import SIM_KEY, measure, peak_rss_kb, serve
-from runner.catalog import resolve_endpoint
 from runner.cli.wiring import SimOptions, open_connection
-from runner.downloads import HELD_BYTES_PER_TRANSFER, WORKERS_PER_TRANSFER, fetch_video
-from runner.results import VideoWriter
+from runner.core.catalog import resolve_endpoint
+from runner.engine.downloads import HELD_BYTES_PER_TRANSFER, WORKERS_PER_TRANSFER, fetch_video
+from runner.outputs.videos import VideoWriter
 
 __all__ = ["run_section"]
 

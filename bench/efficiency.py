@@ -35,14 +35,14 @@ from typing import Any
 import anyio
 import httpx
 
-from runner.catalog import ENDPOINTS, SIM_API_KEY
-from runner.client import DashScopeClient
-from runner.efficiency import makespan_lower_bound
-from runner.engineconfig import model_quotas
-from runner.scheduler import DEFAULT_QUEUE_AHEAD, Engine, EngineConfig
+from runner.api.client import DashScopeClient
+from runner.core.catalog import ENDPOINTS, SIM_API_KEY
+from runner.core.efficiency import makespan_lower_bound
+from runner.core.tasks import MediaRef, TaskSpec, TaskState, canonical_request, task_key
+from runner.engine import DEFAULT_QUEUE_AHEAD, Engine, EngineConfig
+from runner.journal.store import JOURNAL_NAME, Store
+from runner.planning.quotas import model_quotas
 from runner.simulator import SimConfig, create_app
-from runner.store import JOURNAL_NAME, Store
-from runner.tasks import MediaRef, TaskSpec, TaskState, canonical_request, task_key
 
 __all__ = ["QUOTA_MODELS", "Scenario", "matrix", "run_scenario", "sdk_gets", "specs"]
 

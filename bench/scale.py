@@ -29,12 +29,12 @@ import httpx
 from bench.efficiency import specs
 from bench.plan_scale import write_rows
 from bench.processes import measure, peak_rss_kb
-from runner.catalog import ENDPOINTS, SIM_API_KEY
-from runner.client import DashScopeClient
-from runner.scheduler import Engine, EngineConfig
+from runner.api.client import DashScopeClient
+from runner.core.catalog import ENDPOINTS, SIM_API_KEY
+from runner.engine import Engine, EngineConfig
+from runner.journal.store import JOURNAL_NAME, Store
+from runner.outputs.status_table import write_status_table
 from runner.simulator import SimConfig, create_app
-from runner.status_table import write_status_table
-from runner.store import JOURNAL_NAME, Store
 
 __all__ = ["run_section"]
 

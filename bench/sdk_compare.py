@@ -21,8 +21,8 @@ from typing import Any
 import yaml
 
 from bench.processes import Measured, measure, serve
-from runner.efficiency import makespan_lower_bound
-from runner.store import JOURNAL_NAME
+from runner.core.efficiency import makespan_lower_bound
+from runner.journal.store import JOURNAL_NAME
 
 __all__ = ["run_section"]
 

@@ -22,13 +22,14 @@ import httpx
 import looptime
 from starlette.applications import Starlette
 
-from runner.catalog import ENDPOINTS, SIM_API_KEY
-from runner.client import DashScopeClient, ResolvedInputs, build_create_body
-from runner.scheduler import Engine, EngineConfig
+from runner.api.client import DashScopeClient
+from runner.api.wire import ResolvedInputs, build_create_body
+from runner.core.catalog import ENDPOINTS, SIM_API_KEY
+from runner.core.tasks import MediaRef, RunSummary, TaskSpec, TaskState, canonical_request, task_key
+from runner.engine import Engine, EngineConfig
+from runner.journal.store import JOURNAL_NAME, Store
 from runner.simulator import LoopClock, SimConfig, canonical_sha256, create_app
 from runner.simulator.server import serve_in_thread
-from runner.store import JOURNAL_NAME, Store
-from runner.tasks import MediaRef, RunSummary, TaskSpec, TaskState, canonical_request, task_key
 
 __all__ = [
     "Batch",

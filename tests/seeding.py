@@ -12,8 +12,8 @@ import struct
 import zlib
 from pathlib import Path
 
-from runner.store import JOURNAL_NAME, Store
-from runner.tasks import MediaRef, TaskSpec, TaskState
+from runner.core.tasks import MediaRef, TaskSpec, TaskState
+from runner.journal.store import JOURNAL_NAME, Store
 
 __all__ = ["SIM_CLIP", "local_image", "make_png", "make_spec", "minimal_mp4", "seed_run", "video_bytes"]
 

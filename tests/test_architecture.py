@@ -1,16 +1,36 @@
-"""The import rules docs/architecture.md states: no cycles in the package, and a simulator that
-restates the wire on its own instead of importing the client's view of it."""
+"""The layers of docs/architecture.md, checked on the import graph: packages import only the
+layers below them, through the names each package's __init__ makes public; nothing imports
+in a circle; the simulator restates the wire on its own; no module grows past ~400 lines."""
 
 from __future__ import annotations
 
 import ast
+import importlib
 from pathlib import Path
 
 PACKAGE = Path(__file__).resolve().parent.parent / "runner"
+#: a package may import the packages of lower layers, never its own layer's or higher ones
+LAYERS = {
+    "core": 0,
+    "manifest": 1,
+    "api": 1,
+    "journal": 1,
+    "planning": 2,
+    "outputs": 2,
+    "engine": 3,
+    "cli": 4,
+}
+MAX_LINES = 420
 
 
 def _module_name(path: Path) -> str:
     return ".".join(path.relative_to(PACKAGE.parent).with_suffix("").parts).removesuffix(".__init__")
+
+
+def _package(module: str) -> str:
+    """The layer package of a module: `runner.engine.polling.poller` -> `engine`."""
+    parts = module.split(".")
+    return parts[1] if len(parts) > 1 else ""
 
 
 def _imports() -> dict[str, set[str]]:
@@ -54,6 +74,54 @@ def _cycle(graph: dict[str, set[str]]) -> list[str] | None:
     return None
 
 
+def _layer_violations(graph: dict[str, set[str]]) -> list[str]:
+    """Every import of a package's own layer or a higher one (the simulator stands apart)."""
+    found = []
+    for module, imported in graph.items():
+        source = _package(module)
+        for target in imported:
+            dest = _package(target)
+            if source == dest or source not in LAYERS or dest not in LAYERS:
+                continue
+            if LAYERS[dest] >= LAYERS[source]:
+                found.append(f"{module} imports {target}")
+    return sorted(found)
+
+
+def test_each_package_imports_only_the_layers_below_it() -> None:
+    """core ← manifest, api, journal ← planning, outputs ← engine ← cli, on a graph with edges."""
+    graph = _imports()
+    crossing = {(_package(m), _package(t)) for m, imported in graph.items() for t in imported}
+    assert {
+        ("engine", "api"),
+        ("outputs", "journal"),
+        ("planning", "manifest"),
+        ("cli", "engine"),
+    } <= crossing
+    assert _layer_violations(graph) == []
+
+
+def test_a_package_is_used_through_the_names_its_init_makes_public() -> None:
+    """Outside its own package, a layer is imported as `from runner.<layer> import name`, and
+    `name` is in that package's __all__: nothing reaches into another layer's modules."""
+    found = []
+    for path in PACKAGE.rglob("*.py"):
+        source = _package(_module_name(path))
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+            if not (isinstance(node, ast.ImportFrom) and node.module and node.module.startswith("runner.")):
+                continue
+            dest = _package(node.module)
+            if dest == source or dest not in LAYERS or dest == "cli":
+                continue
+            public = set(importlib.import_module(f"runner.{dest}").__all__)
+            names = {alias.name for alias in node.names}
+            if node.module != f"runner.{dest}" or not names <= public:
+                found.append(
+                    f"{_module_name(path)}: from {node.module} import {sorted(names - public) or names}"
+                )
+    assert found == []
+
+
 def test_the_package_outside_the_simulator_has_no_import_cycles() -> None:
     graph = {
         module: {m for m in imported if not m.startswith("runner.simulator")}
@@ -73,12 +141,24 @@ def test_the_simulator_imports_nothing_from_the_rest_of_the_package() -> None:
     assert {module: found for module, found in outside.items() if found} == {}
 
 
-def test_the_import_graph_sees_the_imports_the_rules_are_about() -> None:
-    """The two rules above would hold vacuously over an empty graph: the graph has real edges
-    (a module import, a submodule imported from its package), and a cycle is found when one exists."""
+def test_no_module_is_two_concepts_in_one_file() -> None:
+    """A module past ~400 lines is two concepts: it is split."""
+    long = {
+        str(p.relative_to(PACKAGE)): n
+        for p in PACKAGE.rglob("*.py")
+        if (n := len(p.read_text().splitlines())) > MAX_LINES
+    }
+    assert long == {}
+
+
+def test_the_rules_see_what_they_are_about() -> None:
+    """The rules above would hold vacuously over an empty graph: the graph has real edges, a
+    cycle is found when one exists, and an upward import is reported."""
     graph = _imports()
     assert "runner.cli.exitcodes" in graph["runner.cli.run"]  # from runner.cli.exitcodes import ...
     assert "runner.cli.plan" in graph["runner.cli"]  # from runner.cli import plan
     assert "runner.simulator.clock" in graph["runner.simulator.oss_routes"]
     assert _cycle({"a": {"b"}, "b": {"c"}, "c": {"a"}}) == ["a", "b", "c", "a"]
     assert _cycle({"a": {"b"}, "b": set()}) is None
+    upward = {"runner.core.tasks": {"runner.engine.engine"}, "runner.engine.lanes": {"runner.engine.config"}}
+    assert _layer_violations(upward) == ["runner.core.tasks imports runner.engine.engine"]

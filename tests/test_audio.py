@@ -10,8 +10,8 @@ from pathlib import Path
 import pytest
 from data.media_fixtures import mp3_cbr, mp3_xing, png, wav
 
-from runner.errors import ManifestError
-from runner.manifest import load_manifest
+from runner.core.errors import ManifestError
+from runner.manifest.loader import load_manifest
 
 FLASH = {"model": "wan2.6-i2v-flash"}
 

@@ -18,8 +18,8 @@ from loopback_sim import LoopbackSim, serve_sim
 from sim_helpers import make_png
 
 from runner.cli import main
-from runner.errors import ManifestError
-from runner.manifest import load_manifest
+from runner.core.errors import ManifestError
+from runner.manifest.loader import load_manifest
 
 CORPUS = Path(__file__).parent / "data" / "bad_manifests"
 

@@ -4,14 +4,14 @@ from __future__ import annotations
 
 import pytest
 
-from runner.catalog import (
+from runner.core.catalog import (
     MODELS,
     estimate_generation_s,
     get_model,
     price_per_second,
     resolve_endpoint,
 )
-from runner.errors import ConfigError
+from runner.core.errors import ConfigError
 
 
 def test_flash_prices_audio_and_silent() -> None:

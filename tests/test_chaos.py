@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from runner.crashpoints import CRASH_POINTS
+from runner.engine.crashpoints import CRASH_POINTS
 
 ROOT = Path(__file__).resolve().parent.parent
 

@@ -15,7 +15,7 @@ from click.testing import CliRunner
 from data.media_fixtures import png
 
 from runner.cli import main
-from runner.urlcheck import Kind, check_urls
+from runner.planning.urlcheck import Kind, check_urls
 
 _ROUTES = {  # path → (status, content type) for HEAD
     "/cat.png": (200, "image/png"),

@@ -13,9 +13,9 @@ from click.testing import CliRunner, Result
 from data.media_fixtures import png
 
 from runner.cli import main
-from runner.manifest import load_manifest, run_folder
-from runner.store import JOURNAL_NAME, Store
-from runner.tasks import TaskState
+from runner.core.tasks import TaskState
+from runner.journal.store import JOURNAL_NAME, Store
+from runner.manifest.loader import load_manifest, run_folder
 
 MANIFESTS = Path(__file__).resolve().parent.parent / "manifests"
 

@@ -9,8 +9,8 @@ import pytest
 from click.testing import CliRunner
 
 from runner.cli import main
-from runner.efficiency import server_seconds
-from runner.store import JOURNAL_NAME, Store
+from runner.core.efficiency import server_seconds
+from runner.journal.store import JOURNAL_NAME, Store
 
 DEMO = Path(__file__).resolve().parent.parent / "manifests" / "demo.yaml"
 FAST = ["--sim-time-scale", "0.002", "--no-progress"]
@@ -93,7 +93,7 @@ def test_cancel_refuses_the_embedded_simulator(tmp_path: Path) -> None:
 
 def test_run_writes_report_and_run_information(tmp_path: Path) -> None:
     """Every run ends with report.html and the run facts that `runner status` shows."""
-    from runner.store import Store
+    from runner.journal.store import Store
 
     manifest = Path(__file__).parent.parent / "manifests" / "demo.yaml"
     result = CliRunner().invoke(
@@ -138,7 +138,7 @@ def test_limits_above_the_quota_are_kept_with_a_warning(tmp_path: Path) -> None:
 
 def test_rerun_with_nothing_to_do_keeps_the_run_facts(tmp_path: Path) -> None:
     """A no-op re-run does not overwrite the wall time and start of the run that did the work."""
-    from runner.store import Store
+    from runner.journal.store import Store
 
     manifest = Path(__file__).parent.parent / "manifests" / "demo.yaml"
     args = ["run", str(manifest), "--out", str(tmp_path), "--sim-time-scale", "0.005", "--no-progress"]

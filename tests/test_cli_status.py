@@ -9,8 +9,8 @@ from click.testing import CliRunner
 from seeding import make_png, seed_run
 
 from runner.cli import main
-from runner.manifest import load_manifest, run_folder
-from runner.store import JOURNAL_NAME, Store
+from runner.journal.store import JOURNAL_NAME, Store
+from runner.manifest.loader import load_manifest, run_folder
 
 
 def _seeded(tmp_path: Path) -> Path:

@@ -8,15 +8,16 @@ from collections.abc import Callable
 import httpx
 import pytest
 
-from runner.client import DashScopeClient, ResolvedInputs
-from runner.errors import (
+from runner.api.client import DashScopeClient
+from runner.api.wire import ResolvedInputs
+from runner.core.errors import (
     AccountError,
     AmbiguousSubmitError,
     DownloadError,
     TaskRejectedError,
     TransientApiError,
 )
-from runner.tasks import MediaRef, TaskSpec
+from runner.core.tasks import MediaRef, TaskSpec
 
 KEY = "sk-test-secret-0123456789"
 BASE = "https://dashscope.example/api/v1"

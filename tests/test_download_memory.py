@@ -10,9 +10,9 @@ import anyio
 import pytest
 from engine_helpers import sim_client, spec
 
-from runner.client import ResolvedInputs
-from runner.downloads import HELD_BYTES_PER_TRANSFER, fetch_video
-from runner.results import VideoWriter
+from runner.api.wire import ResolvedInputs
+from runner.engine.downloads import HELD_BYTES_PER_TRANSFER, fetch_video
+from runner.outputs.videos import VideoWriter
 from runner.simulator import SimConfig, create_app
 from runner.simulator.clock import ManualClock
 

@@ -14,10 +14,10 @@ from engine_helpers import assert_folder_complete, make_specs, run_batch, sim_ap
 from seeding import minimal_mp4
 from sim_helpers import SimHarness, open_sim
 
-from runner.client import DashScopeClient
-from runner.downloads import fetch_video
-from runner.errors import DownloadError
-from runner.results import VideoFile, VideoWriter
+from runner.api.client import DashScopeClient
+from runner.core.errors import DownloadError
+from runner.engine.downloads import fetch_video
+from runner.outputs.videos import VideoFile, VideoWriter
 
 pytestmark = pytest.mark.anyio
 

@@ -11,8 +11,8 @@ from click.testing import CliRunner
 from engine_helpers import assert_own_videos, run_batch, sim_app, spec
 
 from runner.cli import main
-from runner.store import JOURNAL_NAME, Store
-from runner.tasks import TaskState
+from runner.core.tasks import TaskState
+from runner.journal.store import JOURNAL_NAME, Store
 
 MANIFEST = """
 name: edits

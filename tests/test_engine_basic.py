@@ -7,9 +7,9 @@ from pathlib import Path
 import pytest
 from engine_helpers import assert_folder_complete, local_png, make_specs, run_batch, sim_app, sim_client, spec
 
-from runner.catalog import ENDPOINTS
-from runner.scheduler import Engine, EngineConfig
-from runner.store import JOURNAL_NAME, Store
+from runner.core.catalog import ENDPOINTS
+from runner.engine import Engine, EngineConfig
+from runner.journal.store import JOURNAL_NAME, Store
 
 pytestmark = [pytest.mark.anyio, pytest.mark.virtual_time]
 

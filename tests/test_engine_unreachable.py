@@ -9,11 +9,11 @@ import httpx
 import pytest
 from engine_helpers import make_specs
 
-from runner.catalog import resolve_endpoint
-from runner.client import DashScopeClient
-from runner.scheduler import Engine, EngineConfig
-from runner.store import JOURNAL_NAME, Store
-from runner.tasks import TaskState
+from runner.api.client import DashScopeClient
+from runner.core.catalog import resolve_endpoint
+from runner.core.tasks import TaskState
+from runner.engine import Engine, EngineConfig
+from runner.journal.store import JOURNAL_NAME, Store
 
 
 def _closed_port() -> int:

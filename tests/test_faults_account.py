@@ -12,12 +12,12 @@ import pytest
 from engine_helpers import assert_folder_complete, make_specs, run_batch, sim_app, sim_client
 from starlette.applications import Starlette
 
-from runner.catalog import ENDPOINTS, SIM_API_KEY
 from runner.cli.run import exit_code
-from runner.scheduler import Engine, EngineConfig
+from runner.core.catalog import ENDPOINTS, SIM_API_KEY
+from runner.core.tasks import TaskState
+from runner.engine import Engine, EngineConfig
+from runner.journal.store import JOURNAL_NAME, Store
 from runner.simulator import Simulator
-from runner.store import JOURNAL_NAME, Store
-from runner.tasks import TaskState
 
 pytestmark = [pytest.mark.anyio, pytest.mark.virtual_time]
 

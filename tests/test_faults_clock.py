@@ -11,7 +11,7 @@ import anyio
 import pytest
 from engine_helpers import assert_folder_complete, make_specs, run_batch, sim_app
 
-from runner.ratelimit import AnyioClock
+from runner.engine.ratelimit import AnyioClock
 
 pytestmark = pytest.mark.anyio
 

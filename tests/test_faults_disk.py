@@ -18,10 +18,11 @@ import pytest
 from engine_helpers import assert_folder_complete, make_specs, run_batch, sim_app
 
 from runner.cli.run import exit_code
-from runner.errors import DownloadError, JournalFullError
-from runner.results import VideoWriter, write_sidecar
-from runner.store import JOURNAL_NAME, Store
-from runner.tasks import TaskState
+from runner.core.errors import DownloadError, JournalFullError
+from runner.core.tasks import TaskState
+from runner.journal.store import JOURNAL_NAME, Store
+from runner.outputs.sidecars import write_sidecar
+from runner.outputs.videos import VideoWriter
 
 TASKS = 10
 

@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 from loopback_sim import run_cli, serve_sim
 
-from runner.store import LOCK_NAME
+from runner.journal.file import LOCK_NAME
 
 pytestmark = pytest.mark.slow
 

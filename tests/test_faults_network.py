@@ -11,8 +11,8 @@ import pytest
 from engine_helpers import Batch, assert_folder_complete, make_specs, run_batch, sim_app, spec
 from starlette.applications import Starlette
 
-from runner.store import JOURNAL_NAME, Store
-from runner.tasks import TaskState
+from runner.core.tasks import TaskState
+from runner.journal.store import JOURNAL_NAME, Store
 
 pytestmark = [pytest.mark.anyio, pytest.mark.virtual_time]
 

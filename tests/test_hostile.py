@@ -11,12 +11,13 @@ import pytest
 from click.testing import CliRunner
 from engine_helpers import assert_own_videos, make_specs, paid_twice, run_batch, sim_app, spec
 
+from runner.api.client import DashScopeClient
+from runner.api.wire import ResolvedInputs
 from runner.cli import main
 from runner.cli.logs import Redactor
-from runner.client import DashScopeClient, ResolvedInputs
-from runner.errors import AmbiguousSubmitError, DownloadError, TaskRejectedError
-from runner.store import JOURNAL_NAME, Store
-from runner.tasks import MediaRef, TaskSpec, TaskState
+from runner.core.errors import AmbiguousSubmitError, DownloadError, TaskRejectedError
+from runner.core.tasks import MediaRef, TaskSpec, TaskState
+from runner.journal.store import JOURNAL_NAME, Store
 
 BASE = "https://dashscope.example/api/v1"
 ESC = "\x1b"

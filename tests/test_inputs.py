@@ -12,13 +12,12 @@ import pytest
 from engine_helpers import SIM_BASE, local_png, run_batch, sim_app
 from test_uploads import audio_ref, with_media
 
-from runner.catalog import SIM_API_KEY
-from runner.client import DashScopeClient
-from runner.errors import InputFileError
-from runner.inputs import carrier, resolve_inputs
-from runner.store import JOURNAL_NAME, Store
-from runner.tasks import MediaRef
-from runner.uploads import DATA_URL_MAX, AssetUploader, UploadSettings
+from runner.api.client import DashScopeClient
+from runner.core.catalog import SIM_API_KEY
+from runner.core.errors import InputFileError
+from runner.core.tasks import MediaRef
+from runner.engine.uploads import DATA_URL_MAX, AssetUploader, UploadSettings, carrier, resolve_inputs
+from runner.journal.store import JOURNAL_NAME, Store
 
 pytestmark = pytest.mark.anyio
 

@@ -8,15 +8,16 @@ from typing import Any
 import pytest
 from engine_helpers import make_specs, run_batch, sim_app, spec
 
-from runner.catalog import ENDPOINTS
-from runner.costs import reserved_cost
-from runner.efficiency import makespan_lower_bound
-from runner.engineconfig import EngineConfig, Quota, model_quotas
-from runner.lanes import Lanes
-from runner.limits import Limits
-from runner.ratelimit import AnyioClock
-from runner.runstats import RunStats, build_summary
-from runner.store import JOURNAL_NAME, Store
+from runner.core.catalog import ENDPOINTS
+from runner.core.costs import reserved_cost
+from runner.core.efficiency import makespan_lower_bound
+from runner.engine.config import EngineConfig
+from runner.engine.lanes import Lanes
+from runner.engine.ratelimit import AnyioClock
+from runner.engine.runstats import RunStats, build_summary
+from runner.journal.store import JOURNAL_NAME, Store
+from runner.manifest.limits import Limits
+from runner.planning.quotas import Quota, model_quotas
 
 FAST, SLOW = "wan2.6-i2v-flash", "wan2.2-i2v-flash"  # 5/s with 5 at once; 2/s with 2 at once
 

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import pytest
 
-from runner.errors import InvalidTransitionError
-from runner.lifecycle import Event, advance, can_advance
-from runner.tasks import TERMINAL_STATES, TaskState
+from runner.core.errors import InvalidTransitionError
+from runner.core.lifecycle import Event, advance, can_advance
+from runner.core.tasks import TERMINAL_STATES, TaskState
 
 
 def test_happy_path_reaches_done() -> None:

@@ -9,10 +9,10 @@ from pathlib import Path
 import pytest
 from data.media_fixtures import jpeg, png
 
-from runner.errors import ManifestError
-from runner.limits import ModelLimits
-from runner.manifest import Limits, load_manifest, run_folder
-from runner.tasks import task_key
+from runner.core.errors import ManifestError
+from runner.core.tasks import task_key
+from runner.manifest.limits import ModelLimits
+from runner.manifest.loader import Limits, load_manifest, run_folder
 
 TODAY = datetime.date(2026, 3, 14)
 

@@ -9,9 +9,9 @@ from pathlib import Path
 import pytest
 from data.media_fixtures import bmp, mp3_cbr, png, wav
 
-from runner.errors import ManifestError
-from runner.manifest import load_manifest
-from runner.readers import MAX_YAML_BYTES
+from runner.core.errors import ManifestError
+from runner.manifest.loader import load_manifest
+from runner.manifest.readers import MAX_YAML_BYTES
 
 FLASH = {"model": "wan2.6-i2v-flash"}
 

@@ -10,8 +10,8 @@ from data.media_fixtures import png
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from runner.manifest import load_manifest
-from runner.templates import is_safe_id, placeholders, slugify
+from runner.manifest.loader import load_manifest
+from runner.manifest.templates import is_safe_id, placeholders, slugify
 
 FLASH = {"model": "wan2.6-i2v-flash"}
 

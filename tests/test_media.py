@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 from data.media_fixtures import bmp, jpeg, mp3_cbr, mp3_xing, png, wav, webp_vp8, webp_vp8l, webp_vp8x
 
-from runner.media import (
+from runner.manifest.media import (
     MediaCache,
     MediaFormatError,
     audio_duration_s,

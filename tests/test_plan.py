@@ -4,10 +4,11 @@ from __future__ import annotations
 
 import pytest
 
-from runner.catalog import ENDPOINTS
-from runner.limits import Limits, ModelLimits
-from runner.plan import Disposition, build_plan, task_cost
-from runner.tasks import MediaRef, ParamValue, TaskRecord, TaskSpec, TaskState
+from runner.core.catalog import ENDPOINTS
+from runner.core.costs import task_cost
+from runner.core.tasks import MediaRef, ParamValue, TaskRecord, TaskSpec, TaskState
+from runner.manifest.limits import Limits, ModelLimits
+from runner.planning.plan import Disposition, build_plan
 
 SIM = ENDPOINTS["sim"]
 BEIJING = ENDPOINTS["beijing"]

@@ -9,12 +9,12 @@ from pathlib import Path
 import pytest
 from engine_helpers import make_specs, run_batch, sim_app
 
-from runner.efficiency import makespan_lower_bound
-from runner.estimates import ClockMap, Durations
-from runner.lifecycle import Event
-from runner.polltiming import PollTiming
-from runner.status_table import CSV_NAME
-from runner.store import JOURNAL_NAME, Store
+from runner.core.efficiency import makespan_lower_bound
+from runner.core.lifecycle import Event
+from runner.engine.polling.estimates import ClockMap, Durations
+from runner.engine.polling.timing import PollTiming
+from runner.journal.store import JOURNAL_NAME, Store
+from runner.outputs.status_table import CSV_NAME
 
 SHAPE = ("wan2.6-i2v-flash", "720P", 5)
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from runner.ratelimit import Aimd, Gcra, Pacer
+from runner.engine.ratelimit import Aimd, Gcra, Pacer
 
 
 class FakeClock:

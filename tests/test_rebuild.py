@@ -19,8 +19,8 @@ from engine_helpers import (
 )
 
 from runner.cli import main
-from runner.rebuild import rebuild_journal
-from runner.store import JOURNAL_NAME, Store
+from runner.engine.rebuild import rebuild_journal
+from runner.journal.store import JOURNAL_NAME, Store
 
 MANIFEST = Path(__file__).resolve().parent.parent / "manifests" / "demo.yaml"
 FAST = ["--sim-time-scale", "0.002", "--no-progress"]

@@ -20,12 +20,12 @@ from engine_helpers import (
 )
 
 from runner.cli.status import status_data
-from runner.lifecycle import Event
-from runner.reconcile import Candidate, Claim, Decision, Echo, Verdict, decide
-from runner.report import report_data
-from runner.results import render_summary
-from runner.store import JOURNAL_NAME, Store
-from runner.tasks import TaskSpec
+from runner.core.lifecycle import Event
+from runner.core.tasks import TaskSpec
+from runner.engine.reconciliation.evidence import Candidate, Claim, Decision, Echo, Verdict, decide
+from runner.journal.store import JOURNAL_NAME, Store
+from runner.outputs.report import report_data
+from runner.outputs.summary import render_summary
 
 pytestmark = [pytest.mark.anyio, pytest.mark.virtual_time]
 

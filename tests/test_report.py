@@ -1,4 +1,4 @@
-"""The HTML report: self-contained, escaped, relative paths, inputs copied once (runner.report)."""
+"""The HTML report: self-contained, escaped, relative paths, inputs copied once (runner.outputs.report)."""
 
 from __future__ import annotations
 
@@ -9,9 +9,9 @@ from typing import Any
 
 from seeding import seed_run
 
-from runner.report import report_data, script_safe_json, write_report
-from runner.results import INPUTS_DIR
-from runner.store import JOURNAL_NAME, Store
+from runner.journal.store import JOURNAL_NAME, Store
+from runner.outputs.report import report_data, script_safe_json, write_report
+from runner.outputs.videos import INPUTS_DIR
 
 
 def _embedded(page: str) -> dict[str, Any]:

@@ -11,9 +11,9 @@ from typing import Any
 import pytest
 from seeding import SIM_CLIP, make_spec, seed_run
 
-from runner.report import write_report
-from runner.store import JOURNAL_NAME, Store
-from runner.tasks import MediaRef
+from runner.core.tasks import MediaRef
+from runner.journal.store import JOURNAL_NAME, Store
+from runner.outputs.report import write_report
 
 CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
 CHROMEDRIVER = shutil.which("chromedriver") or "/usr/bin/chromedriver"

@@ -1,4 +1,4 @@
-"""Videos, sidecars, the status table and the run summary (runner.results, runner.status_table)."""
+"""Videos, sidecars, the status table and the run summary (runner.outputs)."""
 
 from __future__ import annotations
 
@@ -13,18 +13,14 @@ import pandas as pd
 import pytest
 from seeding import local_image, make_spec, minimal_mp4, seed_run
 
-from runner.errors import DownloadError
-from runner.lifecycle import Event
-from runner.results import (
-    VideoWriter,
-    remove_stale_parts,
-    render_summary,
-    write_sidecar,
-    write_status_table,
-)
-from runner.status_table import refresh_status_table
-from runner.store import JOURNAL_NAME, Store
-from runner.tasks import MediaRef, RunSummary, TaskState
+from runner.core.errors import DownloadError
+from runner.core.lifecycle import Event
+from runner.core.tasks import MediaRef, RunSummary, TaskState
+from runner.journal.store import JOURNAL_NAME, Store
+from runner.outputs.sidecars import write_sidecar
+from runner.outputs.status_table import refresh_status_table, write_status_table
+from runner.outputs.summary import render_summary
+from runner.outputs.videos import VideoWriter, remove_stale_parts
 
 
 def _write_all(writer: VideoWriter, data: bytes, step: int = 7) -> None:

@@ -8,10 +8,10 @@ import pytest
 from click.testing import CliRunner
 
 from runner.cli import main
+from runner.core.tasks import TaskState
+from runner.journal.store import JOURNAL_NAME, Store
 from runner.simulator import SimConfig, create_app
 from runner.simulator.server import serve_in_thread
-from runner.store import JOURNAL_NAME, Store
-from runner.tasks import TaskState
 
 
 @pytest.mark.slow

@@ -18,11 +18,11 @@ from typing import Any
 
 import pytest
 
-from runner.catalog import SIM_API_KEY
-from runner.crashpoints import CRASH_POINTS
+from runner.core.catalog import SIM_API_KEY
+from runner.core.tasks import TaskState
+from runner.engine.crashpoints import CRASH_POINTS
+from runner.journal.store import JOURNAL_NAME, Store
 from runner.simulator.process import fetch_ledger, spawn_server
-from runner.store import JOURNAL_NAME, Store
-from runner.tasks import TaskState
 
 pytestmark = pytest.mark.slow
 

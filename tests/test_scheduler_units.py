@@ -9,11 +9,11 @@ import sys
 import pytest
 from engine_helpers import spec
 
-from runner.catalog import ENDPOINTS
-from runner.costs import actual_cost, reserved_cost
-from runner.efficiency import efficiency, makespan_lower_bound, server_seconds
-from runner.estimates import ClockMap, Durations
-from runner.runstats import is_retryable
+from runner.core.catalog import ENDPOINTS
+from runner.core.costs import actual_cost, reserved_cost
+from runner.core.efficiency import efficiency, makespan_lower_bound, server_seconds
+from runner.engine.polling.estimates import ClockMap, Durations
+from runner.engine.runstats import is_retryable
 
 
 def test_lower_bound_is_area_bound_when_concurrency_limited() -> None:
@@ -103,7 +103,7 @@ def test_retryable_codes(code: str | None, expected: bool) -> None:
 def test_crash_point_exits_137_on_the_nth_hit() -> None:
     """RUNNER_CRASH_AT/RUNNER_CRASH_AFTER kill the process at that boundary's N-th visit."""
     code = (
-        "from runner.crashpoints import crash_point\n"
+        "from runner.engine.crashpoints import crash_point\n"
         "for i in range(5):\n    print(i, flush=True)\n    crash_point('mid_poll')\n"
     )
     env = {**os.environ, "RUNNER_CRASH_AT": "mid_poll", "RUNNER_CRASH_AFTER": "3"}

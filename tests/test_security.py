@@ -20,12 +20,13 @@ import pytest
 from click.testing import CliRunner
 from loopback_sim import LoopbackSim, run_cli, serve_sim
 
+from runner.api.client import DashScopeClient
+from runner.api.wire import ResolvedInputs
 from runner.cli import main
 from runner.cli.logs import Redactor
-from runner.client import DashScopeClient, ResolvedInputs
-from runner.errors import AccountError
-from runner.store import JOURNAL_NAME, Store
-from runner.tasks import MediaRef, TaskSpec, TaskState
+from runner.core.errors import AccountError
+from runner.core.tasks import MediaRef, TaskSpec, TaskState
+from runner.journal.store import JOURNAL_NAME, Store
 
 KEY = "sk-SECRET-7c1e4b9d2a6f8e3b"
 WRONG_KEY = "sk-WRONG-5d3a9f1c7b2e4a6d"

@@ -8,10 +8,12 @@ from pathlib import Path
 
 import pytest
 
-from runner.errors import InvalidTransitionError, JournalDamagedError, StoreError
-from runner.lifecycle import Event
-from runner.store import SCHEMA_VERSION, Asset, Store, Superseded
-from runner.tasks import MediaRef, TaskSpec, TaskState, task_key
+from runner.core.errors import InvalidTransitionError, JournalDamagedError, StoreError
+from runner.core.lifecycle import Event
+from runner.core.tasks import MediaRef, TaskSpec, TaskState, task_key
+from runner.journal.file import SCHEMA_VERSION
+from runner.journal.rows import Asset, Superseded
+from runner.journal.store import Store
 
 
 def make_spec(task_id: str, prompt: str = "a cat") -> TaskSpec:

@@ -15,14 +15,15 @@ from click.testing import CliRunner
 from engine_helpers import SIM_BASE, local_png, run_batch, sim_app
 from test_audio import tone_wav
 
-from runner.catalog import SIM_API_KEY
+from runner.api.client import DashScopeClient
 from runner.cli import main
-from runner.client import DashScopeClient
+from runner.core.catalog import SIM_API_KEY
+from runner.core.tasks import MediaRef, TaskSpec, TaskState, canonical_request, task_key
+from runner.engine.uploads import OSS_LIFETIME_S, AssetUploader, UploadSettings
+from runner.journal.rows import Asset
+from runner.journal.store import JOURNAL_NAME, Store
 from runner.simulator import SimConfig, create_app
 from runner.simulator.clock import ManualClock
-from runner.store import JOURNAL_NAME, Asset, Store
-from runner.tasks import MediaRef, TaskSpec, TaskState, canonical_request, task_key
-from runner.uploads import OSS_LIFETIME_S, AssetUploader, UploadSettings
 
 pytestmark = pytest.mark.anyio
 

@@ -10,9 +10,10 @@ import httpx
 import pytest
 from engine_helpers import spec
 
-from runner.client import DashScopeClient, ResolvedInputs
-from runner.errors import AccountError, TaskRejectedError, TransientApiError
-from runner.oss import POLICY_EXPIRED, UploadPolicy, parse_policy
+from runner.api.client import DashScopeClient
+from runner.api.oss import POLICY_EXPIRED, UploadPolicy, parse_policy
+from runner.api.wire import ResolvedInputs
+from runner.core.errors import AccountError, TaskRejectedError, TransientApiError
 
 pytestmark = pytest.mark.anyio
 

@@ -19,128 +19,45 @@ from __future__ import annotations
 
 import json
 import logging
-import re
 from collections.abc import AsyncIterator, Mapping
 from contextlib import asynccontextmanager
-from dataclasses import dataclass
 from typing import Any, Final
 from urllib.parse import urlsplit
 
 import httpx
 
+from runner.api.oss import UPLOAD_PATH, UploadPolicy, form_upload, parse_policy
 from runner.api.refusals import classify_error, error_code, error_request_id, json_or_raise, maybe_processed
-from runner.core.errors import (
+from runner.api.wire import (
+    ListedTask,
+    ListPage,
+    ResolvedInputs,
+    Submitted,
+    TaskStatus,
+    VideoStream,
+    build_create_body,
+    int_or,
+    is_task_id,
+    listed_task,
+    needs_oss_resolve,
+    opt_str,
+)
+from runner.core import (
     AccountError,
     AmbiguousSubmitError,
     DownloadError,
     ListRefusedError,
     TaskRejectedError,
+    TaskSpec,
     TransientApiError,
 )
-from runner.api.oss import UPLOAD_PATH, UploadPolicy, form_upload, parse_policy
-from runner.core.tasks import TaskSpec
 
 log = logging.getLogger(__name__)
 
-__all__ = [
-    "CREATE_PATH",
-    "DashScopeClient",
-    "ListPage",
-    "ListedTask",
-    "ResolvedInputs",
-    "Submitted",
-    "TaskStatus",
-    "VideoStream",
-    "build_create_body",
-    "is_task_id",
-    "needs_oss_resolve",
-]
+__all__ = ["CREATE_PATH", "DashScopeClient"]
 
 CREATE_PATH: Final = "services/aigc/video-generation/video-synthesis"
-_TASK_ID: Final = re.compile(r"[A-Za-z0-9][A-Za-z0-9_-]{0,127}")
 OSS_RESOLVE_HEADER: Final = "X-DashScope-OssResourceResolve"
-
-
-@dataclass(frozen=True, slots=True)
-class VideoStream:
-    """An open video download: where its bytes begin in the video, the video's size, the bytes."""
-
-    offset: int
-    size: int | None  #: the whole video's size (Content-Length, or a range's total), if announced
-    chunks: AsyncIterator[bytes]
-
-
-@dataclass(frozen=True, slots=True)
-class ResolvedInputs:
-    """The media URLs as they go on the wire (local files already data: or oss:// URLs)."""
-
-    img_url: str
-    audio_url: str | None = None
-
-
-@dataclass(frozen=True, slots=True)
-class Submitted:
-    """A create request the server accepted."""
-
-    task_id: str
-    request_id: str | None
-    status: str
-
-
-@dataclass(frozen=True, slots=True)
-class TaskStatus:
-    """What GET /tasks/{id} says about one task."""
-
-    task_id: str
-    status: str  #: PENDING, RUNNING, SUCCEEDED, FAILED, CANCELED or UNKNOWN
-    request_id: str | None = None
-    submit_time: str | None = None  #: server clock, "YYYY-MM-DD HH:MM:SS.mmm", no zone
-    scheduled_time: str | None = None
-    end_time: str | None = None
-    video_url: str | None = None
-    usage: dict[str, Any] | None = None
-    orig_prompt: str | None = None
-    actual_prompt: str | None = None
-    code: str | None = None
-    message: str | None = None
-
-
-@dataclass(frozen=True, slots=True)
-class ListedTask:
-    """One row of the task list (GET /tasks): times are epoch milliseconds."""
-
-    task_id: str
-    status: str
-    model_name: str | None
-    gmt_create_ms: int | None
-    request_id: str | None
-
-
-@dataclass(frozen=True, slots=True)
-class ListPage:
-    """One page of the task list."""
-
-    tasks: tuple[ListedTask, ...]
-    page_no: int
-    total_page: int
-    total: int
-
-
-def build_create_body(spec: TaskSpec, inputs: ResolvedInputs) -> dict[str, Any]:
-    """The JSON body of a create request for `spec` (reference §2.1)."""
-    body_input: dict[str, Any] = {"img_url": inputs.img_url}
-    if spec.prompt is not None:
-        body_input["prompt"] = spec.prompt
-    if spec.negative_prompt is not None:
-        body_input["negative_prompt"] = spec.negative_prompt
-    if inputs.audio_url is not None:
-        body_input["audio_url"] = inputs.audio_url
-    return {"model": spec.model, "input": body_input, "parameters": dict(spec.parameters)}
-
-
-def needs_oss_resolve(inputs: ResolvedInputs) -> bool:
-    """True when the body references temporary storage: the service reads oss:// only when told to."""
-    return any(url is not None and url.startswith("oss://") for url in (inputs.img_url, inputs.audio_url))
 
 
 class DashScopeClient:
@@ -210,16 +127,16 @@ class DashScopeClient:
         return TaskStatus(
             task_id=str(output.get("task_id") or task_id),
             status=str(output.get("task_status") or "UNKNOWN"),
-            request_id=_opt_str(data.get("request_id")),
-            submit_time=_opt_str(output.get("submit_time")),
-            scheduled_time=_opt_str(output.get("scheduled_time")),
-            end_time=_opt_str(output.get("end_time")),
-            video_url=_opt_str(output.get("video_url")),
+            request_id=opt_str(data.get("request_id")),
+            submit_time=opt_str(output.get("submit_time")),
+            scheduled_time=opt_str(output.get("scheduled_time")),
+            end_time=opt_str(output.get("end_time")),
+            video_url=opt_str(output.get("video_url")),
             usage=usage if isinstance(usage, dict) else None,
-            orig_prompt=_opt_str(output.get("orig_prompt")),
-            actual_prompt=_opt_str(output.get("actual_prompt")),
-            code=_opt_str(output.get("code")),
-            message=_opt_str(output.get("message")),
+            orig_prompt=opt_str(output.get("orig_prompt")),
+            actual_prompt=opt_str(output.get("actual_prompt")),
+            code=opt_str(output.get("code")),
+            message=opt_str(output.get("message")),
         )
 
     async def list_tasks(
@@ -253,13 +170,13 @@ class DashScopeClient:
             raise ListRefusedError(msg, status_code=403, code=error.code) from None
         rows = data.get("data") or []
         tasks = tuple(
-            _listed(row) for row in rows if isinstance(row, dict) and is_task_id(str(row.get("task_id")))
+            listed_task(row) for row in rows if isinstance(row, dict) and is_task_id(str(row.get("task_id")))
         )
         return ListPage(
             tasks=tasks,
-            page_no=_int(data.get("page_no"), page_no),
-            total_page=_int(data.get("total_page"), 1),
-            total=_int(data.get("total"), len(tasks)),
+            page_no=int_or(data.get("page_no"), page_no),
+            total_page=int_or(data.get("total_page"), 1),
+            total=int_or(data.get("total"), len(tasks)),
         )
 
     async def iter_tasks(self, **filters: Any) -> AsyncIterator[ListedTask]:
@@ -347,11 +264,6 @@ async def _chunks(response: httpx.Response, where: str) -> AsyncIterator[bytes]:
         raise DownloadError(f"Downloading {where} broke off ({_name(exc)}).") from None
 
 
-def is_task_id(text: str) -> bool:
-    """Whether `text` can be a DashScope task id: a UUID-like word, never a path."""
-    return _TASK_ID.fullmatch(text) is not None
-
-
 def _check_task_id(task_id: str) -> None:
     if not is_task_id(task_id):
         raise TaskRejectedError(f"{task_id!r} is not a DashScope task id; it is not sent anywhere.")
@@ -381,17 +293,6 @@ def _created(response: httpx.Response) -> dict[str, Any] | None:
     return output
 
 
-def _listed(row: Mapping[str, Any]) -> ListedTask:
-    created = row.get("gmt_create")
-    return ListedTask(
-        task_id=str(row["task_id"]),
-        status=str(row.get("status") or row.get("task_status") or "UNKNOWN"),
-        model_name=_opt_str(row.get("model_name")),
-        gmt_create_ms=int(created) if isinstance(created, int | float) else None,
-        request_id=_opt_str(row.get("request_id")),
-    )
-
-
 def _content_range(response: httpx.Response, where: str, start: int) -> tuple[int, int | None]:
     """(offset, whole size) from a 206's `Content-Range: bytes a-b/total`; DownloadError unless a == start."""
     value = response.headers.get("content-range", "")
@@ -415,17 +316,6 @@ def _content_length(response: httpx.Response) -> int | None:
 def _safe_url(url: str) -> str:
     """The URL without its query string: signed URLs carry credentials-like signatures."""
     return url.split("?", 1)[0]
-
-
-def _opt_str(value: Any) -> str | None:
-    return None if value is None or value == "" else str(value)
-
-
-def _int(value: Any, default: int) -> int:
-    try:
-        return int(value)
-    except (TypeError, ValueError):
-        return default
 
 
 def _name(exc: BaseException) -> str:

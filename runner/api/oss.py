@@ -20,7 +20,7 @@ from typing import Any, Final
 
 import httpx
 
-from runner.core.errors import ApiError, TaskRejectedError, TransientApiError
+from runner.core import ApiError, TaskRejectedError, TransientApiError
 
 __all__ = ["POLICY_EXPIRED", "UPLOAD_PATH", "UploadPolicy", "form_upload", "parse_policy"]
 

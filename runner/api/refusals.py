@@ -14,7 +14,7 @@ from typing import Any, Final
 
 import httpx
 
-from runner.core.errors import AccountError, ApiError, TaskRejectedError, TransientApiError
+from runner.core import AccountError, ApiError, TaskRejectedError, TransientApiError
 
 __all__ = ["classify_error", "error_code", "error_request_id", "json_or_raise", "maybe_processed"]
 

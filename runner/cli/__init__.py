@@ -15,7 +15,7 @@ import click
 from runner.cli import plan, report, run, sim, status
 from runner.cli.exitcodes import EXIT_ACCOUNT, EXIT_USAGE
 from runner.cli.terminal import terminal_safe
-from runner.core.errors import AccountError, RunnerError
+from runner.core import AccountError, RunnerError
 
 __all__ = ["main"]
 

@@ -14,10 +14,9 @@ import logging
 from pathlib import Path
 from typing import Final
 
-from runner.core.catalog import Endpoint, resolve_endpoint
-from runner.core.errors import ConfigError
-from runner.engine.rebuild import sidecar_endpoint
-from runner.journal.store import ENDPOINT_META, Store
+from runner.core import ConfigError, Endpoint, resolve_endpoint
+from runner.engine import sidecar_endpoint
+from runner.journal import ENDPOINT_META, Store
 
 __all__ = ["check_owner", "check_sidecars", "claim_folder", "foreign_owner"]
 

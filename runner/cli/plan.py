@@ -20,14 +20,20 @@ from rich.console import Console
 from rich.table import Table
 from rich.text import Text
 
-from runner.core.catalog import Endpoint, resolve_endpoint
 from runner.cli.ownership import foreign_owner
 from runner.cli.terminal import terminal_safe
-from runner.manifest.loader import Manifest, load_manifest, run_folder
-from runner.planning.plan import Disposition, Plan, build_plan, disposition_counts
-from runner.journal.store import JOURNAL_NAME, Store
-from runner.core.tasks import TaskRecord
-from runner.planning.urlcheck import UrlCheck, check_urls, remote_urls
+from runner.core import Endpoint, TaskRecord, resolve_endpoint
+from runner.journal import JOURNAL_NAME, Store
+from runner.manifest import Manifest, load_manifest, run_folder
+from runner.planning import (
+    Disposition,
+    Plan,
+    UrlCheck,
+    build_plan,
+    check_urls,
+    disposition_counts,
+    remote_urls,
+)
 
 __all__ = ["COMMANDS", "format_duration", "load_from_options", "manifest_options", "plan"]
 

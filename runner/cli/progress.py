@@ -15,8 +15,8 @@ from rich.live import Live
 from rich.progress_bar import ProgressBar
 from rich.text import Text
 
-from runner.engine.runstats import Snapshot
-from runner.core.tasks import TERMINAL_STATES, TaskState
+from runner.core import TERMINAL_STATES, TaskState
+from runner.engine import Snapshot
 
 __all__ = ["describe", "show_progress"]
 

@@ -7,8 +7,8 @@ from pathlib import Path
 import click
 
 from runner.cli.status import find_run_folder, open_journal, run_folder_options
-from runner.outputs.report import PROBLEM_STATES, write_report
-from runner.core.tasks import TaskState
+from runner.core import TaskState
+from runner.outputs import PROBLEM_STATES, write_report
 
 __all__ = ["COMMANDS", "report"]
 

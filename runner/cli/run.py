@@ -19,7 +19,6 @@ import anyio
 import click
 from rich.console import Console
 
-from runner.core.catalog import Endpoint, resolve_endpoint
 from runner.cli.exitcodes import EXIT_ACCOUNT, EXIT_FAILED_TASKS, EXIT_OK, EXIT_STOPPED
 from runner.cli.interrupts import Interrupts
 from runner.cli.logs import run_logging
@@ -34,20 +33,32 @@ from runner.cli.wiring import (
     open_connection,
     resolve_api_key,
 )
-from runner.outputs.edits import describe_edits, keep_earlier_videos
-from runner.engine.config import Quota, catalogue_quota, model_quotas
-from runner.core.errors import AccountError, ApiError, ConfigError, JournalDamagedError, TaskRejectedError
-from runner.journal.file import set_aside_damaged
-from runner.core.lifecycle import Event
-from runner.manifest.loader import Manifest, run_folder
-from runner.engine.ratelimit import Pacer
-from runner.engine.rebuild import has_earlier_run, rebuild_journal
-from runner.outputs.report import write_report
-from runner.outputs.videos import render_summary
-from runner.engine.engine import DEFAULT_QUEUE_AHEAD, Engine, EngineConfig
-from runner.journal.store import JOURNAL_NAME, Store
-from runner.core.tasks import TERMINAL_STATES, RunSummary, TaskState
-from runner.engine.uploads import UploadSettings
+from runner.core import (
+    TERMINAL_STATES,
+    AccountError,
+    ApiError,
+    ConfigError,
+    Endpoint,
+    Event,
+    JournalDamagedError,
+    RunSummary,
+    TaskRejectedError,
+    TaskState,
+    resolve_endpoint,
+)
+from runner.engine import (
+    DEFAULT_QUEUE_AHEAD,
+    Engine,
+    EngineConfig,
+    Pacer,
+    UploadSettings,
+    has_earlier_run,
+    rebuild_journal,
+)
+from runner.journal import JOURNAL_NAME, Store, set_aside_damaged
+from runner.manifest import Manifest, run_folder
+from runner.outputs import describe_edits, keep_earlier_videos, render_summary, write_report
+from runner.planning import Quota, catalogue_quota, model_quotas
 
 __all__ = ["COMMANDS", "cancel", "exit_code", "run"]
 

@@ -18,12 +18,9 @@ from rich.table import Table
 from rich.text import Text
 
 from runner.cli.terminal import terminal_safe_data
-from runner.core.errors import ConfigError
-from runner.outputs.report import META_NAMES, PROBLEM_STATES, run_header
-from runner.outputs.status_table import status_rows
-from runner.journal.store import JOURNAL_NAME, Store
-from runner.core.tasks import TaskRecord, TaskState
-from runner.outputs.verify import video_problem
+from runner.core import ConfigError, TaskRecord, TaskState
+from runner.journal import JOURNAL_NAME, Store
+from runner.outputs import META_NAMES, PROBLEM_STATES, run_header, status_rows, video_problem
 
 __all__ = ["COMMANDS", "find_run_folder", "run_folder_options", "status", "status_data"]
 
@@ -79,7 +76,7 @@ def find_run_folder(target: Path, out: Path, name: str | None = None, model: str
         return target
     if target.suffix.lower() in MANIFEST_SUFFIXES and target.is_file():
         from runner.cli.plan import load_from_options  # the manifest machinery, only when needed
-        from runner.manifest.loader import run_folder
+        from runner.manifest import run_folder
 
         manifest = load_from_options(target, {"name": name, "model": model})
         return run_folder(manifest, out)

@@ -18,9 +18,8 @@ from urllib.parse import urlsplit
 
 import httpx
 
-from runner.core.catalog import SIM_API_KEY, Endpoint
-from runner.api.client import DashScopeClient
-from runner.core.errors import ConfigError
+from runner.api import DashScopeClient
+from runner.core import SIM_API_KEY, ConfigError, Endpoint
 
 __all__ = [
     "DEFAULT_SIM_TIME_SCALE",

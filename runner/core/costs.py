@@ -1,7 +1,7 @@
-"""What a task costs: the reservation before it runs and the bill from its actual usage.
+"""What a task costs: the estimate, the reservation before it runs, the bill from its usage.
 
 Prices come from the catalogue (per output second, by model, resolution tier, region
-and, for wan2.6-i2v-flash, audio on or off); failed tasks cost nothing (reference §10).
+and, for wan2.6-i2v-flash, audio on or off); failed tasks cost nothing (docs/dashscope-api.md, prices).
 """
 
 from __future__ import annotations
@@ -10,10 +10,19 @@ from collections.abc import Mapping
 from typing import Any
 
 from runner.core.catalog import Endpoint, get_model, price_per_second
-from runner.planning.plan import task_cost
 from runner.core.tasks import TaskSpec
 
-__all__ = ["actual_cost", "reserved_cost"]
+__all__ = ["actual_cost", "reserved_cost", "task_cost"]
+
+
+def task_cost(spec: TaskSpec, endpoint: Endpoint) -> float | None:
+    """Estimated price of one task in the endpoint's currency (the silent price when audio=False)."""
+    model = get_model(spec.model)
+    if model is None:
+        return None
+    audio = spec.parameters.get("audio", True) is not False
+    price = price_per_second(model, spec.resolution, endpoint.price_region, audio=audio)
+    return None if price is None else price * spec.duration
 
 
 def reserved_cost(spec: TaskSpec, endpoint: Endpoint) -> float:

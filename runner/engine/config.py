@@ -1,23 +1,19 @@
 """The limits and knobs of one `runner run`, as the engine takes them (flags, manifest
-`limits:` and the catalogue are merged into one EngineConfig by the CLI).
-
-DashScope counts the submission rate and the concurrent tasks per model (reference §6.1),
-so a run has a quota per model: the catalogue's, or the run's limits in its place.
-"""
+`limits:` and the catalogue are merged into one EngineConfig by the CLI; each model's quota
+comes from runner.planning.quotas)."""
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable, Iterable, Mapping
+from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Final, Protocol, TypeVar, TypeVarTuple
 
 import anyio
 
-from runner.core.catalog import get_model
-from runner.manifest.limits import Limits
 from runner.engine.uploads import UploadSettings
+from runner.planning import Quota
 
-__all__ = ["DEFAULT_QUEUE_AHEAD", "EngineConfig", "Offload", "Quota", "catalogue_quota", "model_quotas"]
+__all__ = ["DEFAULT_QUEUE_AHEAD", "EngineConfig", "Offload", "run_inline"]
 
 DEFAULT_QUEUE_AHEAD: Final = 0
 
@@ -35,32 +31,6 @@ async def run_inline(func: Callable[[*Args], T], *args: *Args) -> T:
     """Blocking work on the event loop itself: for a virtual-time test loop, whose clock
     would jump ahead while a worker thread works."""
     return func(*args)
-
-
-@dataclass(frozen=True, slots=True)
-class Quota:
-    """What one model's tasks may use: submissions per server second, tasks at once."""
-
-    submit_rate: float
-    concurrency: int
-
-
-def catalogue_quota(model: str) -> Quota:
-    """The catalogue's quota of `model`; 1/s and 1 at once for a model it does not know."""
-    info = get_model(model)
-    return Quota(1.0, 1) if info is None else Quota(info.submit_rate, info.concurrency)
-
-
-def model_quotas(models: Iterable[str], limits: Limits | None = None) -> dict[str, Quota]:
-    """Each model's quota for a run: the catalogue's, with a limit given (flag or manifest)
-    in place of its number; a run's limit applies to each model, as DashScope's quotas do."""
-    limits = limits or Limits()
-    quotas = {}
-    for model in models:
-        usual = catalogue_quota(model)
-        own = limits.of_model(model)
-        quotas[model] = Quota(own.submit_rate or usual.submit_rate, own.concurrency or usual.concurrency)
-    return quotas
 
 
 @dataclass(frozen=True, slots=True)

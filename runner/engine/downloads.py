@@ -31,15 +31,22 @@ from typing import Any, Final, Protocol
 import anyio
 from anyio.streams.memory import MemoryObjectReceiveStream, MemoryObjectSendStream
 
-from runner.api.client import DashScopeClient
-from runner.engine.crashpoints import crash_point
+from runner.api import DashScopeClient
+from runner.core import (
+    AccountError,
+    ApiError,
+    DownloadError,
+    Event,
+    TaskRecord,
+    TaskSpec,
+    TaskState,
+    TransientApiError,
+)
 from runner.engine.config import Offload
-from runner.core.errors import AccountError, ApiError, DownloadError, TransientApiError
-from runner.core.lifecycle import Event
+from runner.engine.crashpoints import crash_point
 from runner.engine.polling.poller import Poller
-from runner.outputs.videos import VideoFile, VideoWriter, write_sidecar
-from runner.journal.store import Store
-from runner.core.tasks import TaskRecord, TaskSpec, TaskState
+from runner.journal import Store
+from runner.outputs import VideoFile, VideoWriter, write_sidecar
 
 __all__ = [
     "HELD_BYTES_PER_TRANSFER",

@@ -1,11 +1,9 @@
 """The engine of `runner run`: submit → poll → download, within the account's four budgets.
 
-1. Submit pacing, per model (runner.engine.lanes): a smooth GCRA at the model's rate, halved on a
-   429 and regrown (AIMD); one submit loop per model.
-2. In-flight slots, per model (runner.engine.lanes): its concurrency quota + queue-ahead
-   (runner.engine.lanes), counted from the journal at startup, held from the submit intent
-   to a terminal state.
-3. One poll scheduler (runner.engine.polling.poller) within the task-endpoint budget.
+1. Submit pacing and 2. in-flight slots, per model (runner.engine.lanes): a smooth GCRA at
+   the model's rate, halved on a 429 and regrown; its concurrency quota, held from the
+   submit intent to a terminal state. One submit loop per model.
+3. One poll scheduler (runner.engine.polling) within the task-endpoint budget.
 4. A download pool (runner.engine.downloads) that never holds a slot.
 
 Every transition is journalled before the action it announces; the submit intent is
@@ -24,29 +22,34 @@ from pathlib import Path
 
 import anyio
 
-from runner.engine.submission import SubmitBackoff
-from runner.core.catalog import Endpoint
-from runner.api.client import DashScopeClient
-from runner.engine.crashpoints import crash_point
+from runner.api import DashScopeClient
+from runner.core import (
+    TERMINAL_STATES,
+    AccountError,
+    DownloadError,
+    Endpoint,
+    Event,
+    JournalFullError,
+    RunSummary,
+    TaskSpec,
+    TaskState,
+    TransientApiError,
+)
+from runner.engine.config import EngineConfig
 from runner.engine.downloads import Downloader
-from runner.engine.config import DEFAULT_QUEUE_AHEAD, EngineConfig
-from runner.core.errors import AccountError, DownloadError, JournalFullError, TransientApiError
-from runner.engine.polling.estimates import ClockMap
 from runner.engine.lanes import Lane, Lanes
-from runner.core.lifecycle import Event
+from runner.engine.polling.estimates import ClockMap
 from runner.engine.polling.poller import Poller
 from runner.engine.ratelimit import AnyioClock, Clock, Pacer
-from runner.engine.submission import Reachability
 from runner.engine.reconciliation.passes import Reconciler
 from runner.engine.runstats import RunStats, Snapshot, build_summary, is_retryable
 from runner.engine.startup import recover_journal
-from runner.outputs.status_table import StatusWriter
-from runner.journal.store import Store
-from runner.engine.submission import Outcome, SubmitResult, submit_task
-from runner.core.tasks import TERMINAL_STATES, RunSummary, TaskSpec, TaskState
+from runner.engine.submission import Outcome, Reachability, SubmitBackoff, SubmitResult, submit_task
 from runner.engine.uploads import AssetUploader
+from runner.journal import Store
+from runner.outputs import StatusWriter
 
-__all__ = ["DEFAULT_QUEUE_AHEAD", "Engine", "EngineConfig", "Snapshot", "crash_point"]
+__all__ = ["Engine"]
 
 log = logging.getLogger(__name__)
 
@@ -281,20 +284,19 @@ class Engine:
             self.lanes.of(task).slots.release(task)
             if isinstance(error, AccountError):
                 self.account_failed(error)
-            elif result.outcome is Outcome.REJECTED:
-                self._retry_refused(task)
+            elif result.outcome is Outcome.REJECTED and self._retry(task):
+                # refused for a reason that may pass (an input the service timed out downloading)
+                self.lanes.of(task).queue.defer(task, self._clock.now() + self._backoff.delay(task, None))
 
-    def _retry_refused(self, task: str) -> None:
-        """A create refused for a reason that may pass (an input the service timed out
-        downloading): try again after a back-off, a bounded number of times."""
+    def _retry(self, task: str) -> bool:
+        """Plan a failed task again if its failure may pass and it has attempts left."""
         record = self._store.record(task)
-        if self._stop_reason is not None or record.attempts >= self.config.max_attempts:
-            return
-        if not is_retryable(record.error_code, record.error_message):
-            return
+        worth = record.state is TaskState.FAILED and is_retryable(record.error_code, record.error_message)
+        if not worth or record.attempts >= self.config.max_attempts or self._stop_reason is not None:
+            return False
         self._store.transition(task, Event.RETRY, detail={"code": record.error_code})
         self.stats.retried += 1
-        self.lanes.of(task).queue.defer(task, self._clock.now() + self._backoff.delay(task, None))
+        return True
 
     def _defer(self, task: str, error: TransientApiError, beyond: bool) -> None:
         """Back off a task whose create was refused before anything was created."""
@@ -347,17 +349,8 @@ class Engine:
     def task_ended(self, task: str) -> None:
         lane = self.lanes.of(task)
         lane.slots.release(task)
-        record = self._store.record(task)
-        self.stats.note_finished(task, record, self._clock.now(), model=lane.model)
-        retry = (
-            record.state is TaskState.FAILED
-            and is_retryable(record.error_code, record.error_message)
-            and record.attempts < self.config.max_attempts
-            and self._stop_reason is None
-        )
-        if retry:
-            self._store.transition(task, Event.RETRY, detail={"code": record.error_code})
-            self.stats.retried += 1
+        self.stats.note_finished(task, self._store.record(task), self._clock.now(), model=lane.model)
+        if self._retry(task):
             lane.queue.append(task)
         self._notify()
 

@@ -1,28 +1,30 @@
 """Submission lanes: one per model, because DashScope's quotas are per model.
 
 The submission rate and the concurrent tasks are counted independently for each model
-(reference §6.1), so each model's tasks are submitted in a lane of their own: its submit
-queue, its pacer (halved on a 429 and regrown) and its slots. A manifest that compares a
-5/s·5 model with a 2/s·2 one keeps both quotas busy. The task-endpoint budget, the poller,
-the download pool, `--max-cost` and what queue-ahead learned (whether the server refuses
-tasks beyond a quota: one fact about the server) stay shared by the whole run.
+(docs/dashscope-api.md, quotas), so each model's tasks are submitted in a lane of their
+own: its submit queue, its pacer (halved on a 429 and regrown) and its slots. A manifest
+that compares a 5/s·5 model with a 2/s·2 one keeps both quotas busy. The task-endpoint
+budget, the poller, the download pool, `--max-cost` and what queue-ahead learned (whether
+the server refuses tasks beyond a quota: one fact about the server) stay shared by the run.
+
+- `Slots`: a lane's in-flight budget. A slot is held from a task's submit intent until the
+  server reports it terminal; the costs held tasks could reach count against `--max-cost`
+  before they are spent.
+- `QueueAhead`: opt-in tasks sent beyond the concurrency quota (`--queue-ahead N`), so the
+  server always has the next one queued; the first one it refuses with a 429 turns it off.
 """
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Iterator, Mapping
 from typing import Final
 
-from runner.core.catalog import Endpoint
-from runner.core.costs import reserved_cost
-from runner.engine.config import EngineConfig, Quota
-from runner.engine.lanes import QueueAhead
+from runner.core import Endpoint, TaskSpec, reserved_cost
+from runner.engine.config import EngineConfig
 from runner.engine.ratelimit import Aimd, Clock, Pacer
-from runner.engine.lanes import Slots
 from runner.engine.submission import SubmitQueue
-from runner.core.tasks import TaskSpec
-import logging
-from runner.engine.ratelimit import Clock
+from runner.planning import Quota
 
 __all__ = ["Lane", "Lanes", "QueueAhead", "Slots"]
 

@@ -25,11 +25,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Final
 
-from runner.outputs.videos import VIDEOS_DIR
-from runner.outputs.status_table import CSV_NAME
-from runner.journal.store import Store
-from runner.core.tasks import TaskRecord, TaskState
-from runner.outputs.verify import video_problem
+from runner.core import TaskRecord, TaskState
+from runner.journal import Store
+from runner.outputs import CSV_NAME, VIDEOS_DIR, video_problem
 
 __all__ = ["ORPHAN_CHECK", "Rebuilt", "has_earlier_run", "rebuild_journal", "sidecar_endpoint"]
 

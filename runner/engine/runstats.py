@@ -13,10 +13,17 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Final
 
-from runner.core.efficiency import efficiency, makespan_lower_bound, server_seconds
-from runner.engine.config import Quota
-from runner.journal.store import Store
-from runner.core.tasks import TERMINAL_STATES, RunSummary, TaskRecord, TaskState
+from runner.core import (
+    TERMINAL_STATES,
+    RunSummary,
+    TaskRecord,
+    TaskState,
+    efficiency,
+    makespan_lower_bound,
+    server_seconds,
+)
+from runner.journal import Store
+from runner.planning import Quota
 
 __all__ = ["RETRYABLE_CODES", "RunStats", "Snapshot", "build_summary", "is_retryable"]
 

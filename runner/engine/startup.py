@@ -14,13 +14,10 @@ from collections.abc import Callable, Collection
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from runner.core.catalog import estimate_generation_s, get_model
-from runner.core.lifecycle import Event
-from runner.outputs.videos import remove_stale_parts
+from runner.core import Event, TaskRecord, TaskSpec, TaskState, estimate_generation_s, get_model
 from runner.engine.runstats import is_retryable
-from runner.journal.store import Store
-from runner.core.tasks import TaskRecord, TaskSpec, TaskState
-from runner.outputs.verify import video_problem
+from runner.journal import Store
+from runner.outputs import remove_stale_parts, video_problem
 
 __all__ = ["Recovered", "recover_journal"]
 

@@ -2,14 +2,22 @@
 
 The order is what makes a crash at any instant resumable without paying twice: the
 intent is on disk before the request leaves, and the answer is journalled before
-anything acts on it. The caller (the scheduler) decides what each outcome means for
-slots, pacing and retries; this module only talks to the client and the journal.
+anything acts on it. The engine decides what each outcome means for slots, pacing and
+retries; this module talks to the client and the journal, and keeps what waits to be sent:
+
+- `SubmitQueue`: tasks in order, plus deferred ones with a not-before instant;
+- `SubmitBackoff`: how long a refused task waits (exponential, jittered, never before the
+  server's Retry-After);
+- `Reachability`: before any create was accepted, connection failures for a minute stop the
+  run (a mistyped URL, no network); after, an outage is waited out.
 """
 
 from __future__ import annotations
 
 import heapq
 import itertools
+import logging
+import random
 import time
 import weakref
 from collections import deque
@@ -18,26 +26,31 @@ from dataclasses import dataclass
 from enum import StrEnum
 from typing import Final
 
-from runner.api.client import DashScopeClient
-from runner.engine.crashpoints import crash_point
-from runner.core.errors import (
+from runner.api import DashScopeClient
+from runner.core import (
     AccountError,
     AmbiguousSubmitError,
     ApiError,
+    Event,
     InputFileError,
     TaskRejectedError,
+    TaskSpec,
     TransientApiError,
 )
-from runner.engine.uploads import resolve_inputs
-from runner.core.lifecycle import Event
+from runner.engine.crashpoints import crash_point
 from runner.engine.ratelimit import Clock
-from runner.journal.store import Store
-from runner.core.tasks import TaskSpec
-from runner.engine.uploads import AssetUploader
-import random
-import logging
+from runner.engine.uploads import AssetUploader, resolve_inputs
+from runner.journal import Store
 
-__all__ = ["Outcome", "Reachability", "SubmitBackoff", "SubmitQueue", "SubmitResult", "run_uploader", "submit_task"]
+__all__ = [
+    "Outcome",
+    "Reachability",
+    "SubmitBackoff",
+    "SubmitQueue",
+    "SubmitResult",
+    "run_uploader",
+    "submit_task",
+]
 
 #: fields of an earlier attempt that must not survive into a new one
 _CLEARED: Final = dict.fromkeys(

@@ -8,34 +8,49 @@ upload per (sha256, model) is in flight; tasks that need the same file meanwhile
 for it. Uploads have their own concurrency and their own credential budget (getPolicy:
 100/s per account and model), and a credential is reused for several files while it
 is valid. Transient failures are retried with backoff; what is still failing after
-that is raised for the scheduler to defer the task (transient) or fail it (permanent).
+that is raised for the engine to defer the task (transient) or fail it (permanent).
+
+`resolve_inputs` turns a task's media into what goes on the wire: URLs unchanged, small
+local images inline as data: URLs, everything else through the uploader.
 """
 
 from __future__ import annotations
 
+import base64
 import hashlib
 import re
 import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Final
+from typing import Final, Literal
 
 import anyio
 
-from runner.api.client import DashScopeClient
-from runner.core.errors import AccountError, ApiError, InputFileError, TaskRejectedError, TransientApiError
-from runner.api.oss import POLICY_EXPIRED, UploadPolicy
+from runner.api import POLICY_EXPIRED, DashScopeClient, ResolvedInputs, UploadPolicy
+from runner.core import (
+    AccountError,
+    ApiError,
+    InputFileError,
+    MediaRef,
+    TaskRejectedError,
+    TaskSpec,
+    TransientApiError,
+)
 from runner.engine.ratelimit import AnyioClock, Clock, Pacer
-from runner.journal.store import Asset, Store
-from runner.core.tasks import MediaRef
-import base64
-from typing import Literal
-from runner.api.client import ResolvedInputs
-from runner.core.tasks import MediaRef, TaskSpec
-from runner.engine.uploads import AssetUploader, read_verified
+from runner.journal import Asset, Store
 
-__all__ = ["DATA_URL_MAX", "OSS_LIFETIME_S", "REUPLOAD_MARGIN_S", "AssetUploader", "Carrier", "UploadSettings", "carrier", "read_verified", "resolve_inputs"]
+__all__ = [
+    "DATA_URL_MAX",
+    "OSS_LIFETIME_S",
+    "REUPLOAD_MARGIN_S",
+    "AssetUploader",
+    "Carrier",
+    "UploadSettings",
+    "carrier",
+    "read_verified",
+    "resolve_inputs",
+]
 
 #: Local images up to this many raw bytes travel inline as a data: URL; larger ones are
 #: uploaded. Base64 adds a third, so 1 MB becomes a ~1.4 MB JSON body: quick to send on

@@ -16,7 +16,7 @@ import time
 from pathlib import Path
 from typing import IO, Final
 
-from runner.core.errors import JournalDamagedError, JournalFullError, StoreError
+from runner.core import JournalDamagedError, JournalFullError, StoreError
 
 __all__ = [
     "LOCK_NAME",

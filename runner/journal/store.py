@@ -18,7 +18,7 @@ from collections.abc import Collection, Iterable, Iterator, Mapping
 from pathlib import Path
 from typing import IO, Any, Final
 
-from runner.core.errors import StoreError
+from runner.core import Event, StoreError, TaskRecord, TaskSpec, TaskState, advance
 from runner.journal.file import (
     LOCK_NAME,
     SCHEMA_VERSION,
@@ -29,60 +29,24 @@ from runner.journal.file import (
     take_lock,
     too_new,
 )
-from runner.core.lifecycle import Event, advance
-from runner.core.tasks import MediaRef, TaskRecord, TaskSpec, TaskState
+from runner.journal.rows import (
+    MUTABLE_FIELDS,
+    RECORD_FIELDS,
+    Asset,
+    Superseded,
+    spec_from_json,
+    spec_to_json,
+    to_column,
+    to_record,
+)
 
-__all__ = [
-    "ENDPOINT_META",
-    "JOURNAL_NAME",
-    "LOCK_NAME",
-    "SCHEMA_VERSION",
-    "Asset",
-    "Store",
-    "Superseded",
-    "spec_from_json",
-    "spec_to_json",
-]
+__all__ = ["ENDPOINT_META", "JOURNAL_NAME", "Store"]
 
 JOURNAL_NAME: Final = "state.sqlite"
 
-_RECORD_FIELDS: Final = tuple(f.name for f in dataclasses.fields(TaskRecord))
-_JSON_FIELDS: Final = frozenset({"usage", "double_charge_ids"})
-_MUTABLE_FIELDS: Final = frozenset(_RECORD_FIELDS) - {"id", "key", "state", "updated_at"}
 ENDPOINT_META: Final = "endpoint_identity"  #: meta row: the endpoint whose tasks the folder holds
 _TASKS_REVISION: Final = "tasks_revision"  #: meta row counting `add_tasks` calls that changed a task
 _SET_ASIDE_POSITION: Final = 1 << 40  #: earlier versions come after every manifest task
-
-
-@dataclasses.dataclass(frozen=True, slots=True)
-class Superseded:
-    """A task whose content the manifest changed: where its earlier version is kept."""
-
-    task: str
-    earlier: str | None  #: the earlier version's id; None when it was never sent and is dropped
-    state: TaskState  #: the earlier version's state
-
-
-@dataclasses.dataclass(frozen=True, slots=True)
-class Asset:
-    """A local file already uploaded to DashScope's temporary storage."""
-
-    sha256: str
-    model: str
-    url: str  #: oss://… (never a credential)
-    expires_at: float  #: epoch seconds
-
-
-def spec_to_json(spec: TaskSpec) -> str:
-    return json.dumps(dataclasses.asdict(spec), sort_keys=True, ensure_ascii=False)
-
-
-def spec_from_json(text: str) -> TaskSpec:
-    data = json.loads(text)
-    data["image"] = MediaRef(**data["image"])
-    if data.get("audio") is not None:
-        data["audio"] = MediaRef(**data["audio"])
-    return TaskSpec(**data)
 
 
 class Store:
@@ -213,13 +177,13 @@ class Store:
 
     def records(self, states: Iterable[TaskState] | None = None) -> list[TaskRecord]:
         """Every task's record in manifest order (optionally only those in `states`)."""
-        sql = f"SELECT {', '.join(_RECORD_FIELDS)} FROM tasks"
+        sql = f"SELECT {', '.join(RECORD_FIELDS)} FROM tasks"
         args: tuple[str, ...] = ()
         if states is not None:
             args = tuple(states)
             sql += f" WHERE state IN ({', '.join('?' * len(args))})"
         rows = self._db.execute(sql + " ORDER BY position", args)
-        return [_to_record(row) for row in rows]
+        return [to_record(row) for row in rows]
 
     def task_ids(self) -> set[str]:
         """Every DashScope task id the journal recorded: current ones, earlier attempts' (kept
@@ -289,13 +253,11 @@ class Store:
         return float(self._db.execute(sql, args).fetchone()[0])
 
     def record(self, task: str) -> TaskRecord:
-        row = self._db.execute(
-            f"SELECT {', '.join(_RECORD_FIELDS)} FROM tasks WHERE id=?", (task,)
-        ).fetchone()
+        row = self._db.execute(f"SELECT {', '.join(RECORD_FIELDS)} FROM tasks WHERE id=?", (task,)).fetchone()
         if row is None:
             msg = f"Task {task!r} is not in the journal {self.path}."
             raise StoreError(msg)
-        return _to_record(row)
+        return to_record(row)
 
     def spec(self, task: str) -> TaskSpec:
         row = self._db.execute("SELECT spec FROM tasks WHERE id=?", (task,)).fetchone()
@@ -402,12 +364,12 @@ class Store:
         fields: Mapping[str, Any],
     ) -> TaskRecord:
         """Update the row and log the event in one transaction; the record as now stored."""
-        unknown = set(fields) - _MUTABLE_FIELDS
+        unknown = set(fields) - MUTABLE_FIELDS
         if unknown:
             msg = f"Store.transition got unknown fields {sorted(unknown)}."
             raise ValueError(msg)
         now = time.time()
-        values = {name: _to_column(name, value) for name, value in fields.items()}
+        values = {name: to_column(name, value) for name, value in fields.items()}
         values |= {"state": new_state.value, "updated_at": now}
         assignments = ", ".join(f"{name}=?" for name in values)
         if durable:
@@ -444,18 +406,3 @@ class Store:
             if is_disk_full(exc):
                 raise disk_full(self.path) from exc
             raise
-
-
-def _to_column(name: str, value: Any) -> Any:
-    if name in _JSON_FIELDS and value is not None:
-        return json.dumps(value, ensure_ascii=False, sort_keys=True)
-    return value
-
-
-def _to_record(row: tuple[Any, ...]) -> TaskRecord:
-    data = dict(zip(_RECORD_FIELDS, row, strict=True))
-    data["state"] = TaskState(data["state"])
-    for name in _JSON_FIELDS:
-        if data[name] is not None:
-            data[name] = json.loads(data[name])
-    return TaskRecord(**data)

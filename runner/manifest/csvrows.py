@@ -12,7 +12,7 @@ import os
 from pathlib import Path, PurePosixPath
 from typing import Final
 
-from runner.core.errors import Problem
+from runner.core import Problem
 from runner.manifest.expand import RawTask
 from runner.manifest.fields import FIELD_NAMES, suggest
 from runner.manifest.readers import RowPlace, read_csv

@@ -15,7 +15,7 @@ from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import Final
 
-from runner.core.errors import Problem
+from runner.core import Problem
 from runner.manifest.fields import suggest
 from runner.manifest.readers import RowPlace
 from runner.manifest.templates import TemplateError, placeholders, render, slugify

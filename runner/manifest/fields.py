@@ -13,11 +13,9 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Final
 
-from runner.core.catalog import MODELS, SEED_MAX, Endpoint, ModelInfo, get_model
-from runner.core.errors import Problem
+from runner.core import MODELS, SEED_MAX, Endpoint, MediaRef, ModelInfo, ParamValue, Problem, get_model
 from runner.manifest.mediarefs import MediaResolver
 from runner.manifest.readers import RowPlace
-from runner.core.tasks import MediaRef, ParamValue
 
 __all__ = [
     "FIELD_NAMES",

@@ -13,8 +13,8 @@ from pathlib import PurePosixPath
 from typing import Final
 from urllib.parse import unquote, urlsplit
 
+from runner.core import TaskSpec, canonical_request, task_key
 from runner.manifest.fields import Request
-from runner.core.tasks import TaskSpec, canonical_request, task_key
 from runner.manifest.templates import is_safe_id, slugify
 
 __all__ = ["ID_RULE", "check_explicit_id", "make_spec", "readable_stem"]

@@ -16,8 +16,7 @@ from collections.abc import Collection, Mapping
 from dataclasses import dataclass, field, replace
 from typing import Final
 
-from runner.core.catalog import MODELS
-from runner.core.errors import Problem
+from runner.core import MODELS, Problem
 from runner.manifest.fields import suggest, unknown_model
 
 __all__ = ["LIMIT_KEYS", "Limits", "ModelLimits", "parse_duration_s", "parse_limits"]

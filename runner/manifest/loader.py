@@ -16,9 +16,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Final
 
-from runner.core.catalog import Endpoint, resolve_endpoint
+from runner.core import ConfigError, Endpoint, ManifestError, Problem, TaskSpec, resolve_endpoint
 from runner.manifest.csvrows import csv_tasks
-from runner.core.errors import ConfigError, ManifestError, Problem
 from runner.manifest.expand import Axis, Expansion, RawTask, count_variants, expand_task, task_axes
 from runner.manifest.fields import FIELD_NAMES, FieldChecker, suggest
 from runner.manifest.identity import check_explicit_id, make_spec
@@ -26,10 +25,9 @@ from runner.manifest.limits import LIMIT_KEYS, Limits, parse_limits
 from runner.manifest.media import MediaCache
 from runner.manifest.mediarefs import MediaResolver
 from runner.manifest.readers import MarkedDict, RowPlace, read_yaml
-from runner.core.tasks import TaskSpec
 from runner.manifest.templates import TemplateError, is_safe_id, render
 
-__all__ = ["DEFAULT_MAX_TASKS", "TOP_LEVEL_KEYS", "Limits", "Manifest", "load_manifest", "run_folder"]
+__all__ = ["DEFAULT_MAX_TASKS", "TOP_LEVEL_KEYS", "Manifest", "load_manifest", "run_folder"]
 
 DEFAULT_MAX_TASKS: Final = 100_000
 TOP_LEVEL_KEYS: Final = ("name", "endpoint", "model", "defaults", "limits", "matrix", "vars", "tasks", "rows")

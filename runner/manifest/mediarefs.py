@@ -16,7 +16,7 @@ from typing import Final
 from urllib.parse import unquote, urlsplit
 from urllib.request import url2pathname
 
-from runner.core.catalog import ModelInfo
+from runner.core import MediaRef, ModelInfo
 from runner.manifest.media import (
     AUDIO_MIMES,
     IMAGE_MIMES,
@@ -27,7 +27,6 @@ from runner.manifest.media import (
     describe_bytes,
 )
 from runner.manifest.readers import RowPlace
-from runner.core.tasks import MediaRef
 
 __all__ = ["AUDIO_MAX_BYTES", "AUDIO_MAX_S", "AUDIO_MIN_S", "MediaResolver"]
 

@@ -17,7 +17,7 @@ from typing import Any, Final
 
 import yaml
 
-from runner.core.errors import Problem
+from runner.core import Problem
 
 __all__ = [
     "MAX_CSV_BYTES",

@@ -14,11 +14,12 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Final
 
-from runner.core.catalog import Endpoint
-from runner.planning.plan import task_cost
-from runner.outputs.videos import VIDEOS_DIR, write_sidecar
-from runner.journal.store import Store, Superseded
-from runner.core.tasks import TaskSpec, TaskState
+from runner.core import Endpoint
+from runner.core import task_cost
+from runner.outputs.videos import VIDEOS_DIR
+from runner.outputs.sidecars import write_sidecar
+from runner.journal import Store, Superseded
+from runner.core import TaskSpec, TaskState
 from runner.outputs.verify import video_problem
 
 __all__ = ["describe_edits", "keep_earlier_videos"]

@@ -24,9 +24,11 @@ from typing import Any, Final
 from urllib.parse import quote
 
 from runner import __version__
-from runner.outputs.videos import INPUTS_DIR, PART_SUFFIX, atomic_write, format_duration
-from runner.journal.store import Store
-from runner.core.tasks import TERMINAL_STATES, MediaRef, TaskRecord, TaskSpec, TaskState
+from runner.outputs.videos import INPUTS_DIR
+from runner.outputs.durable import PART_SUFFIX, atomic_write
+from runner.outputs.summary import format_duration
+from runner.journal import Store
+from runner.core import TERMINAL_STATES, MediaRef, TaskRecord, TaskSpec, TaskState
 
 __all__ = [
     "META_NAMES",
@@ -75,7 +77,7 @@ def write_report(run_dir: Path, store: Store) -> Path:
 
 def render_report(data: dict[str, Any]) -> str:
     """The page for `data`: the template with the data embedded as script-safe JSON."""
-    template = resources.files("runner").joinpath("report_template.html").read_text(encoding="utf-8")
+    template = resources.files("runner.outputs").joinpath("report_template.html").read_text(encoding="utf-8")
     title = html.escape(f"{data['run']['name']} · runner report")
     head, tail = template.split(_DATA_MARK)
     return head.replace(_TITLE_MARK, title) + script_safe_json(data) + tail

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from runner.outputs.videos import VIDEOS_DIR
-from runner.core.tasks import TaskRecord
+from runner.core import TaskRecord
 
 __all__ = ["VideoProblem", "video_problem"]
 

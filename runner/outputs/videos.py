@@ -1,10 +1,8 @@
-"""What a run leaves on disk besides the journal: verified videos, sidecars, the summary.
+"""Verified videos: `videos/<task>.mp4` is complete or absent, never partial.
 
 A video is written to `videos/<task>.mp4.part`, hashed as it arrives, checked (size,
-MP4 signature), fsynced and renamed into place: `videos/<task>.mp4` is complete or
-absent, never partial. Every temporary file of a run folder ends in `.part`, so one
-sweep (`remove_stale_parts`) cleans up after a crash. The status table lives in
-`runner.outputs.status_table`; it is re-exported here so callers need one import.
+MP4 signature), fsynced and renamed into place. Every temporary file of a run folder ends
+in `.part`, so one sweep (`remove_stale_parts`) cleans up after a crash.
 """
 
 from __future__ import annotations
@@ -20,30 +18,21 @@ from pathlib import Path
 from types import TracebackType
 from typing import IO, Any, Final, TypeVar
 
-from runner import __version__
-from runner.core.errors import DownloadError
-from runner.outputs.status_table import write_status_table
-from runner.core.tasks import MediaRef, RunSummary, TaskRecord, TaskSpec
+from runner.core import DownloadError
+from runner.outputs.durable import DISK_FULL_ERRNOS, PART_SUFFIX, fsync_dir
 
 __all__ = [
     "INPUTS_DIR",
-    "PART_SUFFIX",
     "VIDEOS_DIR",
     "VideoFile",
     "VideoWriter",
-    "atomic_write",
-    "format_duration",
-    "media_provenance",
+    "check_task_name",
+    "disk_full_error",
     "remove_stale_parts",
-    "render_summary",
-    "write_sidecar",
-    "write_status_table",
 ]
 
 VIDEOS_DIR: Final = "videos"
 INPUTS_DIR: Final = "inputs"  #: copies of local input images, so the report travels with the folder
-PART_SUFFIX: Final = ".part"
-_DISK_FULL_ERRNOS: Final = frozenset({errno.ENOSPC, errno.EDQUOT})
 _MP4_BRAND_OFFSET: Final = 4
 #: Ask the kernel to start writing after this many new bytes. Every 4 or every 16 MiB does as
 #: well in paired turns at 20 and 200 MB (bench/downloads.py); 16 makes fewer calls. (16 MiB
@@ -77,7 +66,7 @@ class VideoWriter:
     """
 
     def __init__(self, run_dir: Path, task: str, expected_size: int | None) -> None:
-        _check_task_name(task)
+        check_task_name(task)
         self.task = task
         self.expected_size = expected_size
         self._run_dir = run_dir
@@ -129,7 +118,7 @@ class VideoWriter:
         file.close()
         os.replace(self._part, self._final)
         self._file = None  # only now: until the rename, abort() has a .part to remove
-        _fsync_dir(self._final.parent)
+        fsync_dir(self._final.parent)
         relative = self._final.relative_to(self._run_dir).as_posix()
         return VideoFile(path=relative, sha256=self._hash.hexdigest(), size=self._size)
 
@@ -186,79 +175,19 @@ class VideoWriter:
         try:
             return operation()
         except OSError as exc:
-            if exc.errno not in _DISK_FULL_ERRNOS:
+            if exc.errno not in DISK_FULL_ERRNOS:
                 raise
             saved = self._size
             self.abort()
-            raise _disk_full(self._run_dir, f"the video of task {self.task!r} after {saved:,} bytes") from exc
+            raise disk_full_error(self._run_dir, f"the video of task {self.task!r} after {saved:,} bytes") from exc
 
 
-def _disk_full(run_dir: Path, saving: str) -> DownloadError:
+def disk_full_error(run_dir: Path, saving: str) -> DownloadError:
     msg = (
         f"The disk holding {run_dir} is full (or over quota) while saving {saving}. Free some space "
         "and run the same manifest again: finished videos are kept and this one will be fetched again."
     )
     return DownloadError(msg, disk_full=True)
-
-
-def write_sidecar(run_dir: Path, spec: TaskSpec, record: TaskRecord, endpoint: str | None = None) -> Path:
-    """Write `videos/<task>.json`, the video's provenance, atomically; returns its path.
-    `endpoint`: the identity of the service that made it (runner.core.catalog.Endpoint.identity).
-    DownloadError(disk_full=True) when the disk is full (no `.part` is left)."""
-    _check_task_name(spec.id)
-    path = run_dir / VIDEOS_DIR / f"{spec.id}.json"
-    data = sidecar_data(spec, record) | {"endpoint": endpoint}
-    text = json.dumps(data, indent=2, ensure_ascii=False, sort_keys=False)
-    try:
-        with atomic_write(path) as part:
-            part.write_text(text + "\n", encoding="utf-8")
-    except OSError as exc:
-        if exc.errno not in _DISK_FULL_ERRNOS:
-            raise
-        raise _disk_full(run_dir, f"the sidecar of task {spec.id!r}") from exc
-    return path
-
-
-def sidecar_data(spec: TaskSpec, record: TaskRecord) -> dict[str, Any]:
-    """The provenance of one task as plain JSON data (no data: bytes, no signed URLs)."""
-    return {
-        "id": spec.id,
-        "key": spec.key,
-        "runner_version": __version__,
-        "request": {
-            "model": spec.model,
-            "prompt": spec.prompt,
-            "negative_prompt": spec.negative_prompt,
-            "image": media_provenance(spec.image),
-            "audio": None if spec.audio is None else media_provenance(spec.audio),
-            "parameters": dict(spec.parameters),
-            "variant": spec.variant,
-        },
-        "meta": dict(spec.meta),
-        "source": spec.location,
-        "task_id": record.task_id,
-        "request_id": record.request_id,
-        "orig_prompt": record.orig_prompt,
-        "actual_prompt": record.actual_prompt,
-        "usage": record.usage,
-        "submit_time": record.submit_time,
-        "scheduled_time": record.scheduled_time,
-        "end_time": record.end_time,
-        "attempts": record.attempts,
-        "video": {"path": record.video_path, "sha256": record.video_sha256, "size": record.video_size},
-        "cost": record.cost,
-    }
-
-
-def media_provenance(media: MediaRef) -> dict[str, Any]:
-    """How an input is recorded: local files by path and hash, data: URLs by mime and hash only."""
-    if media.path is not None:
-        return {"path": media.path, "sha256": media.sha256, "size": media.size, "mime": media.mime}
-    url = media.url or ""
-    if url.startswith("data:"):
-        mime = url[5:].split(";", 1)[0].split(",", 1)[0] or media.mime
-        return {"data_url": True, "mime": mime, "sha256": hashlib.sha256(url.encode()).hexdigest()}
-    return {"url": url}
 
 
 def remove_stale_parts(run_dir: Path) -> int:
@@ -274,101 +203,7 @@ def remove_stale_parts(run_dir: Path) -> int:
     return removed
 
 
-def render_summary(summary: RunSummary) -> str:
-    """A few lines for a person: what got done, what failed and why, what it cost and took."""
-    lines = [_done_line(summary)]
-    if summary.failed:
-        codes = ", ".join(f"{count} {code}" for code, count in _by_count(summary.failed_by_code))
-        lines.append(f"Failed: {summary.failed}" + (f" ({codes})" if codes else "") + ".")
-    other = [
-        f"{label}: {count}"
-        for label, count in (
-            ("Expired", summary.expired),
-            ("Cancelled", summary.cancelled),
-            ("Not finished", summary.unfinished),
-        )
-        if count
-    ]
-    if other:
-        lines.append(", ".join(other) + ".")
-    if summary.reconciled or summary.resubmitted_after_ambiguity:
-        lines.append(
-            f"Uncertain submissions: {summary.reconciled} found on the server and adopted, "
-            f"{summary.resubmitted_after_ambiguity} confirmed missing and submitted again."
-        )
-    if summary.possible_double_charges:
-        lines.append(_double_charge_line(summary.possible_double_charges))
-    lines.append(_cost_line(summary))
-    if summary.stopped_reason:
-        lines.append(f"Stopped early ({summary.stopped_reason}); run the same command again to resume.")
-    return "\n".join(lines)
-
-
-def format_duration(seconds: float) -> str:
-    """`3725.4` → `1h 02m 05s`; short durations stay short (`42.1s`)."""
-    if seconds < 60:
-        return f"{seconds:.1f}s"
-    whole = round(seconds)
-    hours, rest = divmod(whole, 3600)
-    minutes, secs = divmod(rest, 60)
-    return f"{hours}h {minutes:02d}m {secs:02d}s" if hours else f"{minutes}m {secs:02d}s"
-
-
-@contextmanager
-def atomic_write(path: Path) -> Iterator[Path]:
-    """Yield a `.part` path to write; on success fsync it and rename it over `path`."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    # The pid keeps two writers (a run and `runner report`) from sharing one temporary file.
-    part = path.with_name(f"{path.name}.{os.getpid()}{PART_SUFFIX}")
-    try:
-        yield part
-        with part.open("rb+") as handle:
-            os.fsync(handle.fileno())
-        os.replace(part, path)
-    except BaseException:
-        part.unlink(missing_ok=True)
-        raise
-    _fsync_dir(path.parent)
-
-
-def _done_line(summary: RunSummary) -> str:
-    line = f"Done: {summary.done} of {summary.total} tasks"
-    if summary.skipped:
-        line += f" ({summary.skipped} already done before this run)"
-    return line + "."
-
-
-def _double_charge_line(charges: Mapping[str, list[str]]) -> str:
-    """Which tasks may have been paid twice, naming the DashScope tasks left unclaimed."""
-    shown = "; ".join(
-        f"{task}: {', '.join(ids) or 'no longer listed'}" for task, ids in list(charges.items())[:5]
-    )
-    more = f"; and {len(charges) - 5} more (status.csv)" if len(charges) > 5 else ""
-    return (
-        f"Possible double charges: {len(charges)} task(s) were sent again after an uncertain "
-        f"submission the task list could not settle; the DashScope tasks that may be theirs "
-        f"('?': one the list could not show): {shown}{more}."
-    )
-
-
-def _cost_line(summary: RunSummary) -> str:
-    cost = f"Cost: {summary.cost_this_run:.2f} {summary.currency} this run"
-    if round(summary.cost, 2) != round(summary.cost_this_run, 2):
-        cost += f" ({summary.cost:.2f} {summary.currency} for the whole folder)"
-    parts = [
-        cost,
-        f"wall time: {format_duration(summary.wall_time_s)}",
-    ]
-    if summary.efficiency is not None:
-        parts.append(f"efficiency: {summary.efficiency:.0%} of the quota's best possible time")
-    return ", ".join(parts) + "."
-
-
-def _by_count(counts: Mapping[str, int]) -> list[tuple[str, int]]:
-    return sorted(counts.items(), key=lambda item: (-item[1], item[0]))
-
-
-def _check_task_name(task: str) -> None:
+def check_task_name(task: str) -> None:
     # Task ids become file names; the manifest validates them, this is the last line of defence.
     if not task or task.startswith(".") or "/" in task or "\\" in task or "\0" in task:
         msg = f"Task id {task!r} cannot be used as a file name."
@@ -387,9 +222,3 @@ def _write_in_pieces(file: IO[bytes], data: bytes) -> None:
         file.write(view[start : start + _WRITE_BYTES])
 
 
-def _fsync_dir(folder: Path) -> None:
-    fd = os.open(folder, os.O_RDONLY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)

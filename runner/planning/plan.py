@@ -17,10 +17,9 @@ from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Final
 
-from runner.core.catalog import Endpoint, estimate_generation_s, get_model, price_per_second
-from runner.engine.config import model_quotas
-from runner.manifest.limits import Limits
-from runner.core.tasks import TaskRecord, TaskSpec, TaskState
+from runner.core import Endpoint, TaskRecord, TaskSpec, TaskState, estimate_generation_s, get_model, task_cost
+from runner.manifest import Limits
+from runner.planning.quotas import model_quotas
 
 __all__ = [
     "WILL_RUN",
@@ -109,16 +108,6 @@ class Plan:
     @property
     def to_run(self) -> int:
         return sum(self.counts[d] for d in WILL_RUN)
-
-
-def task_cost(spec: TaskSpec, endpoint: Endpoint) -> float | None:
-    """Estimated price of one task in the endpoint's currency (the silent price when audio=False)."""
-    model = get_model(spec.model)
-    if model is None:
-        return None
-    audio = spec.parameters.get("audio", True) is not False
-    price = price_per_second(model, spec.resolution, endpoint.price_region, audio=audio)
-    return None if price is None else price * spec.duration
 
 
 def build_plan(

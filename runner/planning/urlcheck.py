@@ -17,7 +17,7 @@ from typing import Final, Literal
 import anyio
 import httpx
 
-from runner.core.tasks import TaskSpec
+from runner.core import TaskSpec
 
 __all__ = ["Kind", "UrlCheck", "check_urls", "remote_urls"]
 

@@ -1,6 +1,6 @@
 """Byte-exact media builders for tests: real PNG/BMP/WAV files and minimal JPEG/WEBP/MP3 headers.
 
-Only what runner.media reads has to be right: signatures, size fields, frame headers.
+Only what runner.manifest.media reads has to be right: signatures, size fields, frame headers.
 """
 
 from __future__ import annotations

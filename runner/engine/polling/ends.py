@@ -9,11 +9,9 @@ from __future__ import annotations
 
 from typing import Any, Final
 
-from runner.core.catalog import Endpoint
-from runner.api.client import TaskStatus
-from runner.core.costs import actual_cost
-from runner.core.lifecycle import Event
-from runner.journal.store import Store
+from runner.api import TaskStatus
+from runner.core import Endpoint, Event, actual_cost
+from runner.journal import Store
 
 __all__ = ["TASK_ENDS", "journal_end", "server_times"]
 

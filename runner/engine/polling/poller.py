@@ -20,19 +20,26 @@ from typing import Any, Final, Protocol
 
 import anyio
 
-from runner.core.catalog import Endpoint
-from runner.api.client import DashScopeClient, ListedTask, TaskStatus
+from runner.api import DashScopeClient, ListedTask, TaskStatus
+from runner.core import (
+    AccountError,
+    ApiError,
+    Endpoint,
+    Event,
+    ListRefusedError,
+    TaskRecord,
+    TaskSpec,
+    TaskState,
+    TransientApiError,
+    server_seconds,
+)
 from runner.engine.crashpoints import crash_point
-from runner.core.efficiency import server_seconds
-from runner.core.errors import AccountError, ApiError, ListRefusedError, TransientApiError
+from runner.engine.polling.ends import TASK_ENDS, journal_end, server_times
 from runner.engine.polling.estimates import ClockMap, Durations, Shape
-from runner.core.lifecycle import Event
+from runner.engine.polling.sweeps import SWEEP_MIN_RUNNING, list_statuses
 from runner.engine.polling.timing import PollTiming
 from runner.engine.ratelimit import Pacer
-from runner.journal.store import Store
-from runner.engine.polling.sweeps import SWEEP_MIN_RUNNING, list_statuses
-from runner.engine.polling.ends import TASK_ENDS, journal_end, server_times
-from runner.core.tasks import TaskRecord, TaskSpec, TaskState
+from runner.journal import Store
 
 __all__ = ["PollListener", "Poller", "shape_of"]
 

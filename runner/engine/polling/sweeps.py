@@ -14,7 +14,7 @@ from collections.abc import Collection
 from datetime import UTC, datetime
 from typing import Final
 
-from runner.api.client import DashScopeClient
+from runner.api import DashScopeClient
 from runner.engine.ratelimit import Pacer
 
 __all__ = ["SWEEP_MIN_RUNNING", "list_statuses"]

@@ -30,7 +30,7 @@ from __future__ import annotations
 import random
 from typing import Final
 
-from runner.core.catalog import estimate_generation_s, get_model
+from runner.core import estimate_generation_s, get_model
 from runner.engine.polling.estimates import ClockMap, Durations, Shape
 
 __all__ = ["FLOOR_S", "PollTiming"]

@@ -29,9 +29,9 @@ from dataclasses import dataclass
 from enum import StrEnum
 from typing import Final
 
-from runner.api.client import ListedTask, TaskStatus
-from runner.core.lifecycle import Event
-from runner.journal.store import Store
+from runner.api import ListedTask, TaskStatus
+from runner.core import Event
+from runner.journal import Store
 
 __all__ = ["UNLISTED", "Candidate", "Claim", "Decision", "Echo", "Verdict", "claims_of", "decide"]
 

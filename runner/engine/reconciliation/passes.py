@@ -25,16 +25,22 @@ from typing import Final, Protocol
 import anyio
 from anyio.abc import TaskGroup
 
-from runner.core.efficiency import server_seconds
-from runner.core.errors import AccountError, ApiError, ListRefusedError
+from runner.core import AccountError, ApiError, Event, ListRefusedError, TaskState, server_seconds
 from runner.engine.lanes import Lanes
-from runner.core.lifecycle import Event
 from runner.engine.polling.poller import Poller
 from runner.engine.rebuild import ORPHAN_CHECK
-from runner.engine.reconciliation.evidence import UNLISTED, Candidate, Claim, Decision, Echo, Verdict, claims_of, decide
+from runner.engine.reconciliation.evidence import (
+    UNLISTED,
+    Candidate,
+    Claim,
+    Decision,
+    Echo,
+    Verdict,
+    claims_of,
+    decide,
+)
 from runner.engine.runstats import RunStats
-from runner.journal.store import Store
-from runner.core.tasks import TaskState
+from runner.journal import Store
 
 __all__ = ["ReconcileListener", "Reconciler"]
 

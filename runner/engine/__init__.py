@@ -1,0 +1,37 @@
+"""Layer 3: `runner run`'s engine: submit -> poll -> download, within the account's budgets.
+
+engine          the Engine: four budgets, the journal before every action, the run's stop
+config          the run's limits and knobs (EngineConfig)
+lanes           one lane per model: its queue, pacer and slots (and opt-in queue-ahead)
+submission      one create, journalled around the POST; what waits to be sent, and backoff
+reconciliation/ did an ambiguous create reach the server? (evidence, and the passes)
+polling/        when to look at each task, one list call for many, how a task ended
+downloads       the download pool
+uploads         local inputs into data: URLs or DashScope's temporary storage
+startup         an interrupted journal back to states a process can act on
+rebuild         a lost journal rebuilt from the run folder
+runstats        counters, the progress snapshot, the final summary
+ratelimit       GCRA pacing and AIMD on 429s
+crashpoints     named places a test can kill the process at
+"""
+
+from __future__ import annotations
+
+from runner.engine.config import DEFAULT_QUEUE_AHEAD, EngineConfig
+from runner.engine.engine import Engine
+from runner.engine.ratelimit import Pacer
+from runner.engine.rebuild import has_earlier_run, rebuild_journal, sidecar_endpoint
+from runner.engine.runstats import Snapshot
+from runner.engine.uploads import UploadSettings
+
+__all__ = [
+    "DEFAULT_QUEUE_AHEAD",
+    "Engine",
+    "EngineConfig",
+    "Pacer",
+    "Snapshot",
+    "UploadSettings",
+    "has_earlier_run",
+    "rebuild_journal",
+    "sidecar_endpoint",
+]

@@ -1,0 +1,46 @@
+"""Durable files: published whole or not at all, and a full disk named as such.
+
+A file is written to a `.part` beside its final name, fsynced, renamed over it, and its
+folder fsynced (without that last step the rename itself can be lost in a power cut).
+Every temporary file of a run folder ends in `.part`, so one sweep cleans up after a crash.
+"""
+
+from __future__ import annotations
+
+import errno
+import os
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Final
+
+__all__ = ["DISK_FULL_ERRNOS", "PART_SUFFIX", "atomic_write", "fsync_dir"]
+
+PART_SUFFIX: Final = ".part"
+DISK_FULL_ERRNOS: Final = frozenset({errno.ENOSPC, errno.EDQUOT})
+
+
+@contextmanager
+def atomic_write(path: Path) -> Iterator[Path]:
+    """Yield a `.part` path to write; on success fsync it and rename it over `path`."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    # The pid keeps two writers (a run and `runner report`) from sharing one temporary file.
+    part = path.with_name(f"{path.name}.{os.getpid()}{PART_SUFFIX}")
+    try:
+        yield part
+        with part.open("rb+") as handle:
+            os.fsync(handle.fileno())
+        os.replace(part, path)
+    except BaseException:
+        part.unlink(missing_ok=True)
+        raise
+    fsync_dir(path.parent)
+
+
+def fsync_dir(folder: Path) -> None:
+    """Make a rename in `folder` durable."""
+    fd = os.open(folder, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)

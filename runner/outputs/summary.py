@@ -1,0 +1,87 @@
+"""The few lines `runner run` ends with: what got done, what failed and why, what was
+uncertain, what it cost and took (and the one duration format every output uses)."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+
+from runner.core import RunSummary
+
+__all__ = ["format_duration", "render_summary"]
+
+
+def render_summary(summary: RunSummary) -> str:
+    """A few lines for a person: what got done, what failed and why, what it cost and took."""
+    lines = [_done_line(summary)]
+    if summary.failed:
+        codes = ", ".join(f"{count} {code}" for code, count in _by_count(summary.failed_by_code))
+        lines.append(f"Failed: {summary.failed}" + (f" ({codes})" if codes else "") + ".")
+    other = [
+        f"{label}: {count}"
+        for label, count in (
+            ("Expired", summary.expired),
+            ("Cancelled", summary.cancelled),
+            ("Not finished", summary.unfinished),
+        )
+        if count
+    ]
+    if other:
+        lines.append(", ".join(other) + ".")
+    if summary.reconciled or summary.resubmitted_after_ambiguity:
+        lines.append(
+            f"Uncertain submissions: {summary.reconciled} found on the server and adopted, "
+            f"{summary.resubmitted_after_ambiguity} confirmed missing and submitted again."
+        )
+    if summary.possible_double_charges:
+        lines.append(_double_charge_line(summary.possible_double_charges))
+    lines.append(_cost_line(summary))
+    if summary.stopped_reason:
+        lines.append(f"Stopped early ({summary.stopped_reason}); run the same command again to resume.")
+    return "\n".join(lines)
+
+
+def format_duration(seconds: float) -> str:
+    """`3725.4` → `1h 02m 05s`; short durations stay short (`42.1s`)."""
+    if seconds < 60:
+        return f"{seconds:.1f}s"
+    whole = round(seconds)
+    hours, rest = divmod(whole, 3600)
+    minutes, secs = divmod(rest, 60)
+    return f"{hours}h {minutes:02d}m {secs:02d}s" if hours else f"{minutes}m {secs:02d}s"
+
+
+def _done_line(summary: RunSummary) -> str:
+    line = f"Done: {summary.done} of {summary.total} tasks"
+    if summary.skipped:
+        line += f" ({summary.skipped} already done before this run)"
+    return line + "."
+
+
+def _double_charge_line(charges: Mapping[str, list[str]]) -> str:
+    """Which tasks may have been paid twice, naming the DashScope tasks left unclaimed."""
+    shown = "; ".join(
+        f"{task}: {', '.join(ids) or 'no longer listed'}" for task, ids in list(charges.items())[:5]
+    )
+    more = f"; and {len(charges) - 5} more (status.csv)" if len(charges) > 5 else ""
+    return (
+        f"Possible double charges: {len(charges)} task(s) were sent again after an uncertain "
+        f"submission the task list could not settle; the DashScope tasks that may be theirs "
+        f"('?': one the list could not show): {shown}{more}."
+    )
+
+
+def _cost_line(summary: RunSummary) -> str:
+    cost = f"Cost: {summary.cost_this_run:.2f} {summary.currency} this run"
+    if round(summary.cost, 2) != round(summary.cost_this_run, 2):
+        cost += f" ({summary.cost:.2f} {summary.currency} for the whole folder)"
+    parts = [
+        cost,
+        f"wall time: {format_duration(summary.wall_time_s)}",
+    ]
+    if summary.efficiency is not None:
+        parts.append(f"efficiency: {summary.efficiency:.0%} of the quota's best possible time")
+    return ", ".join(parts) + "."
+
+
+def _by_count(counts: Mapping[str, int]) -> list[tuple[str, int]]:
+    return sorted(counts.items(), key=lambda item: (-item[1], item[0]))
