@@ -28,13 +28,12 @@ import csv
 import json
 import os
 import random
+import shutil
 import signal
-import struct
 import subprocess
 import sys
 import tempfile
 import time
-import zlib
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -49,6 +48,7 @@ __all__ = ["main", "run_chaos"]
 
 RUN_NAME = "chaos"
 DEFAULT_CORPUS = Path(__file__).resolve().parent.parent / "tests" / "data" / "bad_manifests"
+DEMO_IMAGE = Path(__file__).resolve().parent.parent / "manifests" / "images" / "bridge.png"
 KILLED = -signal.SIGKILL
 CRASHED = 137  # what a crash point exits with
 
@@ -107,21 +107,9 @@ def run_runner(
 # -- the manifest ---------------------------------------------------------------------------------
 
 
-def tiny_png(width: int = 320, height: int = 240) -> bytes:
-    """A valid grey PNG (the smallest image every model accepts)."""
-    raw = zlib.compress((b"\x00" + b"\x80" * (width * 3)) * height)
-
-    def chunk(kind: bytes, data: bytes) -> bytes:
-        body = kind + data
-        return struct.pack(">I", len(data)) + body + struct.pack(">I", zlib.crc32(body) & 0xFFFFFFFF)
-
-    header = struct.pack(">IIBBBBB", width, height, 8, 2, 0, 0, 0)
-    return b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", header) + chunk(b"IDAT", raw) + chunk(b"IEND", b"")
-
-
 def write_manifest(folder: Path, config: ChaosConfig) -> Path:
     """chaos.yaml + tasks.csv (N rows: remote image URLs, and a local PNG every few rows)."""
-    (folder / "frame.png").write_bytes(tiny_png())
+    shutil.copyfile(DEMO_IMAGE, folder / "frame.png")
     with (folder / "tasks.csv").open("w", newline="", encoding="utf-8") as handle:
         writer = csv.writer(handle)
         writer.writerow(["id", "prompt", "img_url", "meta.row"])
@@ -172,7 +160,11 @@ def _bad_manifests(corpus: Path, scratch: Path) -> list[Path]:
     scratch.mkdir(parents=True, exist_ok=True)
     files = sorted(p for p in corpus.iterdir() if p.is_file() and not p.name.startswith("accepted_"))
     big_yaml, nul_csv, big_png = scratch / "big.yaml", scratch / "nul.csv", scratch / "huge.png"
-    for path, head in ((big_yaml, b""), (nul_csv, b"id,prompt,img_url\n"), (big_png, tiny_png())):
+    for path, head in (
+        (big_yaml, b""),
+        (nul_csv, b"id,prompt,img_url\n"),
+        (big_png, DEMO_IMAGE.read_bytes()),
+    ):
         with path.open("wb") as handle:
             handle.write(head)
             handle.truncate(100 * 1024 * 1024)  # sparse: no 100 MB written

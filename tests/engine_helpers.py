@@ -10,8 +10,6 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import json
-import struct
-import zlib
 from collections.abc import AsyncIterator, Sequence
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
@@ -20,12 +18,13 @@ from typing import Any
 
 import httpx
 import looptime
+from factories import spec
 from starlette.applications import Starlette
 
 from runner.api.client import DashScopeClient
 from runner.api.wire import ResolvedInputs, build_create_body
 from runner.core.catalog import ENDPOINTS, SIM_API_KEY
-from runner.core.tasks import MediaRef, RunSummary, TaskSpec, TaskState, canonical_request, task_key
+from runner.core.tasks import RunSummary, TaskSpec, TaskState
 from runner.engine import Engine, EngineConfig
 from runner.journal.store import JOURNAL_NAME, Store
 from runner.simulator import LoopClock, SimConfig, canonical_sha256, create_app
@@ -35,14 +34,12 @@ __all__ = [
     "Batch",
     "assert_folder_complete",
     "assert_own_videos",
-    "local_png",
     "make_specs",
     "on_virtual_clock",
     "paid_twice",
     "run_batch",
     "sha256_of",
     "sim_app",
-    "spec",
 ]
 
 SIM_BASE = "http://sim.local/api/v1"
@@ -52,38 +49,6 @@ VIRTUAL_EPOCH = 1_780_000_000.0  #: the simulator's wall clock at t=0 on a virtu
 def on_virtual_clock() -> bool:
     """Whether the running event loop is a virtual-time (looptime) loop."""
     return isinstance(asyncio.get_running_loop(), looptime.LoopTimeEventLoop)
-
-
-def spec(
-    task: str,
-    prompt: str | None = None,
-    *,
-    model: str = "wan2.6-i2v-flash",
-    image: MediaRef | None = None,
-    **params: Any,
-) -> TaskSpec:
-    """A task (by default with a remote image the simulator accepts unfetched) and a real content key."""
-    image = image or MediaRef("image", url=f"https://img.example/{task}.png")
-    parameters: dict[str, str | int | bool] = {"resolution": "720P", "duration": 5, **params}
-    prompt = prompt if prompt is not None else f"A scene for {task}"
-    key = task_key(canonical_request(model, prompt, None, image, None, parameters, None))
-    return TaskSpec(id=task, key=key, model=model, image=image, prompt=prompt, parameters=parameters)
-
-
-def local_png(path: Path, shade: int = 128, width: int = 320, height: int = 240) -> MediaRef:
-    """Write a plain grey PNG at `path` and describe it as a local input."""
-    row = b"\x00" + bytes([shade]) * (width * 3)
-    raw = zlib.compress(row * height)
-
-    def chunk(kind: bytes, data: bytes) -> bytes:
-        return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data))
-
-    header = struct.pack(">IIBBBBB", width, height, 8, 2, 0, 0, 0)
-    data = b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", header) + chunk(b"IDAT", raw) + chunk(b"IEND", b"")
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_bytes(data)
-    digest = hashlib.sha256(data).hexdigest()
-    return MediaRef("image", path=str(path), sha256=digest, size=len(data), mime="image/png")
 
 
 def make_specs(count: int, prefix: str = "t", **params: Any) -> list[TaskSpec]:

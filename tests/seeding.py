@@ -9,13 +9,17 @@ from __future__ import annotations
 import base64
 import hashlib
 import struct
-import zlib
 from pathlib import Path
 
-from runner.core.tasks import MediaRef, TaskSpec, TaskState
+from data.media_fixtures import png
+from factories import gradient, local_png, spec
+
+from runner.core.tasks import MediaRef, TaskState
 from runner.journal.store import JOURNAL_NAME, Store
 
-__all__ = ["SIM_CLIP", "local_image", "make_png", "make_spec", "minimal_mp4", "seed_run", "video_bytes"]
+__all__ = ["FOX", "SIM_CLIP", "local_image", "minimal_mp4", "seed_run", "video_bytes"]
+
+FOX = "A red fox runs through fresh snow"
 
 SIM_CLIP = Path(__file__).resolve().parent.parent / "runner" / "simulator" / "assets" / "clip.mp4"
 
@@ -31,62 +35,9 @@ def video_bytes() -> bytes:
     return SIM_CLIP.read_bytes() if SIM_CLIP.is_file() else minimal_mp4(b"\x00" * 64)
 
 
-def make_png(width: int = 160, height: int = 90, rgb: tuple[int, int, int] = (200, 80, 40)) -> bytes:
-    """A small valid PNG: a diagonal gradient from `rgb` to a darker shade, so previews look like pictures."""
-
-    def pixel(x: int, y: int) -> bytes:
-        shade = 1.0 - 0.6 * (x / width + y / height) / 2
-        return bytes(int(channel * shade) for channel in rgb)
-
-    raw = b"".join(b"\x00" + b"".join(pixel(x, y) for x in range(width)) for y in range(height))
-
-    def chunk(kind: bytes, data: bytes) -> bytes:
-        body = kind + data
-        return struct.pack(">I", len(data)) + body + struct.pack(">I", zlib.crc32(body))
-
-    header = struct.pack(">IIBBBBB", width, height, 8, 2, 0, 0, 0)
-    return (
-        b"\x89PNG\r\n\x1a\n"
-        + chunk(b"IHDR", header)
-        + chunk(b"IDAT", zlib.compress(raw))
-        + chunk(b"IEND", b"")
-    )
-
-
-def make_spec(
-    task: str,
-    *,
-    image: MediaRef,
-    prompt: str | None = "A red fox runs through fresh snow",
-    model: str = "wan2.6-i2v-flash",
-    seed: int | None = 7,
-    meta: dict[str, str] | None = None,
-) -> TaskSpec:
-    """A TaskSpec whose key is derived from its id (tests do not need real content keys)."""
-    parameters: dict[str, str | int | bool] = {"resolution": "720P", "duration": 5}
-    if seed is not None:
-        parameters["seed"] = seed
-    return TaskSpec(
-        id=task,
-        key=hashlib.sha256(task.encode()).hexdigest(),
-        model=model,
-        image=image,
-        prompt=prompt,
-        parameters=parameters,
-        meta=meta or {},
-        location=f"manifest.yaml:{task}",
-    )
-
-
 def local_image(folder: Path, name: str = "fox.png", rgb: tuple[int, int, int] = (200, 80, 40)) -> MediaRef:
-    """Write a PNG under `folder` and describe it as a local input."""
-    data = make_png(rgb=rgb)
-    path = folder / name
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_bytes(data)
-    return MediaRef(
-        "image", path=str(path), sha256=hashlib.sha256(data).hexdigest(), size=len(data), mime="image/png"
-    )
+    """Write a 160x90 PNG under `folder` and describe it as a local input."""
+    return local_png(folder / name, 160, 90, rgb)
 
 
 def seed_run(run_dir: Path, inputs_dir: Path) -> Store:
@@ -94,12 +45,17 @@ def seed_run(run_dir: Path, inputs_dir: Path) -> Store:
     fox = local_image(inputs_dir, "fox.png")
     owl = local_image(inputs_dir, "owl.png", rgb=(40, 90, 200))
     specs = [
-        make_spec("fox-1", image=fox, seed=1, meta={"shot": "wide"}),
-        make_spec("fox-2", image=fox, seed=2, prompt='=HYPERLINK("http://x") <script>alert(1)</script>'),
-        make_spec("owl-1", image=owl, model="wan2.5-i2v-preview", prompt="An owl blinks at dusk"),
-        make_spec("owl-2", image=owl, prompt="An owl takes off"),
-        make_spec("remote", image=MediaRef("image", url="https://example.com/cat.jpg"), prompt="A cat yawns"),
-        make_spec("queued", image=MediaRef("image", url=_data_url(make_png(rgb=(90, 160, 90)))), prompt=None),
+        spec("fox-1", FOX, image=fox, seed=1, meta={"shot": "wide"}),
+        spec("fox-2", '=HYPERLINK("http://x") <script>alert(1)</script>', image=fox, seed=2),
+        spec("owl-1", "An owl blinks at dusk", image=owl, model="wan2.5-i2v-preview", seed=7),
+        spec("owl-2", "An owl takes off", image=owl, seed=7),
+        spec("remote", "A cat yawns", image=MediaRef("image", url="https://example.com/cat.jpg"), seed=7),
+        spec(
+            "queued",
+            None,
+            image=MediaRef("image", url=_data_url(png(160, 90, gradient((90, 160, 90), 160, 90)))),
+            seed=7,
+        ),
     ]
     store = Store.open(run_dir / JOURNAL_NAME)
     store.add_tasks(specs)

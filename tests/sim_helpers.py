@@ -2,9 +2,6 @@
 
 from __future__ import annotations
 
-import base64
-import struct
-import zlib
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
@@ -23,9 +20,7 @@ __all__ = [
     "KF2V",
     "SimHarness",
     "body",
-    "make_png",
     "open_sim",
-    "png_data_url",
 ]
 
 BASE = "http://sim.local/api/v1"
@@ -33,26 +28,6 @@ CREATE = "/services/aigc/video-generation/video-synthesis"
 KF2V = "/services/aigc/image2video/video-synthesis"
 AUTH = {"Authorization": "Bearer sk-sim-local"}
 HEADERS = {**AUTH, "X-DashScope-Async": "enable"}
-
-
-def make_png(width: int = 320, height: int = 240, alpha: bool = False) -> bytes:
-    """A valid PNG of the given size (grey, RGB or RGBA)."""
-    channels, color_type = (4, 6) if alpha else (3, 2)
-    row = b"\x00" + b"\x80" * (width * channels)
-    raw = zlib.compress(row * height)
-
-    def chunk(kind: bytes, data: bytes) -> bytes:
-        crc = zlib.crc32(kind + data) & 0xFFFFFFFF
-        return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", crc)
-
-    header = struct.pack(">IIBBBBB", width, height, 8, color_type, 0, 0, 0)
-    return b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", header) + chunk(b"IDAT", raw) + chunk(b"IEND", b"")
-
-
-def png_data_url(width: int = 320, height: int = 240, alpha: bool = False) -> str:
-    """A PNG as a base64 data URI."""
-    encoded = base64.b64encode(make_png(width, height, alpha)).decode()
-    return f"data:image/png;base64,{encoded}"
 
 
 def body(

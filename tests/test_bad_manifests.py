@@ -14,8 +14,8 @@ from pathlib import Path
 
 import pytest
 from click.testing import CliRunner, Result
+from data.media_fixtures import png as make_png
 from loopback_sim import LoopbackSim, serve_sim
-from sim_helpers import make_png
 
 from runner.cli import main
 from runner.core.errors import ManifestError

@@ -7,6 +7,7 @@ from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
+from factories import write_manifest
 
 from runner.cli import main
 from runner.core.efficiency import server_seconds
@@ -14,12 +15,6 @@ from runner.journal.store import JOURNAL_NAME, Store
 
 DEMO = Path(__file__).resolve().parent.parent / "manifests" / "demo.yaml"
 FAST = ["--sim-time-scale", "0.002", "--no-progress"]
-
-
-def write_manifest(folder: Path, body: str) -> Path:
-    path = folder / "m.yaml"
-    path.write_text(body, encoding="utf-8")
-    return path
 
 
 MANIFEST = """

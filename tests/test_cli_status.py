@@ -6,7 +6,8 @@ import json
 from pathlib import Path
 
 from click.testing import CliRunner
-from seeding import make_png, seed_run
+from data.media_fixtures import png as make_png
+from seeding import seed_run
 
 from runner.cli import main
 from runner.journal.store import JOURNAL_NAME, Store

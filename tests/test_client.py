@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable
+from typing import Any
 
 import httpx
 import pytest
+from factories import spec
 
 from runner.api.client import DashScopeClient
 from runner.api.wire import ResolvedInputs
@@ -25,17 +27,8 @@ BASE = "https://dashscope.example/api/v1"
 Handler = Callable[[httpx.Request], httpx.Response]
 
 
-def make_spec(**overrides: object) -> TaskSpec:
-    values: dict[str, object] = {
-        "id": "cat",
-        "key": "k" * 64,
-        "model": "wan2.6-i2v-flash",
-        "image": MediaRef(kind="image", url="https://img.example/cat.png"),
-        "prompt": "a cat",
-        "parameters": {"resolution": "720P", "duration": 5},
-    }
-    values.update(overrides)
-    return TaskSpec(**values)  # type: ignore[arg-type]
+def make_spec(**overrides: Any) -> TaskSpec:
+    return spec("cat", "a cat", image=MediaRef(kind="image", url="https://img.example/cat.png"), **overrides)
 
 
 def make_client(handler: Handler) -> DashScopeClient:

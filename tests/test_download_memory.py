@@ -8,7 +8,8 @@ from pathlib import Path
 
 import anyio
 import pytest
-from engine_helpers import sim_client, spec
+from engine_helpers import sim_client
+from factories import spec
 
 from runner.api.wire import ResolvedInputs
 from runner.engine.downloads import HELD_BYTES_PER_TRANSFER, fetch_video

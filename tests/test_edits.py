@@ -8,7 +8,8 @@ from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
-from engine_helpers import assert_own_videos, run_batch, sim_app, spec
+from engine_helpers import assert_own_videos, run_batch, sim_app
+from factories import spec
 
 from runner.cli import main
 from runner.core.tasks import TaskState

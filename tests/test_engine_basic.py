@@ -5,7 +5,8 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from engine_helpers import assert_folder_complete, local_png, make_specs, run_batch, sim_app, sim_client, spec
+from engine_helpers import assert_folder_complete, make_specs, run_batch, sim_app, sim_client
+from factories import local_png, spec
 
 from runner.core.catalog import ENDPOINTS
 from runner.engine import Engine, EngineConfig
@@ -80,9 +81,9 @@ async def test_retryable_task_failure_is_resubmitted_up_to_max_attempts(tmp_path
 
 async def test_local_image_is_sent_and_a_changed_one_fails_its_task(tmp_path: Path) -> None:
     """A local image goes out as a data: URL; one edited after planning fails with InputFileChanged."""
-    good = local_png(tmp_path / "in" / "good.png", shade=90)
-    edited = local_png(tmp_path / "in" / "edited.png", shade=150)
-    local_png(tmp_path / "in" / "edited.png", shade=151)  # changed after planning
+    good = local_png(tmp_path / "in" / "good.png", rgb=(90, 90, 90))
+    edited = local_png(tmp_path / "in" / "edited.png", rgb=(150, 150, 150))
+    local_png(tmp_path / "in" / "edited.png", rgb=(151, 151, 151))  # changed after planning
     specs = [spec("good", image=good), spec("edited", image=edited)]
     batch = await run_batch(tmp_path / "run", specs, sim_app("fast", time_scale=0.002, seed=6))
     assert batch.summary.done == 1

@@ -19,7 +19,7 @@ pytestmark = pytest.mark.slow
 TASKS = 12
 
 
-def write_manifest(folder: Path) -> Path:
+def lock_manifest(folder: Path) -> Path:
     rows = "\n".join(
         f'  - {{id: l{i:02d}, prompt: "Lock scene {i}", img_url: "https://img.example/l{i}.png"}}'
         for i in range(TASKS)
@@ -41,7 +41,7 @@ def wait_for_holder(lock: Path, process: subprocess.Popen[str], timeout: float =
 
 def test_a_second_runner_on_the_same_folder_refuses_and_nothing_is_sent_twice(tmp_path: Path) -> None:
     """While one run holds the folder, another exits 1 naming its pid; the server sees each body once."""
-    manifest = write_manifest(tmp_path)
+    manifest = lock_manifest(tmp_path)
     with serve_sim("--time-scale", "0.02", "--seed", "8") as sim:
         command = [sys.executable, "-m", "runner", "run", str(manifest), "--endpoint", sim.url]
         command += ["--out", str(tmp_path / "out"), "--no-progress"]

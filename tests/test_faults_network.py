@@ -8,7 +8,8 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from engine_helpers import Batch, assert_folder_complete, make_specs, run_batch, sim_app, spec
+from engine_helpers import Batch, assert_folder_complete, make_specs, run_batch, sim_app
+from factories import spec
 from starlette.applications import Starlette
 
 from runner.core.tasks import TaskState

@@ -9,7 +9,8 @@ from pathlib import Path
 import httpx
 import pytest
 from click.testing import CliRunner
-from engine_helpers import assert_own_videos, make_specs, paid_twice, run_batch, sim_app, spec
+from engine_helpers import assert_own_videos, make_specs, paid_twice, run_batch, sim_app
+from factories import spec
 
 from runner.api.client import DashScopeClient
 from runner.api.wire import ResolvedInputs

@@ -9,7 +9,8 @@ from pathlib import Path
 
 import httpx
 import pytest
-from engine_helpers import SIM_BASE, local_png, run_batch, sim_app
+from engine_helpers import SIM_BASE, run_batch, sim_app
+from factories import local_png
 from test_uploads import audio_ref, with_media
 
 from runner.api.client import DashScopeClient

@@ -6,7 +6,8 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from engine_helpers import make_specs, run_batch, sim_app, spec
+from engine_helpers import make_specs, run_batch, sim_app
+from factories import spec
 
 from runner.core.catalog import ENDPOINTS
 from runner.core.costs import reserved_cost

@@ -15,8 +15,8 @@ from engine_helpers import (
     paid_twice,
     run_batch,
     sim_app,
-    spec,
 )
+from factories import spec
 
 from runner.cli import main
 from runner.engine.rebuild import rebuild_journal

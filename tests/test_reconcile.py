@@ -9,15 +9,8 @@ from pathlib import Path
 import anyio
 import pandas as pd
 import pytest
-from engine_helpers import (
-    Batch,
-    assert_folder_complete,
-    assert_own_videos,
-    paid_twice,
-    run_batch,
-    sim_app,
-    spec,
-)
+from engine_helpers import Batch, assert_folder_complete, assert_own_videos, paid_twice, run_batch, sim_app
+from factories import spec
 
 from runner.cli.status import status_data
 from runner.core.lifecycle import Event

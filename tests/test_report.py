@@ -73,7 +73,7 @@ def test_report_header_shows_dashes_for_unknown_run_info(tmp_path: Path) -> None
         header = report_data(run, store)["run"]
     assert header["manifest"] == "manifests/demo.yaml"
     assert header["endpoint"] == "—" and header["started_at"] == "—"
-    assert header["wall_time"] == "1h 02m 05s" and header["efficiency"] == "91%"
+    assert header["wall_time"] == "1 h 02 min" and header["efficiency"] == "91%"
     assert header["cost"] == "0.75 USD"
     assert header["counts"] == {"done": 3, "failed": 1, "expired": 1, "running": 1}
     assert header["problems"] == 2

@@ -9,7 +9,8 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from seeding import SIM_CLIP, make_spec, seed_run
+from factories import spec
+from seeding import SIM_CLIP, seed_run
 
 from runner.core.tasks import MediaRef
 from runner.journal.store import JOURNAL_NAME, Store
@@ -158,8 +159,7 @@ def test_report_of_10k_tasks_opens_fast_and_pages(tmp_path: Path, browser: Any) 
     """A 10,000-task report renders its first page of 60 cards in under 2 s, and paging works."""
     image = MediaRef("image", url="https://example.com/a.png")
     specs = [
-        make_spec(f"t{i:05d}", image=image, seed=i, prompt=f"Scene {i}: a lighthouse at dawn")
-        for i in range(10_000)
+        spec(f"t{i:05d}", f"Scene {i}: a lighthouse at dawn", image=image, seed=i) for i in range(10_000)
     ]
     with Store.open(tmp_path / JOURNAL_NAME) as store:
         store.add_tasks(specs)

@@ -11,7 +11,8 @@ from pathlib import Path
 
 import pandas as pd
 import pytest
-from seeding import local_image, make_spec, minimal_mp4, seed_run
+from factories import spec as make_spec
+from seeding import FOX, local_image, minimal_mp4, seed_run
 
 from runner.core.errors import DownloadError
 from runner.core.lifecycle import Event
@@ -149,8 +150,8 @@ def test_sidecar_records_provenance_without_data_url_bytes(tmp_path: Path) -> No
     """The sidecar names local inputs by path and hash and data: URLs only by mime and hash."""
     fox = local_image(tmp_path / "in")
     data_url = "data:image/png;base64," + "QUJD" * 50
-    spec = make_spec("fox", image=fox, meta={"shot": "wide"})
-    data_spec = make_spec("inline", image=MediaRef("image", url=data_url))
+    spec = make_spec("fox", FOX, image=fox, seed=7, meta={"shot": "wide"})
+    data_spec = make_spec("inline", FOX, image=MediaRef("image", url=data_url), seed=7)
     with Store.open(tmp_path / "run" / JOURNAL_NAME) as store:
         store.add_tasks([spec, data_spec])
         record = store.set_state("fox", TaskState.DONE, task_id="t-1", actual_prompt="longer", cost=0.5)
@@ -233,7 +234,7 @@ def test_status_csv_neutralises_formulas(tmp_path: Path) -> None:
 def test_status_table_handles_100k_tasks_in_seconds(tmp_path: Path) -> None:
     """Writing the table for 100,000 tasks takes a few seconds, not minutes."""
     image = MediaRef("image", url="https://example.com/a.png")
-    specs = [make_spec(f"t{i:06d}", image=image, seed=i, meta={"row": str(i)}) for i in range(100_000)]
+    specs = [make_spec(f"t{i:06d}", FOX, image=image, seed=i, meta={"row": str(i)}) for i in range(100_000)]
     with Store.open(tmp_path / JOURNAL_NAME) as store:
         store.add_tasks(specs)
         started = time.perf_counter()
@@ -274,7 +275,7 @@ def test_render_summary_names_failures_cost_and_efficiency() -> None:
     assert "Done: 7 of 10 tasks (3 already done before this run)." in text
     assert "Failed: 2 (1 DataInspectionFailed, 1 InternalError)." in text
     assert "Expired: 1" in text
-    assert "1.50 USD" in text and "3m 05s" in text and "87%" in text
+    assert "1.50 USD" in text and "3 min 05 s" in text and "87%" in text
 
 
 def test_render_summary_says_how_to_resume_a_stopped_run() -> None:

@@ -7,7 +7,7 @@ import subprocess
 import sys
 
 import pytest
-from engine_helpers import spec
+from factories import spec
 
 from runner.core.catalog import ENDPOINTS
 from runner.core.costs import actual_cost, reserved_cost

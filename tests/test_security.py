@@ -18,6 +18,7 @@ from urllib.parse import quote
 import httpx
 import pytest
 from click.testing import CliRunner
+from factories import write_manifest
 from loopback_sim import LoopbackSim, run_cli, serve_sim
 
 from runner.api.client import DashScopeClient
@@ -50,12 +51,6 @@ def keyed_sim() -> Iterator[LoopbackSim]:
         yield server
 
 
-def write_manifest(folder: Path, body: str = MANIFEST, name: str = "m.yaml") -> Path:
-    path = folder / name
-    path.write_text(body, encoding="utf-8")
-    return path
-
-
 def outputs_containing(folder: Path, needle: str) -> list[str]:
     """Every file under `folder` whose bytes contain `needle`."""
     data = needle.encode()
@@ -66,7 +61,7 @@ def run_with_key(
     sim: LoopbackSim, folder: Path, key: str, *extra: str, key_in_file: bool = False
 ) -> tuple[int, str]:
     """`runner run` in a subprocess with `key` from the environment (or a file); (exit, all output)."""
-    manifest = write_manifest(folder)
+    manifest = write_manifest(folder, MANIFEST)
     out = folder / "out"
     env = {"DASHSCOPE_API_KEY": key}
     args: list[str | Path] = ["run", manifest, "--endpoint", sim.url, "--out", out, "--no-progress", *extra]
@@ -154,7 +149,7 @@ async def test_http_debug_logging_never_shows_the_authorization_header(
 )
 def test_plain_http_to_a_remote_host_is_refused(tmp_path: Path, endpoint: str) -> None:
     """--endpoint http://<not loopback> is refused before any connection: the key would travel in clear."""
-    manifest = write_manifest(tmp_path)
+    manifest = write_manifest(tmp_path, MANIFEST)
     for command in ("run", "cancel"):
         result = CliRunner(env={"DASHSCOPE_API_KEY": KEY}).invoke(
             main, [command, str(manifest), "--endpoint", endpoint, "--out", str(tmp_path / "out")]
@@ -167,7 +162,7 @@ def test_plain_http_to_a_remote_host_is_refused(tmp_path: Path, endpoint: str) -
 
 def test_https_and_loopback_http_endpoints_are_accepted(tmp_path: Path) -> None:
     """https to any host and http to 127.0.0.1/localhost pass the endpoint check (plan contacts nothing)."""
-    manifest = write_manifest(tmp_path)
+    manifest = write_manifest(tmp_path, MANIFEST)
     for endpoint in (
         "https://dashscope.example.com/api/v1",
         "http://127.0.0.1:9/api/v1",
@@ -180,7 +175,7 @@ def test_https_and_loopback_http_endpoints_are_accepted(tmp_path: Path) -> None:
 @pytest.mark.parametrize("name", ["../escape", "../../etc", "/tmp/abs", "a/b", ".hidden", "x" * 101])
 def test_a_hostile_run_name_cannot_leave_the_output_folder(tmp_path: Path, name: str) -> None:
     """--name values that would put the run folder outside --out are refused with exit 1."""
-    manifest = write_manifest(tmp_path)
+    manifest = write_manifest(tmp_path, MANIFEST)
     args = ["run", str(manifest), "--endpoint", "sim", "--name", name, "--out", str(tmp_path / "out"), *FAST]
     result = CliRunner().invoke(main, args)
     assert result.exit_code == 1, result.output

@@ -9,9 +9,10 @@ from typing import Any
 import anyio
 import httpx
 import pytest
+from data.media_fixtures import png as make_png
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-from sim_helpers import BASE, CREATE, HEADERS, make_png
+from sim_helpers import BASE, CREATE, HEADERS
 
 from runner.simulator import ManualClock, SimConfig, create_app
 from runner.simulator.media import check_image_bytes, check_remote_url, sniff_image

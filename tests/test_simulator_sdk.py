@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from sim_helpers import make_png
+from data.media_fixtures import png as make_png
 
 from runner.simulator import SimConfig, create_app
 from runner.simulator.server import serve_in_thread

@@ -5,7 +5,8 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
-from sim_helpers import AUTH, CREATE, HEADERS, SimHarness, body, make_png, open_sim
+from data.media_fixtures import png as make_png
+from sim_helpers import AUTH, CREATE, HEADERS, SimHarness, body, open_sim
 
 pytestmark = pytest.mark.anyio
 
@@ -29,7 +30,7 @@ async def _upload(
         "x-oss-content-type": "image/png",
         **changes,
     }
-    files = {"file": ("cat.png", data if data is not None else make_png(), "image/png")}
+    files = {"file": ("cat.png", data if data is not None else make_png(320, 240), "image/png")}
     response = await h.client.post(policy["upload_host"], data=fields, files=files)
     return response.status_code, f"oss://{key}"
 
@@ -116,7 +117,7 @@ async def test_bad_signature_and_expired_policy_are_refused_like_oss() -> None:
             "key": f"{data['upload_dir']}/a.png",
         }
         response = await h.client.post(
-            data["upload_host"], data=fields, files={"file": ("a.png", make_png())}
+            data["upload_host"], data=fields, files={"file": ("a.png", make_png(320, 240))}
         )
         assert response.status_code == 403 and "Policy expired." in response.text
 
@@ -134,7 +135,7 @@ async def test_key_outside_upload_dir_and_overwrite_are_refused() -> None:
             "key": f"{data['upload_dir']}/a.png",
             "x-oss-forbid-overwrite": "true",
         }
-        files = {"file": ("a.png", make_png())}
+        files = {"file": ("a.png", make_png(320, 240))}
         first = await h.client.post(data["upload_host"], data=fields, files=files)
         second = await h.client.post(data["upload_host"], data=fields, files=files)
         assert (first.status_code, second.status_code) == (204, 409)

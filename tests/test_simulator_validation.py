@@ -5,7 +5,8 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
-from sim_helpers import AUTH, CREATE, HEADERS, KF2V, body, open_sim, png_data_url
+from factories import png_data_url
+from sim_helpers import AUTH, CREATE, HEADERS, KF2V, body, open_sim
 
 pytestmark = pytest.mark.anyio
 

@@ -7,30 +7,20 @@ import sqlite3
 from pathlib import Path
 
 import pytest
+from factories import spec
 
 from runner.core.errors import InvalidTransitionError, JournalDamagedError, StoreError
 from runner.core.lifecycle import Event
-from runner.core.tasks import MediaRef, TaskSpec, TaskState, task_key
+from runner.core.tasks import MediaRef, TaskSpec, TaskState
 from runner.journal.file import SCHEMA_VERSION
 from runner.journal.rows import Asset, Superseded
 from runner.journal.store import Store
 
+_CAT = MediaRef(kind="image", path="/tmp/cat.png", sha256="ab" * 32, size=10, mime="image/png")
+
 
 def make_spec(task_id: str, prompt: str = "a cat") -> TaskSpec:
-    image = MediaRef(kind="image", path="/tmp/cat.png", sha256="ab" * 32, size=10, mime="image/png")
-    params = {"resolution": "720P", "duration": 5}
-    probe = TaskSpec(
-        id=task_id, key="", model="wan2.6-i2v-flash", image=image, prompt=prompt, parameters=params
-    )
-    return TaskSpec(
-        id=task_id,
-        key=task_key(probe.canonical()),
-        model=probe.model,
-        image=image,
-        prompt=prompt,
-        parameters=params,
-        meta={"batch": "1"},
-    )
+    return spec(task_id, prompt, image=_CAT, meta={"batch": "1"})
 
 
 @pytest.fixture

@@ -12,7 +12,8 @@ import httpx
 import pandas as pd
 import pytest
 from click.testing import CliRunner
-from engine_helpers import SIM_BASE, local_png, run_batch, sim_app
+from engine_helpers import SIM_BASE, run_batch, sim_app
+from factories import local_png
 from test_audio import tone_wav
 
 from runner.api.client import DashScopeClient
@@ -113,8 +114,8 @@ async def test_a_fresh_asset_is_reused_and_one_near_expiry_is_replaced(tmp_path:
 
 async def test_small_images_go_inline_and_large_ones_are_uploaded(tmp_path: Path) -> None:
     """Under the threshold a local image is a data: URL (no upload); over it, an upload with the header."""
-    small = local_png(tmp_path / "in" / "small.png", shade=10)
-    large = local_png(tmp_path / "in" / "large.png", shade=200, width=640, height=480)
+    small = local_png(tmp_path / "in" / "small.png", rgb=(10, 10, 10))
+    large = local_png(tmp_path / "in" / "large.png", 640, 480, rgb=(200, 200, 200))
     settings = UploadSettings(data_url_max=(small.size or 0) + 1)
     specs = [with_media("small", image=small), with_media("large", image=large)]
     batch = await run_batch(tmp_path / "run", specs, sim_app("fast", seed=5), uploads=settings)

@@ -8,7 +8,7 @@ from collections.abc import Callable
 
 import httpx
 import pytest
-from engine_helpers import spec
+from factories import spec
 
 from runner.api.client import DashScopeClient
 from runner.api.oss import POLICY_EXPIRED, UploadPolicy, parse_policy

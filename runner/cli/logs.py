@@ -27,6 +27,9 @@ __all__ = ["REDACTED", "Redactor", "run_logging"]
 REDACTED: Final = "«redacted»"
 _URL_QUERY: Final = re.compile(r"(https?://[^\s?'\"<>]+)\?[^\s'\"<>]*")
 _HTTP_LOGGERS: Final = ("httpx", "httpcore")
+#: stamina logs each scheduled retry at WARNING, with no text a person could use: shown with
+#: --verbose only (the retried failure itself is logged by runner when it matters)
+_RETRY_LOGGER: Final = "stamina"
 
 
 class Redactor(logging.Filter):
@@ -76,7 +79,7 @@ def run_logging(console: Console, live: bool, *, secrets: list[str], verbose: bo
         handler = logging.StreamHandler(sys.stderr)
         handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(message)s", "%H:%M:%S"))
     handler.addFilter(Redactor(secrets))
-    loggers = [logging.getLogger("runner")]
+    loggers = [logging.getLogger("runner"), logging.getLogger(_RETRY_LOGGER)]
     if verbose:
         loggers += [logging.getLogger(name) for name in _HTTP_LOGGERS]
     saved = [(lg, lg.level, lg.propagate) for lg in loggers]
@@ -84,6 +87,8 @@ def run_logging(console: Console, live: bool, *, secrets: list[str], verbose: bo
         logger.addHandler(handler)
         logger.setLevel(logging.DEBUG if verbose else logging.INFO)
         logger.propagate = logger.name == "runner"
+    if not verbose:
+        logging.getLogger(_RETRY_LOGGER).setLevel(logging.ERROR)
     try:
         yield
     finally:

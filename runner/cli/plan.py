@@ -25,6 +25,7 @@ from runner.cli.terminal import terminal_safe
 from runner.core import Endpoint, TaskRecord, resolve_endpoint
 from runner.journal import JOURNAL_NAME, Store
 from runner.manifest import Manifest, load_manifest, run_folder
+from runner.outputs import format_duration
 from runner.planning import (
     Disposition,
     Plan,
@@ -35,7 +36,7 @@ from runner.planning import (
     remote_urls,
 )
 
-__all__ = ["COMMANDS", "format_duration", "load_from_options", "manifest_options", "plan"]
+__all__ = ["COMMANDS", "load_from_options", "manifest_options", "plan"]
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -172,18 +173,6 @@ def _print_url_check(checked: list[UrlCheck]) -> None:
     click.echo(f"\nURL check: {len(checked)} distinct remote URLs, {len(bad)} with problems.")
     for check in bad:
         click.echo(f"  {check.kind} {check.url}: {check.problem}")
-
-
-def format_duration(seconds: float) -> str:
-    """'45 s', '3 min 20 s', '2 h 05 min'."""
-    total = round(seconds)
-    if total < 60:
-        return f"{total} s"
-    minutes, secs = divmod(total, 60)
-    if minutes < 60:
-        return f"{minutes} min {secs:02d} s"
-    hours, minutes = divmod(minutes, 60)
-    return f"{hours} h {minutes:02d} min"
 
 
 def _money(amount: float, currency: str) -> str:

@@ -14,6 +14,7 @@ from __future__ import annotations
 from runner.core.catalog import (
     ENDPOINTS,
     MODELS,
+    NEGATIVE_PROMPT_MAX,
     SEED_MAX,
     SIM_API_KEY,
     Endpoint,
@@ -59,6 +60,7 @@ from runner.core.tasks import (
 __all__ = [
     "ENDPOINTS",
     "MODELS",
+    "NEGATIVE_PROMPT_MAX",
     "SEED_MAX",
     "SIM_API_KEY",
     "TERMINAL_STATES",

@@ -17,6 +17,7 @@ from runner.core.errors import ConfigError
 __all__ = [
     "ENDPOINTS",
     "MODELS",
+    "NEGATIVE_PROMPT_MAX",
     "SEED_MAX",
     "SIM_API_KEY",
     "Endpoint",

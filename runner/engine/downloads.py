@@ -29,6 +29,7 @@ from pathlib import Path
 from typing import Any, Final, Protocol
 
 import anyio
+import stamina
 from anyio.streams.memory import MemoryObjectReceiveStream, MemoryObjectSendStream
 
 from runner.api import DashScopeClient
@@ -60,6 +61,7 @@ __all__ = [
 log = logging.getLogger(__name__)
 
 MAX_TRIES: Final = 6
+_RETRY_CAP_S: Final = 8  #: the longest wait between tries, in multiples of the first
 WORKERS_PER_TRANSFER: Final = 2  #: one streams, one finishes the video it streamed before
 _MIB: Final = 1024 * 1024
 _READ_BYTES: Final = 64 * 1024  #: what httpx asks the socket for at a time
@@ -152,6 +154,16 @@ def _finish(writer: VideoWriter, chunks: list[bytes]) -> VideoFile:
     return writer.finish()
 
 
+class _Settled(Exception):
+    """The download ended without a video, already journalled (the task expired)."""
+
+
+def _worth_another_try(error: Exception) -> bool:
+    """stamina's hook: a transfer that broke off is tried again; a full disk or a refused
+    video is not."""
+    return isinstance(error, DownloadError) and not (error.disk_full or error.refused)
+
+
 class DownloadListener(Protocol):
     """What the engine does when a download settles."""
 
@@ -226,33 +238,53 @@ class Downloader:
             await self._tries(task, record, writer)
 
     async def _tries(self, task: str, record: TaskRecord, writer: VideoWriter) -> None:
-        for attempt in range(1, MAX_TRIES + 1):
-            try:
-                cap = video_cap(self._store.spec(task), self._max_video_mb)
-                url = record.video_url or ""
-                video = await fetch_video(self._client, writer, url, self._transfers, self._offload, cap)
-                fields = await self._write_sidecar(task, record, video)
-            except DownloadError as error:
-                if error.disk_full:
-                    self._interrupted(task, error)
-                    self.stopped = True
-                    self._listener.disk_full(error)
-                    return
-                if attempt == MAX_TRIES or error.refused:
-                    if error.refused:
-                        log.error("%s", error)
-                    self._interrupted(task, error)  # left SUCCEEDED: the next run tries again
-                    return
-                if error.expired:
-                    refreshed = await self._refresh(task, error)
-                    if refreshed is None:
-                        return
-                    record = refreshed
-                self.retries += 1
-                await anyio.sleep(self._retry_delay * attempt)
-                continue
-            self._store.transition(task, Event.DOWNLOADED, cost=record.cost, **fields)
+        """Fetch the video, trying again (stamina: exponential backoff with jitter) while a
+        try breaks off; each try resumes from the bytes already saved, and an expired URL is
+        refreshed before the next. A full disk, a refused video or the last failed try leave
+        the task SUCCEEDED for the next run."""
+        retrying = stamina.retry_context(
+            on=_worth_another_try,
+            attempts=MAX_TRIES,
+            timeout=None,
+            wait_initial=self._retry_delay,
+            wait_max=_RETRY_CAP_S * self._retry_delay,
+            wait_jitter=self._retry_delay,
+        )
+        try:
+            async for attempt in retrying:
+                with attempt:
+                    if attempt.num > 1:
+                        self.retries += 1
+                    record, fields = await self._try(task, record, writer)
+        except _Settled:
             return
+        except DownloadError as error:
+            self._interrupted(task, error)
+            if error.disk_full:
+                self.stopped = True
+                self._listener.disk_full(error)
+            elif error.refused:
+                log.error("%s", error)
+            return
+        self._store.transition(task, Event.DOWNLOADED, cost=record.cost, **fields)
+
+    async def _try(
+        self, task: str, record: TaskRecord, writer: VideoWriter
+    ) -> tuple[TaskRecord, dict[str, Any]]:
+        """One try: the video into place and its sidecar written; the record to go on with."""
+        cap = video_cap(self._store.spec(task), self._max_video_mb)
+        try:
+            video = await fetch_video(
+                self._client, writer, record.video_url or "", self._transfers, self._offload, cap
+            )
+        except DownloadError as error:
+            if error.expired:  # a new signed URL for the next try, or the task is gone
+                refreshed = await self._refresh(task, error)
+                if refreshed is None:
+                    raise _Settled from None
+                record = refreshed
+            raise
+        return record, await self._write_sidecar(task, record, video)
 
     async def _write_sidecar(self, task: str, record: TaskRecord, video: VideoFile) -> dict[str, Any]:
         """Write the video's sidecar; returns the journal fields of the downloaded video."""

@@ -126,28 +126,6 @@ def _set_aside(sidecar: Path, earlier: str) -> None:
             source.replace(target)
 
 
-def _done_record(task: str, key: str, data: dict[str, Any]) -> TaskRecord:
-    video = data.get("video") or {}
-    return TaskRecord(
-        id=task,
-        key=key,
-        state=TaskState.DONE,
-        attempts=int(data.get("attempts") or 1),
-        task_id=data.get("task_id"),
-        request_id=data.get("request_id"),
-        submit_time=data.get("submit_time"),
-        scheduled_time=data.get("scheduled_time"),
-        end_time=data.get("end_time"),
-        video_path=video.get("path"),
-        video_sha256=video.get("sha256"),
-        video_size=video.get("size"),
-        cost=data.get("cost"),
-        usage=data.get("usage"),
-        actual_prompt=data.get("actual_prompt"),
-        orig_prompt=data.get("orig_prompt"),
-    )
-
-
 _RESTORED: Final = (
     "attempts",
     "task_id",
@@ -163,6 +141,18 @@ _RESTORED: Final = (
     "actual_prompt",
     "orig_prompt",
 )
+
+
+def _done_record(task: str, key: str, data: dict[str, Any]) -> TaskRecord:
+    video = data.get("video") or {}
+    fields: dict[str, Any] = {name: data.get(name) for name in _RESTORED if not name.startswith("video_")}
+    fields |= {
+        "video_path": video.get("path"),
+        "video_sha256": video.get("sha256"),
+        "video_size": video.get("size"),
+    }
+    fields["attempts"] = int(data.get("attempts") or 1)
+    return TaskRecord(id=task, key=key, state=TaskState.DONE, **fields)
 
 
 def _fields(record: TaskRecord) -> dict[str, Any]:

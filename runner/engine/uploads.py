@@ -26,6 +26,7 @@ from pathlib import Path
 from typing import Final, Literal
 
 import anyio
+import stamina
 
 from runner.api import POLICY_EXPIRED, DashScopeClient, ResolvedInputs, UploadPolicy
 from runner.core import (
@@ -66,6 +67,7 @@ _POLICY_REUSE: Final = 0.8  #: share of a credential's lifetime we use it for
 _SAFE_NAME: Final = re.compile(r"[^A-Za-z0-9._-]+")
 #: in the messages of a create refused because the service could not find or read an input
 _MEDIA_REFUSAL: Final = "media resource"
+_BACKOFF_CAP_S: Final = 30.0  #: server seconds: the longest wait between two upload attempts
 
 
 @dataclass(frozen=True, slots=True)
@@ -75,7 +77,7 @@ class UploadSettings:
     data_url_max: int = DATA_URL_MAX  #: raw bytes: larger local images are uploaded
     concurrency: int = 4  #: form uploads at once
     attempts: int = 4  #: per upload, for transient failures
-    backoff_s: float = 0.5  #: first retry delay, doubled each time
+    backoff_s: float = 0.5  #: first retry delay (doubled each time, plus up to as much jitter)
     margin_s: float = REUPLOAD_MARGIN_S
     time_scale: float = 1.0  #: real seconds per server second (a compressed simulator)
 
@@ -161,27 +163,40 @@ class AssetUploader:
         return forgotten
 
     async def _upload_with_retries(self, media: MediaRef, data: bytes, model: str) -> tuple[str, float]:
-        """(oss:// URL, wall instant the successful attempt began)."""
+        """(oss:// URL, wall instant the successful attempt began). Transient failures are tried
+        again with exponential backoff and jitter (stamina), never before the server's Retry-After;
+        an expired credential at once, with a new one."""
         name = _object_name(media)
-        last: TransientApiError | None = None
-        for attempt in range(self.settings.attempts):
-            if attempt:
-                await self._clock.sleep_until(self._clock.now() + self._backoff(attempt, last))
-            started = self._wall()
-            try:
-                policy = await self._policy(model)
-                async with self._slots:
-                    url = await self._client.upload_file(policy, data, name, media.mime or "")
-            except TransientApiError as error:
-                if error.code == POLICY_EXPIRED:
-                    self._policies.pop(model, None)
-                last = error
-                continue
-            except (TaskRejectedError, AccountError) as error:
-                raise _about_file(error, media) from None
-            self.uploads += 1
-            return url, started
-        raise _gave_up(last, media, self.settings.attempts)
+        retrying = stamina.retry_context(
+            on=_worth_another_upload,
+            attempts=self.settings.attempts,
+            timeout=None,
+            wait_initial=self._scaled(self.settings.backoff_s),
+            wait_max=self._scaled(_BACKOFF_CAP_S),
+            wait_jitter=self._scaled(self.settings.backoff_s),
+        )
+        try:
+            async for attempt in retrying:
+                with attempt:
+                    return await self._upload_once(media, data, model, name)
+        except TransientApiError as error:
+            raise _gave_up(error, media, self.settings.attempts) from None
+        except (TaskRejectedError, AccountError) as error:
+            raise _about_file(error, media) from None
+        raise AssertionError("stamina ends a retry loop with a result or the last error")
+
+    async def _upload_once(self, media: MediaRef, data: bytes, model: str, name: str) -> tuple[str, float]:
+        started = self._wall()
+        try:
+            policy = await self._policy(model)
+            async with self._slots:
+                url = await self._client.upload_file(policy, data, name, media.mime or "")
+        except TransientApiError as error:
+            if error.code == POLICY_EXPIRED:
+                self._policies.pop(model, None)
+            raise
+        self.uploads += 1
+        return url, started
 
     async def _policy(self, model: str) -> UploadPolicy:
         """A credential for `model`: the cached one while comfortably valid, else a new one."""
@@ -204,12 +219,6 @@ class AssetUploader:
         valid_until = self._clock.now() + self._scaled(policy.expire_in_s * _POLICY_REUSE)
         self._policies[model] = (policy, valid_until)
         return policy
-
-    def _backoff(self, attempt: int, error: TransientApiError | None) -> float:
-        if error is not None and error.code == POLICY_EXPIRED:
-            return 0.0  # nothing to wait for: a new credential fixes it
-        delay = self._scaled(self.settings.backoff_s * 2 ** (attempt - 1))
-        return max(delay, error.retry_after or 0.0) if error is not None else delay
 
     def _scaled(self, server_s: float) -> float:
         return server_s * self.settings.time_scale
@@ -251,13 +260,23 @@ def _about_file(error: TaskRejectedError | AccountError, media: MediaRef) -> Tas
     return TaskRejectedError(msg, status_code=error.status_code, code="UploadFailed")
 
 
-def _gave_up(error: TransientApiError | None, media: MediaRef, attempts: int) -> TransientApiError:
-    why = str(error) if error is not None else "no attempt was made."
+def _worth_another_upload(error: Exception) -> bool | float:
+    """stamina's backoff hook: transient failures are tried again (after the server's
+    Retry-After when it sent one), an expired credential at once; nothing else is."""
+    if not isinstance(error, TransientApiError):
+        return False
+    if error.code == POLICY_EXPIRED:
+        return 0.0
+    return True if error.retry_after is None else error.retry_after
+
+
+def _gave_up(error: TransientApiError, media: MediaRef, attempts: int) -> TransientApiError:
     msg = (
-        f"Uploading the local file {media.path} failed {attempts} times; the task is tried later. Last: {why}"
+        f"Uploading the local file {media.path} failed {attempts} times; the task is tried later. "
+        f"Last: {error}"
     )
     # No status code: an exhausted upload must not slow the create pacing as a create 429 would.
-    return TransientApiError(msg, code=error.code if error is not None else None)
+    return TransientApiError(msg, code=error.code)
 
 
 Carrier = Literal["url", "data", "upload"]

@@ -13,14 +13,22 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Final
 
-from runner.core import MODELS, SEED_MAX, Endpoint, MediaRef, ModelInfo, ParamValue, Problem, get_model
+from runner.core import (
+    MODELS,
+    NEGATIVE_PROMPT_MAX,
+    SEED_MAX,
+    Endpoint,
+    MediaRef,
+    ModelInfo,
+    ParamValue,
+    Problem,
+    get_model,
+)
 from runner.manifest.mediarefs import MediaResolver
 from runner.manifest.readers import RowPlace
 
 __all__ = [
     "FIELD_NAMES",
-    "NEGATIVE_PROMPT_MAX",
-    "PARAMETER_FIELDS",
     "FieldChecker",
     "Request",
     "suggest",
@@ -45,16 +53,6 @@ FIELD_NAMES: Final = (
     "variant",
     "meta",
 )
-PARAMETER_FIELDS: Final = (
-    "resolution",
-    "duration",
-    "prompt_extend",
-    "watermark",
-    "seed",
-    "shot_type",
-    "audio",
-)
-NEGATIVE_PROMPT_MAX: Final = 500
 SHOT_TYPES: Final = ("single", "multi")
 _TRUE: Final = frozenset({"true", "yes", "1", "on"})
 _FALSE: Final = frozenset({"false", "no", "0", "off"})

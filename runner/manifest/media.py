@@ -11,7 +11,6 @@ from __future__ import annotations
 import base64
 import binascii
 import hashlib
-import os
 import struct
 from collections import OrderedDict
 from dataclasses import dataclass
@@ -28,7 +27,6 @@ __all__ = [
     "decode_data_url",
     "describe_bytes",
     "image_size",
-    "is_readable",
     "png_has_alpha",
     "sniff_audio",
     "sniff_image",
@@ -345,8 +343,3 @@ def describe_bytes(path: str, data: bytes, sha256: str | None = None) -> LocalFi
             return LocalFile(path, len(data), digest, audio_mime, error=str(exc))
         return LocalFile(path, len(data), digest, audio_mime, duration_s=duration)
     return LocalFile(path, len(data), digest, None)
-
-
-def is_readable(path: Path) -> bool:
-    """True when the current user may read `path`."""
-    return os.access(path, os.R_OK)

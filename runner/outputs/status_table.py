@@ -20,6 +20,7 @@ from typing import TYPE_CHECKING, Any, Final
 from runner import __version__
 from runner.core import JournalFullError
 from runner.journal import Store
+from runner.outputs.durable import atomic_write
 from runner.core import MediaRef, TaskRecord, TaskSpec
 import logging
 import anyio
@@ -63,24 +64,16 @@ STATUS_COLUMNS: Final = (
 )
 _INTEGER_COLUMNS: Final = ("attempts", "duration", "seed", "video_size")
 _FORMULA_STARTS: Final = ("=", "+", "-", "@", "\t", "\r")
-_PART: Final = ".part"
 _SHOWN_META: Final = "status_table_shows"  #: the journal revision (and runner version) the table shows
 
 
 def write_status_table(run_dir: Path, store: Store) -> None:
     """Rewrite `status.csv` and `status.parquet` in `run_dir` from the journal, atomically."""
     frame = _frame(store)
-    csv_path, parquet_path = run_dir / CSV_NAME, run_dir / PARQUET_NAME
-    csv_part = csv_path.with_name(csv_path.name + _PART)
-    parquet_part = parquet_path.with_name(parquet_path.name + _PART)
-    try:
-        _spreadsheet_safe(frame).to_csv(csv_part, index=False)
-        frame.to_parquet(parquet_part, index=False)
-        for part, final in ((csv_part, csv_path), (parquet_part, parquet_path)):
-            _sync_and_replace(part, final)
-    finally:
-        csv_part.unlink(missing_ok=True)
-        parquet_part.unlink(missing_ok=True)
+    with atomic_write(run_dir / CSV_NAME) as part:
+        _spreadsheet_safe(frame).to_csv(part, index=False)
+    with atomic_write(run_dir / PARQUET_NAME) as part:
+        frame.to_parquet(part, index=False)
 
 
 def refresh_status_table(run_dir: Path, store: Store) -> bool:
@@ -181,17 +174,6 @@ def _spreadsheet_safe(frame: pd.DataFrame) -> pd.DataFrame:
         if risky.any():
             safe.loc[risky, name] = "'" + column[risky]
     return safe
-
-
-def _sync_and_replace(part: Path, final: Path) -> None:
-    with part.open("rb+") as handle:
-        os.fsync(handle.fileno())
-    os.replace(part, final)
-    fd = os.open(final.parent, os.O_RDONLY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
 
 
 log = logging.getLogger(__name__)

@@ -41,13 +41,14 @@ def render_summary(summary: RunSummary) -> str:
 
 
 def format_duration(seconds: float) -> str:
-    """`3725.4` → `1h 02m 05s`; short durations stay short (`42.1s`)."""
+    """`42.1 s`, `3 min 20 s`, `2 h 05 min`: every duration runner prints reads this way."""
     if seconds < 60:
-        return f"{seconds:.1f}s"
-    whole = round(seconds)
-    hours, rest = divmod(whole, 3600)
-    minutes, secs = divmod(rest, 60)
-    return f"{hours}h {minutes:02d}m {secs:02d}s" if hours else f"{minutes}m {secs:02d}s"
+        return f"{seconds:.1f} s"
+    minutes, secs = divmod(round(seconds), 60)
+    if minutes < 60:
+        return f"{minutes} min {secs:02d} s"
+    hours, minutes = divmod(minutes, 60)
+    return f"{hours} h {minutes:02d} min"
 
 
 def _done_line(summary: RunSummary) -> str:
