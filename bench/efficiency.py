@@ -3,7 +3,7 @@
 Each scenario runs N tasks through the engine against the in-process simulator with
 compressed time, then reads, from the simulator's ledger and the journal:
 
-- LB: the makespan lower bound (reliability-performance.md §4.4) from the generation
+- LB: the makespan lower bound (docs/performance.md) from the generation
   times the simulator actually drew (scheduled/end), with the quota's R, C and B = 1;
 - the observed makespan (first submission to last verified video), in server seconds;
 - efficiency = LB / makespan (target >= 0.97 at N >= 500), task-endpoint requests per
@@ -196,7 +196,7 @@ def _lower_bound(scenario: Scenario, ran: list[dict[str, Any]]) -> float:
 
 def sdk_gets(seconds: float) -> int:
     """GETs `VideoSynthesis.wait` makes for a task that ends `seconds` after its submission: it
-    polls at 0, 1, 2, 4, 6, 8, 12, 16, 20, 25, 30, ... s (reliability-performance.md §4.3)."""
+    polls at 0, 1, 2, 4, 6, 8, 12, 16, 20, 25, 30, ... s (docs/performance.md)."""
     gaps = (1, 1, 2, 2, 2, 4, 4, 4)
     moment, count = 0.0, 1
     while moment < seconds:

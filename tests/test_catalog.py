@@ -15,7 +15,7 @@ from runner.core.errors import ConfigError
 
 
 def test_flash_prices_audio_and_silent() -> None:
-    """wan2.6-i2v-flash is priced by resolution and by audio on/off (reference §10)."""
+    """wan2.6-i2v-flash is priced by resolution and by audio on/off (docs/dashscope-api.md)."""
     flash = MODELS["wan2.6-i2v-flash"]
     assert price_per_second(flash, "720P", "singapore") == 0.05
     assert price_per_second(flash, "720P", "singapore", audio=False) == 0.025

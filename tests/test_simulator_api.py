@@ -94,7 +94,7 @@ async def test_submit_time_uses_epoch_and_utc_plus_8() -> None:
 async def test_usage_is_shaped_by_model_family(
     model: str, params: dict[str, object], usage: dict[str, object]
 ) -> None:
-    """usage carries the fields of the model's family (reference 3.4)."""
+    """usage carries the fields of the model's family (docs/dashscope-api.md)."""
     async with open_sim() as h:
         task_id = await h.submit_id(body(model, **params))
         h.clock.advance(7200)

@@ -1,6 +1,6 @@
 """DashScope's temporary file storage on the wire: the upload credential and the form upload.
 
-Two requests per the reference (§3.9, §8.3): `GET {base}/uploads?action=getPolicy&model=M`
+Two requests (docs/dashscope-api.md): `GET {base}/uploads?action=getPolicy&model=M`
 with the API key (sent by runner.api.client), then a multipart form POST to the credential's
 `upload_host`, an object storage host that must never see the API key. The form fields go in the order the
 official SDK sends them. The result is an `oss://<key>` URL, readable by the service
@@ -75,7 +75,7 @@ async def form_upload(
 ) -> str:
     """POST `data` to the storage host as `<upload_dir>/<name>`; the oss:// URL of the object."""
     key = f"{policy.upload_dir}/{name}"
-    fields = {  # the SDK's order (reference §8.3); `file` must come last
+    fields = {  # the official SDK's order; `file` must come last
         "OSSAccessKeyId": policy.access_key_id,
         "Signature": policy.signature,
         "policy": policy.policy,

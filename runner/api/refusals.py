@@ -1,5 +1,5 @@
 """How DashScope's refusals read: each failed answer becomes the ApiError subclass
-(runner.core.errors) that says what to do about it (reference §5).
+(runner.core.errors) that says what to do about it (docs/dashscope-api.md, errors).
 
 - TransientApiError: 429 (except an exhausted free tier), 408, 5xx: try the same request later,
   after Retry-After if the server sent one;
@@ -18,7 +18,7 @@ from runner.core import AccountError, ApiError, TaskRejectedError, TransientApiE
 
 __all__ = ["classify_error", "error_code", "error_request_id", "json_or_raise", "maybe_processed"]
 
-#: codes that stop the whole run whatever their HTTP status (reference §5.2)
+#: codes that stop the whole run whatever their HTTP status (docs/dashscope-api.md)
 _ACCOUNT_CODES: Final = frozenset(
     {
         "InvalidApiKey",

@@ -97,7 +97,7 @@ class ListPage:
 
 
 def build_create_body(spec: TaskSpec, inputs: ResolvedInputs) -> dict[str, Any]:
-    """The JSON body of a create request for `spec` (reference §2.1)."""
+    """The JSON body of a create request for `spec` (docs/dashscope-api.md)."""
     body_input: dict[str, Any] = {"img_url": inputs.img_url}
     if spec.prompt is not None:
         body_input["prompt"] = spec.prompt

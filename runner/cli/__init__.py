@@ -2,7 +2,7 @@
 
 Each command lives in its own module of this package; this module holds the root
 group and the translation of RunnerError into a message and an exit code
-(DESIGN.md section 6: 0 done, 1 bad input, 3 failed tasks, 4 stopped early, 5 account).
+(0 done, 1 bad input, 3 failed tasks, 4 stopped early, 5 account; README, exit codes).
 """
 
 from __future__ import annotations

@@ -1,8 +1,8 @@
-"""Per-model and per-region facts from the DashScope reference, in one place.
+"""Per-model and per-region facts of DashScope, in one place: parameters, quotas, media
+limits, regions and prices (docs/dashscope-api.md says where each comes from).
 
 When the provider changes a rule (allowed durations, a price, a quota), this is the
-only file to edit. Sources: shared/reference/dashscope-video-api.md sections 2.4
-(parameters), 6 (quotas), 8 (media limits), 9 (regions) and 10 (prices).
+only file to edit.
 """
 
 from __future__ import annotations
@@ -32,7 +32,7 @@ SEED_MAX: Final = 2_147_483_647
 NEGATIVE_PROMPT_MAX: Final = 500
 SIM_API_KEY: Final = "sk-sim-local"  #: the key the built-in simulator accepts
 _MB: Final = 1024 * 1024
-_CNY_PER_USD: Final = 7.33924  # the factor behind every international price (reference §10)
+_CNY_PER_USD: Final = 7.33924  # the factor behind every international price (docs/dashscope-api.md, prices)
 
 
 @dataclass(frozen=True, slots=True)
@@ -108,7 +108,7 @@ class ModelInfo:
     default_duration: int
     prompt_max: int
     image_max_bytes: int
-    submit_rate: float  #: submissions per second per account (reference §6.1)
+    submit_rate: float  #: submissions per second per account (docs/dashscope-api.md)
     concurrency: int  #: concurrent tasks per account
     takes_audio_url: bool = False
     takes_audio_param: bool = False  #: the `audio` on/off switch (wan2.6-i2v-flash only)
@@ -306,7 +306,7 @@ def price_per_second(model: ModelInfo, resolution: str, region: str, *, audio: b
 def estimate_generation_s(model: ModelInfo, resolution: str, duration: int) -> float:
     """A typical server generation time, for wall-time estimates before any history exists.
 
-    Reference §4: 1-5 min typical; 73 s for 10 s/720P flash, ~130 s for 10 s/1080P.
+    Documented: 1-5 min typical; 73 s for 10 s/720P flash, ~130 s for 10 s/1080P.
     """
     per_second = 4.5 if resolution != "1080P" else 8.0
     base = 30.0 if model.name.endswith("flash") or "turbo" in model.name else 60.0

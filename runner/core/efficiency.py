@@ -1,4 +1,4 @@
-"""How close a run came to the best makespan the quota allows (reliability-performance.md §4.4).
+"""How close a run came to the best makespan the quota allows (docs/performance.md).
 
 `LB = max(W/C + (C-B)^2/(2RC), max_j [s(N-j+1) + T_(j)])` with W the summed generation
 times, C the concurrency, R the submit rate, B the burst, `s(k) = max(0, (k-B)/R)` the

@@ -3,7 +3,7 @@
 The scheduler fills a `RunStats`; a progress display reads `Snapshot`s (it never touches
 the engine's internals); `build_summary` turns the journal plus the stats into the
 RunSummary that decides the exit code. Efficiency = makespan lower bound / observed
-makespan (reliability-performance.md §4.4), both in server seconds; each model's tasks run
+makespan (docs/performance.md), both in server seconds; each model's tasks run
 in a lane of their own quota, so the run's bound is the largest of its models' bounds.
 """
 

@@ -55,14 +55,14 @@ __all__ = [
 
 #: Local images up to this many raw bytes travel inline as a data: URL; larger ones are
 #: uploaded. Base64 adds a third, so 1 MB becomes a ~1.4 MB JSON body: quick to send on
-#: every retry and far below the 10 MB cap DashScope documents for a data URI (reference
-#: §8.1, where it advises < 7 MB raw). Above it, a reused upload is cheaper than resending.
+#: every retry and far below the 10 MB cap DashScope documents for a data URI (docs/dashscope-api.md,
+#: inputs). Above it, a reused upload is cheaper than resending.
 DATA_URL_MAX: Final = 1024 * 1024
-OSS_LIFETIME_S: Final = 48 * 3600.0  #: server seconds an oss:// object lives (reference §7)
+OSS_LIFETIME_S: Final = 48 * 3600.0  #: server seconds an oss:// object lives (docs/dashscope-api.md)
 #: An asset is uploaded again when less than this is left: a task submitted now may wait in
 #: DashScope's queue before the service fetches its inputs.
 REUPLOAD_MARGIN_S: Final = 2 * 3600.0
-UPLOAD_POLICY_RATE: Final = 100.0  #: getPolicy requests per second per model (reference §6.3)
+UPLOAD_POLICY_RATE: Final = 100.0  #: getPolicy requests per second per model (docs/dashscope-api.md)
 _POLICY_REUSE: Final = 0.8  #: share of a credential's lifetime we use it for
 _SAFE_NAME: Final = re.compile(r"[^A-Za-z0-9._-]+")
 #: in the messages of a create refused because the service could not find or read an input

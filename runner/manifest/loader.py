@@ -4,7 +4,7 @@
 `matrix` and `vars`, validates every row against the catalogue (runner.manifest.fields),
 gives each task a stable content key and a readable unique id, and raises one
 ManifestError listing all problems. It contacts nothing and writes nothing.
-Format: DESIGN.md section 3; README "Manifest format".
+Format: the README, "Manifest format".
 """
 
 from __future__ import annotations

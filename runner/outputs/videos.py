@@ -34,15 +34,10 @@ __all__ = [
 VIDEOS_DIR: Final = "videos"
 INPUTS_DIR: Final = "inputs"  #: copies of local input images, so the report travels with the folder
 _MP4_BRAND_OFFSET: Final = 4
-#: Ask the kernel to start writing after this many new bytes. Every 4 or every 16 MiB does as
-#: well in paired turns at 20 and 200 MB (bench/downloads.py); 16 makes fewer calls. (16 MiB
-#: once looked twice as cheap in kernel time; that came from large writes, see _WRITE_BYTES.)
+#: Start the kernel's write-back every this many new bytes, so the closing fsync has little left.
 _WRITEBACK_BYTES: Final = 16 * 1024 * 1024
-#: The most bytes handed to the kernel in one write. On Linux 6.x a longer write fills larger
-#: page-cache folios, cut from the free blocks a VM with free page reporting has handed back to
-#: its host, so each page faults on the host: 800 MB in 1-4 MiB writes took 1.5-6.5 s of kernel
-#: time on the benchmark machine, in 128 KiB writes mostly 0.2-0.25 s. 32 KiB writes made the
-#: pool slower in paired turns (four times the calls). BENCHMARKS.md, section 4, has the rest.
+#: The most bytes handed to the kernel in one write: longer writes fill larger page-cache
+#: folios, which cost far more kernel time on a virtual machine (BENCHMARKS.md, downloads).
 _WRITE_BYTES: Final = 128 * 1024
 
 T = TypeVar("T")

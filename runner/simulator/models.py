@@ -1,4 +1,4 @@
-"""The simulator's own model table (reference sections 2.4, 2.5 and 6.1), restated on purpose.
+"""The simulator's own model table (docs/dashscope-api.md), restated on purpose.
 
 It deliberately does not import the runner's catalog: if the two drift apart, a test
 that drives the runner against the simulator fails instead of both being wrong together.

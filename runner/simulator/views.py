@@ -50,7 +50,7 @@ def video_url(sim: Simulator, task: Task, base_url: str) -> str:
 
 
 def usage(task: Task) -> dict[str, Any]:
-    """`usage` in the shape of the model's family (reference 3.4)."""
+    """`usage` in the shape of the model's family (docs/dashscope-api.md)."""
     request, spec = task.request, task.spec
     tier = int(request.resolution.rstrip("P"))
     seconds = request.duration
@@ -71,7 +71,7 @@ def usage(task: Task) -> dict[str, Any]:
 
 
 def list_body(sim: Simulator, query: dict[str, str], now: float) -> dict[str, Any]:
-    """GET /tasks: filters, a window of at most 24 h, paging (reference 3.8)."""
+    """GET /tasks: filters, a window of at most 24 h, paging (docs/dashscope-api.md)."""
     start, end = _window(sim, query, now)
     page_no = _positive(query, "page_no", 1)
     page_size = min(_positive(query, "page_size", 10), sim.config.list_max_page_size)

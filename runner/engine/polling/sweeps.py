@@ -1,4 +1,4 @@
-"""One list call in place of a GET per running task (reference-performance §4.2).
+"""One list call in place of a GET per running task (docs/performance.md).
 
 While nothing of a model waits queued on the server, the poller looks at its running
 tasks tightly (a finished task's slot is idle until we notice). With two or more of them
