@@ -50,7 +50,7 @@ import httpx
 
 from bench.processes import SIM_KEY, measure, peak_rss_kb, serve
 from runner.cli.wiring import SimOptions, open_connection
-from runner.core.catalog import resolve_endpoint
+from runner.core.endpoints import resolve_endpoint
 from runner.engine.downloads import HELD_BYTES_PER_TRANSFER, WORKERS_PER_TRANSFER, fetch_video
 from runner.outputs.videos import VideoWriter
 

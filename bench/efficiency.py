@@ -36,9 +36,9 @@ import anyio
 import httpx
 
 from runner.api.client import DashScopeClient
-from runner.core.catalog import ENDPOINTS, SIM_API_KEY
 from runner.core.efficiency import makespan_lower_bound
-from runner.core.tasks import MediaRef, TaskSpec, TaskState, canonical_request, task_key
+from runner.core.endpoints import ENDPOINTS, SIM_API_KEY
+from runner.core.tasks import MediaItem, MediaRef, TaskSpec, TaskState, canonical_request, task_key
 from runner.engine import DEFAULT_QUEUE_AHEAD, Engine, EngineConfig
 from runner.journal.store import JOURNAL_NAME, Store
 from runner.planning.quotas import model_quotas
@@ -125,11 +125,11 @@ def specs(count: int, model: str = "wan2.6-i2v-flash", first: int = 0) -> list[T
     """N distinct 720P 5 s tasks with remote images (never fetched), numbered from `first`."""
     out = []
     for i in range(first, first + count):
-        image = MediaRef("image", url=f"https://img.example/bench/{i}.png")
+        media = (MediaItem("first_frame", MediaRef("image", url=f"https://img.example/bench/{i}.png")),)
         params: dict[str, str | int | bool] = {"resolution": "720P", "duration": 5, "seed": i}
         prompt = f"Benchmark scene {i}"
-        key = task_key(canonical_request(model, prompt, None, image, None, params, None))
-        out.append(TaskSpec(f"b{i:05d}", key, model, image, prompt, parameters=params))
+        key = task_key(canonical_request(model, prompt, None, media, params, None))
+        out.append(TaskSpec(f"b{i:05d}", key, model, media, prompt, parameters=params))
     return out
 
 

@@ -30,7 +30,7 @@ from bench.efficiency import specs
 from bench.plan_scale import write_rows
 from bench.processes import measure, peak_rss_kb
 from runner.api.client import DashScopeClient
-from runner.core.catalog import ENDPOINTS, SIM_API_KEY
+from runner.core.endpoints import ENDPOINTS, SIM_API_KEY
 from runner.engine import Engine, EngineConfig
 from runner.journal.store import JOURNAL_NAME, Store
 from runner.outputs.status_table import write_status_table

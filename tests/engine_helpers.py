@@ -23,7 +23,7 @@ from starlette.applications import Starlette
 
 from runner.api.client import DashScopeClient
 from runner.api.wire import ResolvedInputs, build_create_body
-from runner.core.catalog import ENDPOINTS, SIM_API_KEY
+from runner.core.endpoints import ENDPOINTS, SIM_API_KEY
 from runner.core.tasks import RunSummary, TaskSpec, TaskState
 from runner.engine import Engine, EngineConfig
 from runner.journal.store import JOURNAL_NAME, Store
@@ -152,7 +152,7 @@ def assert_folder_complete(run_dir: Path, ledger: dict[str, Any]) -> None:
 
 def body_sha256(task_spec: TaskSpec) -> str:
     """The simulator's hash of the create body the client sends for a spec with remote inputs."""
-    inputs = ResolvedInputs(task_spec.image.url or "", task_spec.audio.url if task_spec.audio else None)
+    inputs = ResolvedInputs(tuple((item.role, item.ref.url or "") for item in task_spec.media))
     return canonical_sha256(build_create_body(task_spec, inputs))
 
 

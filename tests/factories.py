@@ -14,7 +14,7 @@ from typing import Any, Final
 
 from data.media_fixtures import Pixel, png
 
-from runner.core import MediaRef, TaskSpec, canonical_request, task_key
+from runner.core import MediaItem, MediaRef, TaskSpec, canonical_request, task_key
 
 __all__ = ["gradient", "local_png", "png_data_url", "spec", "write_manifest"]
 
@@ -30,23 +30,26 @@ def spec(
     track: MediaRef | None = None,
     negative_prompt: str | None = None,
     meta: Mapping[str, str] | None = None,
+    media: tuple[MediaItem, ...] | None = None,
     **params: Any,
 ) -> TaskSpec:
-    """A task with a real content key: by default a remote image the simulator accepts unfetched,
-    720P, 5 s, and a prompt naming the task (None: no prompt). `track`: an audio input;
-    `params` are API parameters (`audio=False` among them)."""
-    image = image or MediaRef("image", url=f"https://img.example/{task}.png")
+    """A task with a real content key: by default a remote first frame the simulator accepts
+    unfetched, 720P, 5 s, and a prompt naming the task (None: no prompt). `track`: a driving
+    audio input; `media`: the inputs in place of image and track; `params` are API parameters
+    (`audio=False` among them)."""
+    if media is None:
+        image = image or MediaRef("image", url=f"https://img.example/{task}.png")
+        media = (MediaItem("first_frame", image),) + ((MediaItem("driving_audio", track),) if track else ())
     parameters: dict[str, str | int | bool] = {"resolution": "720P", "duration": 5, **params}
     prompt = f"A scene for {task}" if prompt == _NAMED else prompt
-    key = task_key(canonical_request(model, prompt, negative_prompt, image, track, parameters, None))
+    key = task_key(canonical_request(model, prompt, negative_prompt, media, parameters, None))
     return TaskSpec(
         id=task,
         key=key,
         model=model,
-        image=image,
+        media=media,
         prompt=prompt,
         negative_prompt=negative_prompt,
-        audio=track,
         parameters=parameters,
         meta=dict(meta or {}),
         location=f"manifest.yaml:{task}",

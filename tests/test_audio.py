@@ -53,7 +53,7 @@ def test_audio_over_15_mb_is_refused(folder: Path) -> None:
     """A WAV above 15 MB is refused with its size, before its length is even considered."""
     (folder / "big.wav").write_bytes(wav(1000.0))
     assert _problems(folder, "big.wav") == [
-        "rows.csv:row 1: audio_url: 'big.wav' is 15.3 MB; audio may be at most 15.0 MB."
+        "rows.csv:row 1: audio_url: 'big.wav' is 15.3 MB; wan2.6-i2v-flash accepts audio up to 15.0 MB."
     ]
 
 
@@ -78,8 +78,16 @@ def test_audio_whose_length_cannot_be_read_is_refused(folder: Path) -> None:
 @pytest.mark.parametrize(
     ("name", "data", "expected"),
     [
-        ("short.wav", wav(2.9), "'short.wav' is 2.9 seconds long; audio must be 3 to 30 seconds."),
-        ("long.wav", wav(30.5), "'long.wav' is 30.5 seconds long; audio must be 3 to 30 seconds."),
+        (
+            "short.wav",
+            wav(2.9),
+            "'short.wav' is 2.9 seconds long; wan2.6-i2v-flash needs audio of 3 to 30 seconds.",
+        ),
+        (
+            "long.wav",
+            wav(30.5),
+            "'long.wav' is 30.5 seconds long; wan2.6-i2v-flash needs audio of 3 to 30 seconds.",
+        ),
     ],
 )
 def test_audio_length_must_be_3_to_30_seconds(folder: Path, name: str, data: bytes, expected: str) -> None:
@@ -92,8 +100,9 @@ def test_audio_on_a_model_without_audio_is_refused(folder: Path) -> None:
     """wan2.2-i2v-flash takes no audio_url: the message names the models that do."""
     tone_wav(folder / "tone.wav")
     assert _problems(folder, "tone.wav", model="wan2.2-i2v-flash") == [
-        "rows.csv:row 1: audio_url: wan2.2-i2v-flash does not take audio_url "
-        "(only wan2.6-i2v-flash, wan2.6-i2v, wan2.6-i2v-us, wan2.5-i2v-preview do)."
+        "rows.csv:row 1: audio_url: wan2.2-i2v-flash takes no driving_audio; its inputs are only "
+        "first_frame. Models that take driving_audio: wan2.6-i2v-flash, wan2.6-i2v, wan2.6-i2v-us, "
+        "wan2.5-i2v-preview, wan2.6-t2v."
     ]
 
 

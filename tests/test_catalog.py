@@ -9,8 +9,8 @@ from runner.core.catalog import (
     estimate_generation_s,
     get_model,
     price_per_second,
-    resolve_endpoint,
 )
+from runner.core.endpoints import resolve_endpoint
 from runner.core.errors import ConfigError
 
 

@@ -9,7 +9,7 @@ from click.testing import CliRunner
 
 from runner.cli import main
 from runner.cli.logs import REDACTED, Redactor
-from runner.core.catalog import SIM_API_KEY
+from runner.core.endpoints import SIM_API_KEY
 
 
 def _record(message: str, *args: object) -> logging.LogRecord:

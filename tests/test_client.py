@@ -40,7 +40,7 @@ def reply(status: int, body: object, **headers: str) -> httpx.Response:
     return httpx.Response(status, json=body, headers=headers)
 
 
-INPUTS = ResolvedInputs(img_url="https://img.example/cat.png")
+INPUTS = ResolvedInputs.first_frame("https://img.example/cat.png")
 
 
 @pytest.mark.anyio

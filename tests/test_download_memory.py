@@ -28,7 +28,9 @@ async def _peak_held_bytes(tmp_path: Path, size: int) -> int:
     app = create_app(SimConfig.profile("fast", seed=3, video_bytes=size), clock=clock)
     async with sim_client(app, loopback=True) as client:
         task = spec(f"v{size}")
-        submitted = await client.submit(task, ResolvedInputs(img_url=task.image.url or ""))
+        submitted = await client.submit(
+            task, ResolvedInputs.first_frame(task.image.url if task.image else "")
+        )
         clock.advance(7200)
         status = await client.query(submitted.task_id)
         tracemalloc.start()

@@ -8,7 +8,7 @@ import pytest
 from engine_helpers import assert_folder_complete, make_specs, run_batch, sim_app, sim_client
 from factories import local_png, spec
 
-from runner.core.catalog import ENDPOINTS
+from runner.core.endpoints import ENDPOINTS
 from runner.engine import Engine, EngineConfig
 from runner.journal.store import JOURNAL_NAME, Store
 

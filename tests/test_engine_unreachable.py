@@ -10,7 +10,7 @@ import pytest
 from engine_helpers import make_specs
 
 from runner.api.client import DashScopeClient
-from runner.core.catalog import resolve_endpoint
+from runner.core.endpoints import resolve_endpoint
 from runner.core.tasks import TaskState
 from runner.engine import Engine, EngineConfig
 from runner.journal.store import JOURNAL_NAME, Store

@@ -13,7 +13,7 @@ from engine_helpers import assert_folder_complete, make_specs, run_batch, sim_ap
 from starlette.applications import Starlette
 
 from runner.cli.run import exit_code
-from runner.core.catalog import ENDPOINTS, SIM_API_KEY
+from runner.core.endpoints import ENDPOINTS, SIM_API_KEY
 from runner.core.tasks import TaskState
 from runner.engine import Engine, EngineConfig
 from runner.journal.store import JOURNAL_NAME, Store

@@ -17,7 +17,7 @@ from runner.api.wire import ResolvedInputs
 from runner.cli import main
 from runner.cli.logs import Redactor
 from runner.core.errors import AmbiguousSubmitError, DownloadError, TaskRejectedError
-from runner.core.tasks import MediaRef, TaskSpec, TaskState
+from runner.core.tasks import MediaItem, MediaRef, TaskSpec, TaskState
 from runner.journal.store import JOURNAL_NAME, Store
 
 BASE = "https://dashscope.example/api/v1"
@@ -68,9 +68,9 @@ async def test_a_task_id_that_is_a_path_is_never_used_as_one() -> None:
 
     client = _client(httpx.MockTransport(handler))
     image = MediaRef("image", url="https://img.example/a.png")
-    task = TaskSpec(id="a", key="k", model="wan2.6-i2v-flash", image=image, parameters={})
+    task = TaskSpec(id="a", key="k", model="wan2.6-i2v-flash", media=(MediaItem("first_frame", image),))
     with pytest.raises(AmbiguousSubmitError):
-        await client.submit(task, ResolvedInputs(image.url or ""))
+        await client.submit(task, ResolvedInputs.first_frame(image.url or ""))
     assert (await client.list_tasks()).tasks == ()
     for call in (client.query("../uploads"), client.cancel("a/../../b")):
         with pytest.raises(TaskRejectedError):

@@ -14,7 +14,7 @@ from factories import local_png
 from test_uploads import audio_ref, with_media
 
 from runner.api.client import DashScopeClient
-from runner.core.catalog import SIM_API_KEY
+from runner.core.endpoints import SIM_API_KEY
 from runner.core.errors import InputFileError
 from runner.core.tasks import MediaRef
 from runner.engine.uploads import DATA_URL_MAX, AssetUploader, UploadSettings, carrier, resolve_inputs
@@ -40,8 +40,9 @@ async def test_a_small_image_becomes_a_data_url_of_its_bytes(tmp_path: Path) -> 
         async with httpx.AsyncClient(transport=httpx.MockTransport(_no_requests), base_url=SIM_BASE) as http:
             inputs = await resolve_inputs(with_media("a", image=image), _uploader(store, http))
     prefix = "data:image/png;base64,"
-    assert inputs.img_url.startswith(prefix) and inputs.audio_url is None
-    assert base64.b64decode(inputs.img_url[len(prefix) :]) == (tmp_path / "a.png").read_bytes()
+    ((role, url),) = inputs.media
+    assert role == "first_frame" and url.startswith(prefix)
+    assert base64.b64decode(url[len(prefix) :]) == (tmp_path / "a.png").read_bytes()
 
 
 @pytest.mark.parametrize("kind", ["image", "audio"])

@@ -9,9 +9,9 @@ import pytest
 from engine_helpers import make_specs, run_batch, sim_app
 from factories import spec
 
-from runner.core.catalog import ENDPOINTS
 from runner.core.costs import reserved_cost
 from runner.core.efficiency import makespan_lower_bound
+from runner.core.endpoints import ENDPOINTS
 from runner.engine.config import EngineConfig
 from runner.engine.lanes import Lanes
 from runner.engine.ratelimit import AnyioClock

@@ -82,9 +82,7 @@ def yaml_problems(folder: Path, text: str) -> list[str]:
         (
             "wan2.6-i2v-flsh,,,",
             "rows.csv:row 1: model: unknown model 'wan2.6-i2v-flsh'. Did you mean 'wan2.6-i2v-flash'? "
-            "Known models: wan2.6-i2v-flash, wan2.6-i2v, wan2.6-i2v-us, wan2.5-i2v-preview, "
-            "wan2.2-i2v-flash, wan2.2-i2v-plus, wanx2.1-i2v-turbo, wan2.1-i2v-turbo, wanx2.1-i2v-plus, "
-            "wan2.1-i2v-plus.",
+            "`runner models` lists the 29 known models.",
         ),
     ],
 )
@@ -127,10 +125,12 @@ def test_model_specific_fields_need_a_model_that_takes_them(folder: Path) -> Non
     text = "model,img_url,audio_url,audio,shot_type\nwan2.2-i2v-flash,images/ok.png,voice.wav,false,multi\n"
     assert csv_problems(folder, text) == [
         "rows.csv:row 1: shot_type: wan2.2-i2v-flash does not take shot_type "
-        "(only wan2.6-i2v-flash, wan2.6-i2v, wan2.6-i2v-us do).",
-        "rows.csv:row 1: audio: wan2.2-i2v-flash does not take audio (only wan2.6-i2v-flash does).",
-        "rows.csv:row 1: audio_url: wan2.2-i2v-flash does not take audio_url "
-        "(only wan2.6-i2v-flash, wan2.6-i2v, wan2.6-i2v-us, wan2.5-i2v-preview do).",
+        "(only wan2.6-i2v-flash, wan2.6-i2v, wan2.6-i2v-us, wan2.6-t2v, wan2.6-r2v, wan2.6-r2v-flash do).",
+        "rows.csv:row 1: audio: wan2.2-i2v-flash does not take audio "
+        "(only wan2.6-i2v-flash, wan2.6-r2v-flash, wan3.0-video, wan3.0-video-prime do).",
+        "rows.csv:row 1: audio_url: wan2.2-i2v-flash takes no driving_audio; its inputs are only "
+        "first_frame. Models that take driving_audio: wan2.6-i2v-flash, wan2.6-i2v, wan2.6-i2v-us, "
+        "wan2.5-i2v-preview, wan2.6-t2v.",
     ]
 
 
@@ -220,8 +220,8 @@ def test_missing_files_and_escaping_paths_are_reported(folder: Path) -> None:
 @pytest.mark.parametrize(
     ("audio_url", "expected"),
     [
-        ("short.wav", "'short.wav' is 2.0 seconds long; audio must be 3 to 30 seconds."),
-        ("long.mp3", "'long.mp3' is 34.9 seconds long; audio must be 3 to 30 seconds."),
+        ("short.wav", "'short.wav' is 2.0 seconds long; wan2.6-i2v-flash needs audio of 3 to 30 seconds."),
+        ("long.mp3", "'long.mp3' is 34.9 seconds long; wan2.6-i2v-flash needs audio of 3 to 30 seconds."),
         ("images/ok.png", "'images/ok.png' is not a WAV or MP3 file (judged by its content, not its name)."),
         (
             "data:audio/wav;base64,AAAA",
@@ -310,7 +310,7 @@ def test_structure_errors_are_explained(folder: Path) -> None:
         "m.yaml:1: name: 'my run' is not a safe folder name; use letters, digits, '.', '_' or '-' "
         "(at most 100, starting with a letter or digit).",
         "m.yaml:2: endpoint: Endpoint 'ftp://x' is neither a known region "
-        "(sim, beijing, singapore, virginia) nor an http(s) URL.",
+        "(sim, beijing, singapore, virginia, frankfurt, tokyo) nor an http(s) URL.",
         "m.yaml:4: concurrency: must be a whole number of at least 1, got 0.",
         'm.yaml:4: max_wall_time: must be a positive duration in seconds or like "30m", "2h", "1h30m", '
         "got 'soon'.",
@@ -338,7 +338,7 @@ def test_per_model_limits_errors_name_the_model_and_the_key(folder: Path) -> Non
     )
     assert problems[0].startswith(
         "m.yaml:2: models.wan2.6-i2v-flsh: unknown model 'wan2.6-i2v-flsh'. Did you mean 'wan2.6-i2v-flash'? "
-        "Known models: "
+        "`runner models` lists"
     )
     assert problems[0].endswith(". It cannot have limits of its own.")
     assert problems[1:] == [

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import pytest
 
-from runner.core.catalog import ENDPOINTS
 from runner.core.costs import task_cost
-from runner.core.tasks import MediaRef, ParamValue, TaskRecord, TaskSpec, TaskState
+from runner.core.endpoints import ENDPOINTS
+from runner.core.tasks import MediaItem, MediaRef, ParamValue, TaskRecord, TaskSpec, TaskState
 from runner.manifest.limits import Limits, ModelLimits
 from runner.planning.plan import Disposition, build_plan
 
@@ -27,7 +27,8 @@ def spec(
     if audio is not None:
         params["audio"] = audio
     image = MediaRef("image", url=f"https://example.com/{task_id}.png")
-    return TaskSpec(id=task_id, key=key or f"key-{task_id}", model=model, image=image, parameters=params)
+    media = (MediaItem("first_frame", image),)
+    return TaskSpec(id=task_id, key=key or f"key-{task_id}", model=model, media=media, parameters=params)
 
 
 def record(task_id: str, state: TaskState, *, key: str | None = None) -> TaskRecord:

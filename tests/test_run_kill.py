@@ -18,7 +18,7 @@ from typing import Any
 
 import pytest
 
-from runner.core.catalog import SIM_API_KEY
+from runner.core.endpoints import SIM_API_KEY
 from runner.core.tasks import TaskState
 from runner.engine.crashpoints import CRASH_POINTS
 from runner.journal.store import JOURNAL_NAME, Store

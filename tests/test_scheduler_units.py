@@ -9,9 +9,9 @@ import sys
 import pytest
 from factories import spec
 
-from runner.core.catalog import ENDPOINTS
 from runner.core.costs import actual_cost, reserved_cost
 from runner.core.efficiency import efficiency, makespan_lower_bound, server_seconds
+from runner.core.endpoints import ENDPOINTS
 from runner.engine.polling.estimates import ClockMap, Durations
 from runner.engine.runstats import is_retryable
 

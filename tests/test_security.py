@@ -26,7 +26,7 @@ from runner.api.wire import ResolvedInputs
 from runner.cli import main
 from runner.cli.logs import Redactor
 from runner.core.errors import AccountError
-from runner.core.tasks import MediaRef, TaskSpec, TaskState
+from runner.core.tasks import MediaItem, MediaRef, TaskSpec, TaskState
 from runner.journal.store import JOURNAL_NAME, Store
 
 KEY = "sk-SECRET-7c1e4b9d2a6f8e3b"
@@ -270,8 +270,8 @@ async def test_a_request_httpx_refuses_to_send_is_never_ambiguous_nor_quoted() -
     async with httpx.AsyncClient(transport=httpx.MockTransport(handler), base_url="https://x/api/v1") as http:
         client = DashScopeClient(http, "sk-ok")
         image = MediaRef("image", url="https://img.example/a.png")
-        spec = TaskSpec(id="a", key="k", model="wan2.6-i2v-flash", image=image, parameters={})
-        for call in (client.submit(spec, ResolvedInputs(image.url or "")), client.query("t-1")):
+        spec = TaskSpec(id="a", key="k", model="wan2.6-i2v-flash", media=(MediaItem("first_frame", image),))
+        for call in (client.submit(spec, ResolvedInputs.first_frame(image.url or "")), client.query("t-1")):
             with pytest.raises(AccountError) as caught:
                 await call
             assert "sk-LEAKY" not in str(caught.value) and "9e8d7c" not in str(caught.value)

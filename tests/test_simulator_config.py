@@ -80,8 +80,7 @@ def test_model_override_can_add_a_model() -> None:
     table = model_table(
         {
             "wan9-i2v": {
-                "family": "wan2.6",
-                "kind": "i2v",
+                "family": "i2v-2.6",
                 "resolutions": ["720P"],
                 "default_resolution": "720P",
                 "durations": [5],
@@ -89,6 +88,9 @@ def test_model_override_can_add_a_model() -> None:
         }
     )
     assert table["wan9-i2v"].resolutions == ("720P",) and len(table) == len(MODELS) + 1
+    with pytest.raises(ValueError, match="Unknown model family 'wan9'"):
+        model_table({"wan9-x": {"family": "wan9", "resolutions": ["720P"], "default_resolution": "720P",
+                                "durations": [5]}})  # fmt: skip
 
 
 def test_cli_profile_flag_replaces_the_file_profile(tmp_path: Path) -> None:

@@ -12,7 +12,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from sim_helpers import body
+from sim_helpers import body, media_body, png_url, text_body
 
 from runner.simulator import SimConfig, Simulator, TaskMemory
 
@@ -56,6 +56,32 @@ def test_a_second_simulator_takes_up_the_first_ones_tasks_on_the_same_timeline(t
     assert fresh.index == 8 and fresh.task_id not in ids
     second.create(body(prompt="scene 0"), "video-generation", False, "r8")
     assert second.ledger()["duplicate_bodies"] == 1, "a body sent before the restart still counts"
+
+
+def test_requests_of_every_shape_are_remembered_with_their_output_plan(tmp_path: Path) -> None:
+    """The ratio, output and billed input seconds of newer families survive the restart."""
+    path = tmp_path / "simulator.jsonl"
+    first = _sim(path)
+    bodies = [
+        media_body(
+            "wan3.0-video", [{"type": "reference_video", "url": "https://e.example/a.mp4"}], duration=-1
+        ),
+        media_body("wan2.7-i2v", [{"type": "first_frame", "url": png_url(400, 300)}], duration=7),
+        text_body("wan2.6-t2v", size="832*1088"),
+        media_body("wan2.7-videoedit", [{"type": "video", "url": "https://e.example/b.mov"}]),
+    ]
+    for n, payload in enumerate(bodies):
+        first.create(payload, "video-generation", False, f"r{n}")
+    assert first.memory is not None
+    first.memory.close()
+    second = _sim(path)
+    assert second.remembered == 4
+    assert _timeline(second, 50_000.0) == _timeline(first, 50_000.0)
+    plans = [
+        (t.request.ratio, t.request.output_seconds, t.request.input_seconds)
+        for t in second.board.tasks.values()
+    ]
+    assert plans == [("16:9", 5.0, 5.0), ("4:3", 7.0, 0.0), ("13:17", 5.0, 0.0), ("16:9", 5.0, 5.0)]
 
 
 def test_a_line_cut_short_by_a_kill_is_the_end_of_the_memory(tmp_path: Path) -> None:

@@ -15,6 +15,7 @@ from typing import Any
 
 import pytest
 from data.media_fixtures import png as make_png
+from sim_helpers import video_shape
 
 from runner.simulator import SimConfig, create_app
 from runner.simulator.server import serve_in_thread
@@ -119,6 +120,48 @@ def test_sdk_sees_real_error_codes(sdk: Any) -> None:
         model="wan2.6-i2v-flash", img_url="https://example.com/a.png", api_key="sk-wrong"
     )
     assert (bad_key.status_code, bad_key.code) == (401, "InvalidApiKey")
+
+
+def test_sdk_media_list_call_for_wan27_i2v_succeeds(sdk: Any) -> None:
+    """VideoSynthesis.call(media=[first_frame, driving_audio]) goes out unchanged and succeeds."""
+    result = VideoSynthesis.call(
+        model="wan2.7-i2v",
+        prompt="a cat sings",
+        media=[
+            {"type": "first_frame", "url": "https://example.com/cat.png"},
+            {"type": "driving_audio", "url": "https://example.com/a.mp3"},
+        ],
+        resolution="720P",
+        duration=4,
+    )
+    assert result.status_code == HTTPStatus.OK, result
+    assert result.output.task_status == "SUCCEEDED"
+    assert result.usage["output_video_duration"] == 4.0 and result.usage["SR"] == 720
+    assert "actual_prompt" not in result.output
+    seconds, _, _ = video_shape(_download(result.output.video_url))
+    assert seconds == pytest.approx(4.0)
+
+
+def test_sdk_kf2v_call_uses_the_image2video_path_and_succeeds(sdk: Any) -> None:
+    """first_frame_url/last_frame_url on a kf2v model: the SDK switches to image2video."""
+    result = VideoSynthesis.call(
+        model="wan2.2-kf2v-flash",
+        prompt="a door opens",
+        first_frame_url="https://example.com/closed.png",
+        last_frame_url="https://example.com/open.png",
+    )
+    assert result.status_code == HTTPStatus.OK, result
+    assert result.output.task_status == "SUCCEEDED" and result.usage["SR"] == 720
+
+
+def test_sdk_wan27_t2v_with_a_ratio_gets_a_portrait_video(sdk: Any) -> None:
+    """ratio="9:16" on wan2.7-t2v: usage names the ratio and the video is portrait."""
+    result = VideoSynthesis.call(model="wan2.7-t2v", prompt="a lighthouse at night", ratio="9:16", duration=3)
+    assert result.status_code == HTTPStatus.OK, result
+    assert result.output.task_status == "SUCCEEDED"
+    assert result.usage["ratio"] == "9:16" and result.usage["fps"] == 30
+    seconds, width, height = video_shape(_download(result.output.video_url))
+    assert seconds == pytest.approx(3.0) and width * 16 == height * 9
 
 
 def test_sim_serve_starts_fast_and_serves_the_sdk(monkeypatch: pytest.MonkeyPatch) -> None:

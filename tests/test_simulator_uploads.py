@@ -17,22 +17,10 @@ async def _upload(
     h: SimHarness, model: str = "wan2.6-i2v-flash", data: bytes | None = None, **changes: str
 ) -> tuple[int, str]:
     """Get a policy and upload like the SDK does; return (status, oss:// url)."""
-    policy = (await h.client.get(_POLICY.format(model=model), headers=AUTH)).json()["data"]
-    key = f"{policy['upload_dir']}/cat.png"
-    fields = {
-        "OSSAccessKeyId": policy["oss_access_key_id"],
-        "Signature": policy["signature"],
-        "policy": policy["policy"],
-        "key": key,
-        "x-oss-object-acl": policy["x_oss_object_acl"],
-        "x-oss-forbid-overwrite": policy["x_oss_forbid_overwrite"],
-        "success_action_status": "200",
-        "x-oss-content-type": "image/png",
-        **changes,
-    }
-    files = {"file": ("cat.png", data if data is not None else make_png(320, 240), "image/png")}
-    response = await h.client.post(policy["upload_host"], data=fields, files=files)
-    return response.status_code, f"oss://{key}"
+    fields = {"x-oss-content-type": "image/png", **changes}
+    return await h.upload_form(
+        model, data if data is not None else make_png(320, 240), "cat.png", "image/png", **fields
+    )
 
 
 async def _create(h: SimHarness, url: str, resolve: bool = True, model: str = "wan2.6-i2v-flash") -> Any:

@@ -13,13 +13,13 @@ import pandas as pd
 import pytest
 from click.testing import CliRunner
 from engine_helpers import SIM_BASE, run_batch, sim_app
-from factories import local_png
+from factories import local_png, spec
 from test_audio import tone_wav
 
 from runner.api.client import DashScopeClient
 from runner.cli import main
-from runner.core.catalog import SIM_API_KEY
-from runner.core.tasks import MediaRef, TaskSpec, TaskState, canonical_request, task_key
+from runner.core.endpoints import SIM_API_KEY
+from runner.core.tasks import MediaRef, TaskSpec, TaskState
 from runner.engine.uploads import OSS_LIFETIME_S, AssetUploader, UploadSettings
 from runner.journal.rows import Asset
 from runner.journal.store import JOURNAL_NAME, Store
@@ -43,11 +43,7 @@ def with_media(
     task: str, image: MediaRef | None = None, audio: MediaRef | None = None, model: str = MODEL
 ) -> TaskSpec:
     """A task using the given local image and/or audio (a remote image when none)."""
-    image = image or MediaRef("image", url=f"https://img.example/{task}.png")
-    parameters: dict[str, str | int | bool] = {"resolution": "720P", "duration": 5}
-    prompt = f"A scene for {task}"
-    key = task_key(canonical_request(model, prompt, None, image, audio, parameters, None))
-    return TaskSpec(task, key, model, image, prompt=prompt, audio=audio, parameters=parameters)
+    return spec(task, model=model, image=image, track=audio)
 
 
 def requests(ledger: dict[str, Any], endpoint: str) -> dict[str, int]:

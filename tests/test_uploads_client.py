@@ -64,7 +64,7 @@ async def test_resolve_header_is_sent_exactly_when_the_body_has_an_oss_url(
     seen: list[httpx.Request] = []
     client, http = _client(_created(seen))
     async with http:
-        await client.submit(spec("a"), ResolvedInputs(img_url=img_url, audio_url=audio_url))
+        await client.submit(spec("a"), ResolvedInputs.first_frame(img_url, audio_url))
     body = json.loads(seen[0].content)
     assert ("oss://" in json.dumps(body)) is expected
     assert seen[0].headers.get("X-DashScope-OssResourceResolve") == ("enable" if expected else None)

@@ -36,6 +36,7 @@ from runner.api.wire import (
     TaskStatus,
     VideoStream,
     build_create_body,
+    create_path,
     int_or,
     is_task_id,
     listed_task,
@@ -54,9 +55,9 @@ from runner.core import (
 
 log = logging.getLogger(__name__)
 
-__all__ = ["CREATE_PATH", "DashScopeClient"]
+__all__ = ["WORKSPACE_HEADER", "DashScopeClient"]
 
-CREATE_PATH: Final = "services/aigc/video-generation/video-synthesis"
+WORKSPACE_HEADER: Final = "X-DashScope-WorkSpace"
 OSS_RESOLVE_HEADER: Final = "X-DashScope-OssResourceResolve"
 
 
@@ -66,9 +67,11 @@ class DashScopeClient:
     `http` must carry the API base URL (…/api/v1) as its `base_url`; paths here are relative.
     """
 
-    def __init__(self, http: httpx.AsyncClient, api_key: str) -> None:
+    def __init__(self, http: httpx.AsyncClient, api_key: str, *, workspace: str | None = None) -> None:
         self._http = http
         self._auth = {"Authorization": f"Bearer {api_key}"}
+        if workspace is not None:  # a workspace named for a shared domain
+            self._auth[WORKSPACE_HEADER] = workspace
 
     async def submit(self, spec: TaskSpec, inputs: ResolvedInputs) -> Submitted:
         """POST one create request; AmbiguousSubmitError when it may have landed unanswered."""
@@ -78,7 +81,7 @@ class DashScopeClient:
             headers[OSS_RESOLVE_HEADER] = "enable"
         what = f"Submitting task {spec.id!r}"
         try:
-            response = await self._http.post(CREATE_PATH, content=body, headers=headers)
+            response = await self._http.post(create_path(spec), content=body, headers=headers)
         except httpx.LocalProtocolError:
             raise _unsendable(what) from None
         except (httpx.ConnectError, httpx.ConnectTimeout, httpx.PoolTimeout) as exc:

@@ -11,7 +11,7 @@ from collections.abc import AsyncIterator, Mapping
 from dataclasses import dataclass
 from typing import Any, Final
 
-from runner.core import TaskSpec
+from runner.core import FAMILIES, Family, TaskSpec, get_model
 
 __all__ = [
     "ListPage",
@@ -21,6 +21,7 @@ __all__ = [
     "TaskStatus",
     "VideoStream",
     "build_create_body",
+    "create_path",
     "int_or",
     "is_task_id",
     "listed_task",
@@ -42,10 +43,20 @@ class VideoStream:
 
 @dataclass(frozen=True, slots=True)
 class ResolvedInputs:
-    """The media URLs as they go on the wire (local files already data: or oss:// URLs)."""
+    """A task's media as they go on the wire: (role, URL) in the spec's order, local files
+    already data: or oss:// URLs."""
 
-    img_url: str
-    audio_url: str | None = None
+    media: tuple[tuple[str, str], ...] = ()
+
+    @classmethod
+    def first_frame(cls, image: str, audio: str | None = None) -> ResolvedInputs:
+        """The inputs of a first-frame task (with a driving audio track, if any)."""
+        audio_item = (("driving_audio", audio),) if audio is not None else ()
+        return cls((("first_frame", image), *audio_item))
+
+    def urls(self, *roles: str) -> list[str]:
+        """The URLs of the given roles (of every role when none is named), in order."""
+        return [url for role, url in self.media if not roles or role in roles]
 
 
 @dataclass(frozen=True, slots=True)
@@ -97,20 +108,52 @@ class ListPage:
 
 
 def build_create_body(spec: TaskSpec, inputs: ResolvedInputs) -> dict[str, Any]:
-    """The JSON body of a create request for `spec` (docs/dashscope-api.md)."""
-    body_input: dict[str, Any] = {"img_url": inputs.img_url}
+    """The JSON body of a create request for `spec`, in its family's shape (docs/dashscope-api.md)."""
+    body_input: dict[str, Any] = {}
     if spec.prompt is not None:
         body_input["prompt"] = spec.prompt
     if spec.negative_prompt is not None:
         body_input["negative_prompt"] = spec.negative_prompt
-    if inputs.audio_url is not None:
-        body_input["audio_url"] = inputs.audio_url
+    body_input.update(_media_fields(_family(spec), inputs))
     return {"model": spec.model, "input": body_input, "parameters": dict(spec.parameters)}
+
+
+def create_path(spec: TaskSpec) -> str:
+    """The create endpoint, relative to the API base: kf2v models have their own path."""
+    return f"services/aigc/{_family(spec).path}/video-synthesis"
+
+
+def _family(spec: TaskSpec) -> Family:
+    model = get_model(spec.model)
+    return model.family if model is not None else FAMILIES["i2v-audio"]
+
+
+def _media_fields(family: Family, inputs: ResolvedInputs) -> dict[str, Any]:
+    """The `input` fields carrying the media: one field per input, a list, or `media[]`."""
+    fields: dict[str, Any] = {}
+    if family.shape == "media":
+        if inputs.media:
+            fields["media"] = [{"type": role, "url": url} for role, url in inputs.media]
+        return fields
+    if family.shape == "reference_urls":
+        fields["reference_urls"] = inputs.urls("reference_image", "reference_video")
+        return fields
+    names = _FIELD_OF_ROLE["first_last_url" if family.shape == "first_last_url" else "img_url"]
+    for role, url in inputs.media:
+        fields[names[role]] = url
+    return fields
+
+
+#: the per-input fields of the older shapes
+_FIELD_OF_ROLE: Final = {
+    "img_url": {"first_frame": "img_url", "driving_audio": "audio_url"},
+    "first_last_url": {"first_frame": "first_frame_url", "last_frame": "last_frame_url"},
+}
 
 
 def needs_oss_resolve(inputs: ResolvedInputs) -> bool:
     """True when the body references temporary storage: the service reads oss:// only when told to."""
-    return any(url is not None and url.startswith("oss://") for url in (inputs.img_url, inputs.audio_url))
+    return any(url.startswith("oss://") for url in inputs.urls())
 
 
 def is_task_id(text: str) -> bool:

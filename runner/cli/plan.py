@@ -12,7 +12,7 @@ import dataclasses
 import json
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any, Final, TypeVar
 
 import anyio
 import click
@@ -292,12 +292,16 @@ def _task_table(result: Plan, show_all: bool, width: int) -> Table:
             spec.id,
             spec.model,
             spec.resolution,
-            f"{spec.duration}s",
+            _DURATION_WORDS.get(spec.duration, f"{spec.duration}s"),
             "" if spec.seed is None else str(spec.seed),
             Text(_LABELS[task.disposition], style=_STYLES[task.disposition]),
             prompt,
         )
     return table
+
+
+#: the durations that are not a length: the model chooses (wan3.0), the input's (video editing)
+_DURATION_WORDS: Final = {-1: "auto", 0: "keep"}
 
 
 def _status_line(result: Plan, has_journal: bool) -> str:
@@ -317,13 +321,13 @@ def _cost_table(result: Plan) -> Table:
         ("model", "left"),
         ("resolution", "left"),
         ("tasks", "right"),
-        ("seconds", "right"),
+        ("billed s", "right"),
     ):
         table.add_column(name, justify=justify)  # type: ignore[arg-type]
     table.add_column("cost", justify="right")
     for line in result.costs:
         table.add_row(
-            line.model, line.resolution, f"{line.tasks:,}", f"{line.seconds:,}", f"{line.cost:,.2f}"
+            line.model, line.resolution, f"{line.tasks:,}", f"{line.seconds:,.0f}", f"{line.cost:,.2f}"
         )
     table.add_row("total", "", f"{result.to_run:,}", "", Text(f"{result.total_cost:,.2f}", style="bold"))
     if result.counts[Disposition.FAILED]:

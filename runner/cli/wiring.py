@@ -150,4 +150,5 @@ async def open_connection(endpoint: Endpoint, api_key: str, sim: SimOptions) -> 
         return
     limits = httpx.Limits(max_connections=32, max_keepalive_connections=16)
     async with httpx.AsyncClient(base_url=endpoint.base_url, timeout=_TIMEOUT, limits=limits) as http:
-        yield Connection(DashScopeClient(http, api_key), 1.0, learn_clock=is_loopback(endpoint))
+        client = DashScopeClient(http, api_key, workspace=endpoint.workspace_header)
+        yield Connection(client, 1.0, learn_clock=is_loopback(endpoint))

@@ -4,7 +4,9 @@ tasks       value types: TaskSpec (a validated request with its content key), Ta
             (what the journal knows), TaskState, MediaRef, RunSummary
 errors      the exception tree; messages are sentences for a person
 lifecycle   the transition table: (state, event) -> state, nothing else
-catalog     every model's rules, quotas and prices; the endpoints and their regions
+families    each kind of request: its body's shape, inputs, parameters and billing
+catalog     every model: its family, numbers, prices, quotas and regions
+endpoints   the regions, their shared and workspace domains, the simulator
 costs       what a task costs: estimated, reserved while it runs, billed from its usage
 efficiency  the makespan lower bound and efficiency (docs/performance.md)
 """
@@ -12,20 +14,17 @@ efficiency  the makespan lower bound and efficiency (docs/performance.md)
 from __future__ import annotations
 
 from runner.core.catalog import (
-    ENDPOINTS,
     MODELS,
     NEGATIVE_PROMPT_MAX,
     SEED_MAX,
-    SIM_API_KEY,
-    Endpoint,
     ModelInfo,
     estimate_generation_s,
     get_model,
     price_per_second,
-    resolve_endpoint,
 )
-from runner.core.costs import actual_cost, reserved_cost, task_cost
+from runner.core.costs import actual_cost, billed_seconds, reserved_cost, task_cost
 from runner.core.efficiency import efficiency, makespan_lower_bound, server_seconds
+from runner.core.endpoints import ENDPOINTS, REGIONS, SIM_API_KEY, Endpoint, resolve_endpoint
 from runner.core.errors import (
     AccountError,
     AmbiguousSubmitError,
@@ -44,9 +43,11 @@ from runner.core.errors import (
     TaskRejectedError,
     TransientApiError,
 )
+from runner.core.families import FAMILIES, MEDIA_ROLES, RATIOS, SIZES, Family, MediaRule
 from runner.core.lifecycle import Event, advance, can_advance
 from runner.core.tasks import (
     TERMINAL_STATES,
+    MediaItem,
     MediaRef,
     ParamValue,
     RunSummary,
@@ -55,14 +56,20 @@ from runner.core.tasks import (
     TaskState,
     canonical_request,
     task_key,
+    tier_of_size,
 )
 
 __all__ = [
     "ENDPOINTS",
+    "FAMILIES",
+    "MEDIA_ROLES",
     "MODELS",
     "NEGATIVE_PROMPT_MAX",
+    "RATIOS",
+    "REGIONS",
     "SEED_MAX",
     "SIM_API_KEY",
+    "SIZES",
     "TERMINAL_STATES",
     "AccountError",
     "AmbiguousSubmitError",
@@ -71,13 +78,16 @@ __all__ = [
     "DownloadError",
     "Endpoint",
     "Event",
+    "Family",
     "InputFileError",
     "InvalidTransitionError",
     "JournalDamagedError",
     "JournalFullError",
     "ListRefusedError",
     "ManifestError",
+    "MediaItem",
     "MediaRef",
+    "MediaRule",
     "ModelInfo",
     "ParamValue",
     "Problem",
@@ -91,6 +101,7 @@ __all__ = [
     "TransientApiError",
     "actual_cost",
     "advance",
+    "billed_seconds",
     "can_advance",
     "canonical_request",
     "efficiency",
@@ -103,4 +114,5 @@ __all__ = [
     "server_seconds",
     "task_cost",
     "task_key",
+    "tier_of_size",
 ]

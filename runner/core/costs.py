@@ -1,18 +1,24 @@
 """What a task costs: the estimate, the reservation before it runs, the bill from its usage.
 
-Prices come from the catalogue (per output second, by model, resolution tier, region
-and, for wan2.6-i2v-flash, audio on or off); failed tasks cost nothing (docs/dashscope-api.md, prices).
+Prices come from the catalogue (per billed second, by model, resolution tier, region and,
+for the flash models with an `audio` switch, with or without sound). A family that bills
+input video adds its seconds: wan2.7 r2v at most 5 of them, video editing and wan3.0 all.
+A video of unknown length (a remote URL) is estimated at its longest allowed length, so a
+reservation is never below the bill. Failed tasks cost nothing (docs/dashscope-api.md).
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import Any
+from typing import Any, Final
 
-from runner.core.catalog import Endpoint, get_model, price_per_second
+from runner.core.catalog import ModelInfo, get_model, price_per_second
+from runner.core.endpoints import Endpoint
 from runner.core.tasks import TaskSpec
 
-__all__ = ["actual_cost", "reserved_cost", "task_cost"]
+__all__ = ["actual_cost", "billed_seconds", "reserved_cost", "task_cost"]
+
+_CAPPED_INPUT_S: Final = 5.0
 
 
 def task_cost(spec: TaskSpec, endpoint: Endpoint) -> float | None:
@@ -22,7 +28,7 @@ def task_cost(spec: TaskSpec, endpoint: Endpoint) -> float | None:
         return None
     audio = spec.parameters.get("audio", True) is not False
     price = price_per_second(model, spec.resolution, endpoint.price_region, audio=audio)
-    return None if price is None else price * spec.duration
+    return None if price is None else round(price * billed_seconds(spec, model), 6)
 
 
 def reserved_cost(spec: TaskSpec, endpoint: Endpoint) -> float:
@@ -30,14 +36,29 @@ def reserved_cost(spec: TaskSpec, endpoint: Endpoint) -> float:
     return task_cost(spec, endpoint) or 0.0
 
 
+def billed_seconds(spec: TaskSpec, model: ModelInfo) -> float:
+    """The seconds a task of `model` is billed for, at most: output plus input video."""
+    output = float(spec.duration)
+    if output < 0:  # wan3.0's -1: the model chooses, up to its longest
+        output = float(max(model.durations))
+    videos = [_seconds_of(spec, model, role) for role in ("video", "reference_video")]
+    input_s = sum(videos)
+    if output == 0:  # video editing's 0: as long as the input video
+        output = input_s
+    bills = model.family.bills_input
+    if bills == "capped":
+        return output + min(_CAPPED_INPUT_S, input_s)
+    return output + input_s if bills == "all" else output
+
+
 def actual_cost(spec: TaskSpec, usage: Mapping[str, Any] | None, endpoint: Endpoint) -> float | None:
-    """The bill for a succeeded task from its `usage` (seconds, SR tier, audio flag)."""
+    """The bill for a succeeded task from its `usage` (billed seconds, SR tier, audio flag)."""
     model = get_model(spec.model)
     if model is None:
         return None
-    seconds = _seconds(usage) if usage else None
+    seconds = _usage_seconds(usage) if usage else None
     if seconds is None:
-        seconds = float(spec.duration)
+        seconds = billed_seconds(spec, model)
     tier = usage.get("SR") if usage else None
     resolution = f"{tier}P" if isinstance(tier, int | str) and str(tier).isdigit() else spec.resolution
     audio = usage.get("audio") if usage else None
@@ -47,8 +68,15 @@ def actual_cost(spec: TaskSpec, usage: Mapping[str, Any] | None, endpoint: Endpo
     return None if price is None else round(price * seconds, 6)
 
 
-def _seconds(usage: Mapping[str, Any]) -> float | None:
-    for name in ("output_video_duration", "duration", "video_duration"):
+def _seconds_of(spec: TaskSpec, model: ModelInfo, role: str) -> float:
+    rule = model.rule(role)
+    longest = rule.max_s if rule is not None else 0.0
+    return sum(ref.seconds if ref.seconds is not None else longest for ref in spec.inputs(role))
+
+
+def _usage_seconds(usage: Mapping[str, Any]) -> float | None:
+    """The billed seconds: `duration` (input and output) where usage has it, else the output's."""
+    for name in ("duration", "output_video_duration", "video_duration"):
         value = usage.get(name)
         if isinstance(value, int | float) and not isinstance(value, bool):
             return float(value)

@@ -16,6 +16,7 @@ from typing import Any, Literal
 
 __all__ = [
     "TERMINAL_STATES",
+    "MediaItem",
     "MediaRef",
     "RunSummary",
     "TaskRecord",
@@ -23,6 +24,7 @@ __all__ = [
     "TaskState",
     "canonical_request",
     "task_key",
+    "tier_of_size",
 ]
 
 ParamValue = str | int | bool
@@ -49,14 +51,15 @@ TERMINAL_STATES = frozenset({TaskState.DONE, TaskState.FAILED, TaskState.CANCELL
 
 @dataclass(frozen=True, slots=True)
 class MediaRef:
-    """An image or audio input: a URL sent as-is, or a local file known by its content hash."""
+    """An image, audio or video input: a URL sent as-is, or a local file known by its content hash."""
 
-    kind: Literal["image", "audio"]
+    kind: Literal["image", "audio", "video"]
     url: str | None = None  #: http(s)://, oss:// or data: URL, sent unchanged
     path: str | None = None  #: absolute path of a local file (never sent as such)
     sha256: str | None = None  #: hex digest of the local file's bytes
     size: int | None = None  #: bytes of the local file
     mime: str | None = None  #: detected from content, e.g. "image/png"
+    seconds: float | None = None  #: audio and video: the length read from a local file
 
     @property
     def is_local(self) -> bool:
@@ -70,25 +73,55 @@ class MediaRef:
 
 
 @dataclass(frozen=True, slots=True)
+class MediaItem:
+    """One input of a task in its role: first_frame, last_frame, driving_audio, first_clip,
+    video, reference_image, reference_video or reference_audio (the API's `media[].type`)."""
+
+    role: str
+    ref: MediaRef
+
+
+@dataclass(frozen=True, slots=True)
 class TaskSpec:
     """One validated generation request, as the manifest asked for it."""
 
     id: str
     key: str
     model: str
-    image: MediaRef
+    media: tuple[MediaItem, ...] = ()  #: in the order they are sent
     prompt: str | None = None
     negative_prompt: str | None = None
-    audio: MediaRef | None = None
-    #: API parameters after defaults: resolution and duration always present
+    #: API parameters after defaults: duration always, resolution or size for the tier
     parameters: Mapping[str, ParamValue] = field(default_factory=dict)
     variant: str | None = None
     meta: Mapping[str, str] = field(default_factory=dict)
     location: str = ""  #: "file:line" or "file:row N" it came from
 
     @property
+    def image(self) -> MediaRef | None:
+        """The image that best stands for the task (its first frame, else its first reference)."""
+        for role in ("first_frame", "reference_image", "last_frame"):
+            found = self.inputs(role)
+            if found:
+                return found[0]
+        return None
+
+    @property
+    def audio(self) -> MediaRef | None:
+        """The driving audio track, if the task has one."""
+        found = self.inputs("driving_audio")
+        return found[0] if found else None
+
+    def inputs(self, role: str) -> tuple[MediaRef, ...]:
+        """The inputs of one role, in order."""
+        return tuple(item.ref for item in self.media if item.role == role)
+
+    @property
     def resolution(self) -> str:
-        return str(self.parameters["resolution"])
+        """The resolution tier: the `resolution` parameter, or the tier of a `size` like 1280*720."""
+        if "resolution" in self.parameters:
+            return str(self.parameters["resolution"])
+        return tier_of_size(str(self.parameters.get("size", "")))
 
     @property
     def duration(self) -> int:
@@ -101,33 +134,44 @@ class TaskSpec:
 
     def canonical(self) -> dict[str, Any]:
         return canonical_request(
-            self.model,
-            self.prompt,
-            self.negative_prompt,
-            self.image,
-            self.audio,
-            self.parameters,
-            self.variant,
+            self.model, self.prompt, self.negative_prompt, self.media, self.parameters, self.variant
         )
+
+
+def tier_of_size(size: str) -> str:
+    """The resolution tier of a `W*H` size by its pixel count (480P, 720P or 1080P)."""
+    width, _, height = size.partition("*")
+    if not (width.isdigit() and height.isdigit()):
+        return ""
+    pixels = int(width) * int(height)
+    return "480P" if pixels <= 500_000 else "720P" if pixels <= 1_100_000 else "1080P"
 
 
 def canonical_request(
     model: str,
     prompt: str | None,
     negative_prompt: str | None,
-    image: MediaRef,
-    audio: MediaRef | None,
+    media: tuple[MediaItem, ...],
     parameters: Mapping[str, ParamValue],
     variant: str | None,
 ) -> dict[str, Any]:
-    """The request as a plain dict, local files replaced by their content hash."""
-    inputs: dict[str, Any] = {"img_url": image.canonical()}
+    """The request as a plain dict, local files replaced by their content hash.
+
+    A first frame with at most a driving audio keeps the form of the img_url models
+    (`img_url`, `audio_url`), so the keys of their tasks never changed; other media sets
+    are listed as (role, input) pairs."""
+    inputs: dict[str, Any] = {}
+    roles = [item.role for item in media]
+    if roles and roles[0] == "first_frame" and set(roles[1:]) <= {"driving_audio"} and len(roles) <= 2:
+        inputs["img_url"] = media[0].ref.canonical()
+        if len(media) == 2:
+            inputs["audio_url"] = media[1].ref.canonical()
+    elif media:
+        inputs["media"] = [[item.role, item.ref.canonical()] for item in media]
     if prompt is not None:
         inputs["prompt"] = prompt
     if negative_prompt is not None:
         inputs["negative_prompt"] = negative_prompt
-    if audio is not None:
-        inputs["audio_url"] = audio.canonical()
     return {
         "model": model,
         "input": inputs,

@@ -129,7 +129,7 @@ async def submit_task(
         store.transition(task, Event.DEFERRED, attempts=record.attempts, detail=detail)
         return SubmitResult(Outcome.DEFERRED, sent, error=error)
     except TaskRejectedError as error:
-        if uploader.forget_unknown((inputs.img_url, inputs.audio_url), error):
+        if uploader.forget_unknown(inputs.urls(), error):
             return _renew_uploads(store, task, record.attempts, sent, error)
         code = error.code or f"HTTP{error.status_code}"
         store.transition(task, Event.REJECTED, error_code=code, error_message=str(error))

@@ -226,7 +226,7 @@ class AssetUploader:
 
 def read_verified(media: MediaRef) -> bytes:
     """The bytes of a local file, checked against the hash the plan recorded."""
-    kind = "audio file" if media.kind == "audio" else "image"
+    kind = {"audio": "audio file", "video": "video"}.get(media.kind, "image")
     path = Path(media.path or "")
     try:
         data = path.read_bytes()
@@ -292,13 +292,12 @@ def carrier(media: MediaRef, data_url_max: int) -> Carrier:
 
 
 async def resolve_inputs(spec: TaskSpec, uploader: AssetUploader) -> ResolvedInputs:
-    """The wire URLs of `spec`'s image and audio.
+    """The wire URLs of `spec`'s media (images, audio, videos), in order.
 
     InputFileError if a local file changed or vanished; the uploader's errors otherwise.
     """
-    image = await _wire_url(spec, spec.image, uploader)
-    audio = None if spec.audio is None else await _wire_url(spec, spec.audio, uploader)
-    return ResolvedInputs(img_url=image, audio_url=audio)
+    urls = [(item.role, await _wire_url(spec, item.ref, uploader)) for item in spec.media]
+    return ResolvedInputs(tuple(urls))
 
 
 async def _wire_url(spec: TaskSpec, media: MediaRef, uploader: AssetUploader) -> str:

@@ -10,7 +10,7 @@ import dataclasses
 import json
 from typing import Any, Final
 
-from runner.core import MediaRef, TaskRecord, TaskSpec, TaskState
+from runner.core import MediaItem, MediaRef, TaskRecord, TaskSpec, TaskState
 
 __all__ = [
     "JSON_FIELDS",
@@ -53,11 +53,16 @@ def spec_to_json(spec: TaskSpec) -> str:
 
 
 def spec_from_json(text: str) -> TaskSpec:
+    """A spec as stored; a journal of an earlier version kept `image` and `audio` fields,
+    which are its first frame and driving audio."""
     data = json.loads(text)
-    data["image"] = MediaRef(**data["image"])
-    if data.get("audio") is not None:
-        data["audio"] = MediaRef(**data["audio"])
-    return TaskSpec(**data)
+    media = [MediaItem(item["role"], MediaRef(**item["ref"])) for item in data.pop("media", [])]
+    image, audio = data.pop("image", None), data.pop("audio", None)
+    if image is not None:
+        media.append(MediaItem("first_frame", MediaRef(**image)))
+    if audio is not None:
+        media.append(MediaItem("driving_audio", MediaRef(**audio)))
+    return TaskSpec(**data, media=tuple(media))
 
 
 def to_column(name: str, value: Any) -> Any:

@@ -5,16 +5,22 @@ readers     YAML and CSV files into rows, with each row's place (file:line)
 csvrows     a CSV's rows as tasks (columns named like task fields, meta.* columns)
 expand      defaults, matrix and vars crossed into one row per task
 templates   `{name}` placeholders in prompts and paths
-fields      each task field checked against the model catalogue
+fields      one row's fields checked against the model catalogue, into a Request
+rowvalues   a row being checked: raw values coerced, problems collected
+parameters  resolution, size, ratio, duration and the other API parameters
+mediafields the media inputs of a row: `media:`, shorthand fields, older names
+combinations the inputs taken together: media sets, references, prompt, duration
 limits      the manifest's `limits:` section
 mediarefs   local files, URLs and data: URLs as MediaRefs (hashed, checked by content)
-media       image and audio formats by their bytes (size, duration)
+media       image, audio and video formats by their bytes (size, duration)
+videos      a video's picture size and length, read with PyAV
 identity    task ids and content keys
 """
 
 from __future__ import annotations
 
+from runner.manifest.fields import unknown_model
 from runner.manifest.limits import Limits, ModelLimits
 from runner.manifest.loader import Manifest, load_manifest, run_folder
 
-__all__ = ["Limits", "Manifest", "ModelLimits", "load_manifest", "run_folder"]
+__all__ = ["Limits", "Manifest", "ModelLimits", "load_manifest", "run_folder", "unknown_model"]

@@ -17,6 +17,7 @@ from typing import Final
 
 from runner.core import Problem
 from runner.manifest.fields import suggest
+from runner.manifest.mediafields import MEDIA_FIELDS
 from runner.manifest.readers import RowPlace
 from runner.manifest.templates import TemplateError, placeholders, render, slugify
 
@@ -31,9 +32,19 @@ __all__ = [
     "task_axes",
 ]
 
-#: Fields whose text may contain `{name}` placeholders.
-TEMPLATED_FIELDS: Final = ("prompt", "negative_prompt", "img_url", "audio_url")
-_CONTEXT_FIELDS: Final = ("id", "model", "resolution", "duration", "seed", "variant", "shot_type")
+#: Fields whose text may contain `{name}` placeholders (in media lists: each item, each `url`).
+TEMPLATED_FIELDS: Final = ("prompt", "negative_prompt", *MEDIA_FIELDS)
+_CONTEXT_FIELDS: Final = (
+    "id",
+    "model",
+    "resolution",
+    "size",
+    "ratio",
+    "duration",
+    "seed",
+    "variant",
+    "shot_type",
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -91,12 +102,22 @@ def task_axes(task: RawTask, exp: Expansion) -> list[Axis]:
 def _template_texts(task: RawTask, exp: Expansion) -> list[str]:
     texts = []
     for name in TEMPLATED_FIELDS:
-        value = task.values.get(name, exp.defaults.get(name))
-        if isinstance(value, str):
-            texts.append(value)
+        texts += _texts_in(task.values.get(name, exp.defaults.get(name)))
         if name not in task.values:
-            texts += [v for v in exp.matrix.get(name, ()) if isinstance(v, str)]
+            for value in exp.matrix.get(name, ()):
+                texts += _texts_in(value)
     return texts
+
+
+def _texts_in(value: object) -> list[str]:
+    """The template texts of a field's value: a string, a list's strings, media mappings' urls."""
+    if isinstance(value, str):
+        return [value]
+    if isinstance(value, list):
+        return [text for item in value for text in _texts_in(item)]
+    if isinstance(value, Mapping) and isinstance(value.get("url"), str):
+        return [str(value["url"])]
+    return []
 
 
 def count_variants(axes: list[Axis]) -> int:
@@ -150,13 +171,13 @@ def _render_templates(
     context: dict[str, object] | None = None
     ok = True
     for name in TEMPLATED_FIELDS:
-        text = values.get(name)
-        if not isinstance(text, str) or ("{" not in text and "}" not in text):
+        value = values.get(name)
+        if not any("{" in text or "}" in text for text in _texts_in(value)):
             continue
         if context is None:
             context = _context(values, bound_vars, exp)
         try:
-            values[name] = render(text, context)
+            values[name] = _rendered(value, context)
         except KeyError as exc:
             ok = False
             missing = str(exc.args[0])
@@ -168,6 +189,17 @@ def _render_templates(
             ok = False
             problems.append(Problem(place.where(name), name, f"{exc}."))
     return ok
+
+
+def _rendered(value: object, context: Mapping[str, object]) -> object:
+    """`value` with every template text in it filled in (lists and media mappings alike)."""
+    if isinstance(value, str):
+        return render(value, context)
+    if isinstance(value, list):
+        return [_rendered(item, context) for item in value]
+    if isinstance(value, Mapping) and isinstance(value.get("url"), str):
+        return {**value, "url": render(str(value["url"]), context)}
+    return value
 
 
 def _context(

@@ -40,8 +40,7 @@ def make_spec(request: Request, explicit_id: str | None, suffix: tuple[str, ...]
         request.model,
         request.prompt,
         request.negative_prompt,
-        request.image,
-        request.audio,
+        request.media,
         request.parameters,
         request.variant,
     )
@@ -54,10 +53,9 @@ def make_spec(request: Request, explicit_id: str | None, suffix: tuple[str, ...]
         id=task_id,
         key=key,
         model=request.model,
-        image=request.image,
+        media=request.media,
         prompt=request.prompt,
         negative_prompt=request.negative_prompt,
-        audio=request.audio,
         parameters=request.parameters,
         variant=request.variant,
         meta=request.meta,
@@ -66,7 +64,7 @@ def make_spec(request: Request, explicit_id: str | None, suffix: tuple[str, ...]
 
 
 def readable_stem(request: Request) -> str:
-    """A slug of the prompt, else of an image URL's file name, else "task".
+    """A slug of the prompt, else of the first input's URL file name, else "task".
 
     Never a local file's name: ids must not change when a file is renamed (its key does not).
     """
@@ -74,7 +72,7 @@ def readable_stem(request: Request) -> str:
         slug = slugify(request.prompt)
         if slug:
             return slug
-    url = request.image.url or ""
+    url = (request.media[0].ref.url or "") if request.media else ""
     if url.startswith(("http://", "https://", "oss://")):
         slug = slugify(PurePosixPath(unquote(urlsplit(url).path)).stem)
         if slug:

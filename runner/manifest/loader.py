@@ -44,7 +44,7 @@ class Manifest:
 
     path: Path
     name: str
-    endpoint: str | None
+    endpoint: str | Mapping[str, object] | None  #: a region, a URL, or {region|url, workspace}
     model: str | None
     limits: Limits
     specs: list[TaskSpec]
@@ -187,15 +187,16 @@ def _name(loader: _Loader, doc: Mapping[str, Any]) -> str:
     return name
 
 
-def _endpoint(loader: _Loader, doc: Mapping[str, Any]) -> str | None:
+def _endpoint(loader: _Loader, doc: Mapping[str, Any]) -> str | Mapping[str, object] | None:
     raw = doc.get("endpoint")
     if raw is None:
         return None
+    value: str | Mapping[str, object] = dict(raw) if isinstance(raw, Mapping) else str(raw)
     try:
-        resolve_endpoint(str(raw))
+        resolve_endpoint(value)
     except ConfigError as exc:
         loader.fail(loader.at(doc, "endpoint"), "endpoint", str(exc))
-    return str(raw)
+    return value
 
 
 def _expansion(
@@ -285,7 +286,10 @@ def _raw_tasks(loader: _Loader, doc: Mapping[str, Any]) -> list[RawTask]:
 
 
 def _build_specs(
-    loader: _Loader, raw_tasks: list[tuple[RawTask, list[Axis]]], exp: Expansion, endpoint: str | None
+    loader: _Loader,
+    raw_tasks: list[tuple[RawTask, list[Axis]]],
+    exp: Expansion,
+    endpoint: str | Mapping[str, object] | None,
 ) -> list[TaskSpec]:
     try:
         resolved: Endpoint | None = resolve_endpoint(endpoint)

@@ -1,9 +1,10 @@
-"""Local media inspection: what an image or audio file is, by its bytes, and its content hash.
+"""Local media inspection: what an image, audio or video file is, by its bytes, and its hash.
 
 Only the facts the manifest needs before anything is sent: the format (from magic
-bytes, never the extension), pixel size for JPEG/PNG/BMP/WEBP, duration for WAV/MP3,
-byte size and SHA-256. No third-party decoder: these headers are small and stable.
-A file is read once per (path, mtime, size), however many rows use it.
+bytes, never the extension), pixel size for JPEG/PNG/BMP/WEBP, duration for WAV/MP3
+(these headers are small and stable: read here), length and size of MP4/MOV videos
+(runner.manifest.videos, with PyAV), byte size and SHA-256. A file is read once per
+(path, mtime, size), however many rows use it.
 """
 
 from __future__ import annotations
@@ -16,6 +17,8 @@ from collections import OrderedDict
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Final
+
+from runner.manifest.videos import probe_video, sniff_video
 
 __all__ = [
     "AUDIO_MIMES",
@@ -34,7 +37,7 @@ __all__ = [
 
 IMAGE_MIMES: Final = ("image/jpeg", "image/png", "image/bmp", "image/webp")
 AUDIO_MIMES: Final = ("audio/wav", "audio/mpeg")
-_READ_CAP: Final = 64 * 1024 * 1024  # larger files fail every model's size limit; do not hash them
+_READ_CAP: Final = 128 * 1024 * 1024  # larger files fail every model's size limit; do not hash them
 _CHUNK: Final = 1024 * 1024
 
 
@@ -279,7 +282,7 @@ class LocalFile:
     path: str  #: absolute path
     size: int
     sha256: str | None  #: None when the file was too large to be worth hashing
-    mime: str | None  #: detected image or audio type, None when neither
+    mime: str | None  #: detected image, audio or video type, None when none of them
     width: int | None = None
     height: int | None = None
     has_alpha: bool = False
@@ -313,7 +316,7 @@ def _inspect_file(path: Path, size: int) -> LocalFile:
     if size > _READ_CAP:
         with path.open("rb") as handle:
             head = handle.read(64)
-        return LocalFile(str(path), size, None, sniff_image(head) or sniff_audio(head))
+        return LocalFile(str(path), size, None, sniff_image(head) or sniff_audio(head) or sniff_video(head))
     digest = hashlib.sha256()
     parts: list[bytes] = []
     with path.open("rb") as handle:
@@ -342,4 +345,11 @@ def describe_bytes(path: str, data: bytes, sha256: str | None = None) -> LocalFi
         except MediaFormatError as exc:
             return LocalFile(path, len(data), digest, audio_mime, error=str(exc))
         return LocalFile(path, len(data), digest, audio_mime, duration_s=duration)
+    video_mime = sniff_video(data)
+    if video_mime is not None:
+        facts = probe_video(data)
+        return LocalFile(
+            path, len(data), digest, video_mime, facts.width, facts.height, duration_s=facts.seconds,
+            error=facts.error,
+        )  # fmt: skip
     return LocalFile(path, len(data), digest, None)

@@ -1,10 +1,11 @@
-"""From an `img_url`/`audio_url` value to a checked MediaRef: URLs pass, local files are inspected.
+"""From a media value (an image, audio or video input) to a checked MediaRef.
 
-An image may be an http(s) or oss:// URL (sent as-is), a data: URL (decoded and
-checked now), a file:// URL or a path relative to the file the row came from. Local
-files must exist, be a supported format by content, and fit the model's limits;
-they enter the task key by content hash. Relative paths may not leave the manifest's
-folder; absolute paths are taken as the user's explicit choice.
+A value may be an http(s) or oss:// URL (sent as-is), a data: URL (images only: decoded
+and checked now), a file:// URL or a path relative to the file the row came from. Local
+files must exist, be a supported format by content, and fit the limits of their role
+for the model (runner.core.families.MediaRule); they enter the task key by content hash.
+Relative paths may not leave the manifest's folder; absolute paths are taken as the
+user's explicit choice.
 """
 
 from __future__ import annotations
@@ -16,9 +17,8 @@ from typing import Final
 from urllib.parse import unquote, urlsplit
 from urllib.request import url2pathname
 
-from runner.core import MediaRef, ModelInfo
+from runner.core import MediaRef, MediaRule
 from runner.manifest.media import (
-    AUDIO_MIMES,
     IMAGE_MIMES,
     LocalFile,
     MediaCache,
@@ -28,14 +28,18 @@ from runner.manifest.media import (
 )
 from runner.manifest.readers import RowPlace
 
-__all__ = ["AUDIO_MAX_BYTES", "AUDIO_MAX_S", "AUDIO_MIN_S", "MediaResolver"]
+__all__ = ["MediaResolver"]
 
-AUDIO_MIN_S: Final = 3.0
-AUDIO_MAX_S: Final = 30.0
-AUDIO_MAX_BYTES: Final = 15 * 1024 * 1024
 _PASS_THROUGH: Final = ("http://", "https://", "oss://")
 _SCHEME: Final = re.compile(r"^[A-Za-z][A-Za-z0-9+.-]*:")
 _IMAGE_NAMES: Final = {"image/jpeg": "JPEG", "image/png": "PNG", "image/bmp": "BMP", "image/webp": "WEBP"}
+_PLURALS: Final = {"image": "images", "audio": "audio", "video": "videos"}
+_CONVERT: Final = {"audio": "convert it to WAV or constant-bitrate MP3", "video": "convert it to MP4 (H.264)"}
+_KINDS: Final = {
+    "image": "a JPEG, PNG, BMP or WEBP image",
+    "audio": "a WAV or MP3 file",
+    "video": "an MP4 or MOV video",
+}
 
 Outcome = tuple[MediaRef | None, str | None]
 
@@ -53,41 +57,37 @@ class MediaResolver:
         self._data_urls: dict[str, LocalFile | str] = {}
         self._files: dict[Path, LocalFile | str] = {}  # files do not change during one load
 
-    def image(self, value: str, place: RowPlace, model: ModelInfo) -> Outcome:
-        """A MediaRef for an image value, or the reason it cannot be used with `model`."""
+    def resolve(self, value: str, place: RowPlace, rule: MediaRule, owner: str) -> Outcome:
+        """A MediaRef for one input of a role whose limits are `rule` (for the model `owner`),
+        or the reason it cannot be used."""
         if value.startswith(_PASS_THROUGH):
-            return MediaRef("image", url=value), None
+            return MediaRef(rule.kind, url=value), None
         if value[:5].lower() == "data:":
-            return self._data_image(value, model)
+            if not rule.data_url:
+                return (
+                    None,
+                    f"the API takes {rule.kind} only as an http(s) URL or a file, not as a data: URL.",
+                )
+            return self._data_image(value, rule, owner)
         file = self._local(value, place)
         if isinstance(file, str):
             return None, file
         shown = repr(value if len(value) <= 80 else "…" + value[-79:])
-        problem = _image_problem(file, shown, model)
-        ref = MediaRef("image", path=file.path, sha256=file.sha256, size=file.size, mime=file.mime)
+        problem = _problem(file, shown, rule, owner)
+        seconds = file.duration_s if rule.kind != "image" else None
+        ref = MediaRef(
+            rule.kind, path=file.path, sha256=file.sha256, size=file.size, mime=file.mime, seconds=seconds
+        )
         return (None, problem) if problem else (ref, None)
 
-    def audio(self, value: str, place: RowPlace) -> Outcome:
-        """A MediaRef for an audio value, or the reason it cannot be used."""
-        if value.startswith(_PASS_THROUGH):
-            return MediaRef("audio", url=value), None
-        if value[:5].lower() == "data:":
-            return None, "the API takes audio only as an http(s) URL or a file, not as a data: URL."
-        file = self._local(value, place)
-        if isinstance(file, str):
-            return None, file
-        problem = _audio_problem(file, value)
-        ref = MediaRef("audio", path=file.path, sha256=file.sha256, size=file.size, mime=file.mime)
-        return (None, problem) if problem else (ref, None)
-
-    def _data_image(self, value: str, model: ModelInfo) -> Outcome:
+    def _data_image(self, value: str, rule: MediaRule, owner: str) -> Outcome:
         file = self._data_urls.get(value)
         if file is None:
             file = _decode_image(value)
             self._data_urls[value] = file
         if isinstance(file, str):
             return None, file
-        problem = _image_problem(file, "the data: URL", model)
+        problem = _problem(file, "the data: URL", rule, owner)
         ref = MediaRef("image", url=value, sha256=file.sha256, size=file.size, mime=file.mime)
         return (None, problem) if problem else (ref, None)
 
@@ -163,38 +163,56 @@ def _decode_image(value: str) -> LocalFile | str:
     return file
 
 
-def _image_problem(file: LocalFile, shown: str, model: ModelInfo) -> str | None:
-    if file.mime not in IMAGE_MIMES:
-        return f"{shown} is not a JPEG, PNG, BMP or WEBP image (judged by its content, not its name)."
-    kind = _IMAGE_NAMES[file.mime]
-    if file.size > model.image_max_bytes:
-        return f"{shown} is {_mb(file.size)}; {model.name} accepts images up to {_mb(model.image_max_bytes)}."
-    if file.error or file.width is None or file.height is None:
-        return f"{shown}: {file.error or 'the image size could not be read'}."
-    low, high = model.image_min_px, model.image_max_px
-    if not (low <= file.width <= high and low <= file.height <= high):
+def _problem(file: LocalFile, shown: str, rule: MediaRule, owner: str) -> str | None:
+    """What is wrong with a local file for one role, or None."""
+    if file.mime not in rule.mimes:
+        return f"{shown} is not {_KINDS[rule.kind]} (judged by its content, not its name)."
+    if file.size > rule.max_bytes:
         return (
-            f"{shown} is {file.width}×{file.height} pixels; {model.name} needs each side "
-            f"between {low} and {high}."
+            f"{shown} is {_mb(file.size)}; {owner} accepts {_PLURALS[rule.kind]} up to {_mb(rule.max_bytes)}."
+        )
+    if rule.kind == "image":
+        if file.error:
+            return f"{shown}: {file.error}."
+        return _image_problem(file, shown, rule, owner)
+    if file.error or file.duration_s is None:
+        why = file.error or "its length could not be determined"
+        return f"{shown}: {why}; {_CONVERT[rule.kind]}."
+    if rule.kind == "video" and not _sides_within(file, rule):
+        return (
+            f"{shown} is {file.width}×{file.height}; {owner} needs each side of a video between "
+            f"{rule.min_px} and {rule.max_px}."
+        )
+    if not rule.min_s <= file.duration_s <= rule.max_s:
+        return (
+            f"{shown} is {file.duration_s:.1f} seconds long; {owner} needs {_PLURALS[rule.kind]} of "
+            f"{rule.min_s:g} to {rule.max_s:g} seconds."
+        )
+    return None
+
+
+def _image_problem(file: LocalFile, shown: str, rule: MediaRule, owner: str) -> str | None:
+    if file.width is None or file.height is None:
+        return f"{shown}: the image size could not be read."
+    if not _sides_within(file, rule):
+        return (
+            f"{shown} is {file.width}×{file.height} pixels; {owner} needs each side "
+            f"between {rule.min_px} and {rule.max_px}."
+        )
+    longer, shorter = max(file.width, file.height), min(file.width, file.height)
+    if rule.max_aspect and longer > rule.max_aspect * shorter:
+        return (
+            f"{shown} is {file.width}×{file.height}; {owner} needs the longer side at most "
+            f"{rule.max_aspect:g} times the shorter."
         )
     if file.has_alpha:
+        kind = _IMAGE_NAMES[file.mime or "image/png"]
         return (
             f"{shown} is a {kind} with an alpha channel, which the API refuses; save it without transparency."
         )
     return None
 
 
-def _audio_problem(file: LocalFile, shown: str) -> str | None:
-    if file.mime not in AUDIO_MIMES:
-        return f"{shown!r} is not a WAV or MP3 file (judged by its content, not its name)."
-    if file.size > AUDIO_MAX_BYTES:
-        return f"{shown!r} is {_mb(file.size)}; audio may be at most {_mb(AUDIO_MAX_BYTES)}."
-    if file.duration_s is None:
-        why = file.error or "its length could not be determined"
-        return f"{shown!r}: {why}; convert it to WAV or constant-bitrate MP3."
-    if not AUDIO_MIN_S <= file.duration_s <= AUDIO_MAX_S:
-        return (
-            f"{shown!r} is {file.duration_s:.1f} seconds long; audio must be "
-            f"{AUDIO_MIN_S:g} to {AUDIO_MAX_S:g} seconds."
-        )
-    return None
+def _sides_within(file: LocalFile, rule: MediaRule) -> bool:
+    sides = (file.width or 0, file.height or 0)
+    return all(rule.min_px <= side <= rule.max_px for side in sides)

@@ -19,16 +19,16 @@ import json
 import shutil
 from dataclasses import dataclass, field
 from importlib import resources
-from pathlib import Path
+from pathlib import Path, PurePosixPath
 from typing import Any, Final
-from urllib.parse import quote
+from urllib.parse import quote, urlsplit
 
 from runner import __version__
 from runner.outputs.videos import INPUTS_DIR
 from runner.outputs.durable import PART_SUFFIX, atomic_write
 from runner.outputs.summary import format_duration
 from runner.journal import Store
-from runner.core import TERMINAL_STATES, MediaRef, TaskRecord, TaskSpec, TaskState
+from runner.core import TERMINAL_STATES, MediaItem, MediaRef, TaskRecord, TaskSpec, TaskState
 
 __all__ = [
     "META_NAMES",
@@ -137,7 +137,8 @@ def _task_entry(run_dir: Path, spec: TaskSpec, record: TaskRecord, images: _Inpu
         "prompt": spec.prompt or "",
         "actual_prompt": record.actual_prompt or "",
         "seed": spec.seed,
-        "resolution": spec.parameters.get("resolution"),
+        "resolution": spec.resolution or None,
+        "picture": " ".join(str(spec.parameters[k]) for k in ("size", "ratio") if k in spec.parameters),
         "duration": spec.parameters.get("duration"),
         "attempts": record.attempts,
         "error_code": record.error_code or "",
@@ -147,9 +148,20 @@ def _task_entry(run_dir: Path, spec: TaskSpec, record: TaskRecord, images: _Inpu
         "superseded_by": record.superseded_by or "",
         "cost": record.cost,
         "video": video,
-        "image": images.source(spec.image),
+        "image": None if spec.image is None else images.source(spec.image),
+        "inputs": [_input_entry(item, images) for item in spec.media],
         "meta": dict(spec.meta),
     }
+
+
+def _input_entry(item: MediaItem, images: _InputImages) -> dict[str, Any]:
+    """One input on a card: a thumbnail for images, a name (a link when public) for the rest."""
+    ref = item.ref
+    url = ref.url or ""
+    name = PurePosixPath(ref.path or urlsplit(url).path).name if not url.startswith("data:") else "inline"
+    link = url if url.startswith(("https://", "http://")) else None
+    source = images.source(ref) if ref.kind == "image" else None
+    return {"role": item.role.replace("_", " "), "kind": ref.kind, "src": source, "name": name, "link": link}
 
 
 @dataclass

@@ -44,12 +44,20 @@ STATUS_COLUMNS: Final = (
     "request_id",
     "model",
     "resolution",
+    "size",
+    "ratio",
     "duration",
     "seed",
+    "with_audio",
+    "audio_setting",
     "prompt",
     "actual_prompt",
     "img",
     "img_sha256",
+    "last_frame",
+    "first_clip",
+    "video",
+    "references",
     "audio",
     "audio_sha256",
     "submit_time",
@@ -115,6 +123,16 @@ def media_label(media: MediaRef) -> str:
     return url
 
 
+def _labels(spec: TaskSpec, *roles: str) -> str | None:
+    """The inputs of `roles`, as labels joined by " | " (None when there are none)."""
+    labels = [media_label(item.ref) for item in spec.media if item.role in roles]
+    return " | ".join(labels) or None
+
+
+def _first(spec: TaskSpec, role: str) -> MediaRef:
+    return spec.inputs(role)[0]
+
+
 def _row(spec: TaskSpec, record: TaskRecord) -> dict[str, Any]:
     return {
         "id": record.id,
@@ -126,15 +144,23 @@ def _row(spec: TaskSpec, record: TaskRecord) -> dict[str, Any]:
         "task_id": record.task_id,
         "request_id": record.request_id,
         "model": spec.model,
-        "resolution": spec.parameters.get("resolution"),
+        "resolution": spec.resolution or None,
+        "size": spec.parameters.get("size"),
+        "ratio": spec.parameters.get("ratio"),
         "duration": spec.parameters.get("duration"),
         "seed": spec.parameters.get("seed"),
+        "with_audio": spec.parameters.get("audio"),  # the `audio` switch: a silent video when false
+        "audio_setting": spec.parameters.get("audio_setting"),
         "prompt": spec.prompt,
         "actual_prompt": record.actual_prompt,
-        "img": media_label(spec.image),
-        "img_sha256": spec.image.sha256,
-        "audio": None if spec.audio is None else media_label(spec.audio),
-        "audio_sha256": None if spec.audio is None else spec.audio.sha256,
+        "img": _labels(spec, "first_frame"),
+        "img_sha256": _first(spec, "first_frame").sha256 if spec.inputs("first_frame") else None,
+        "last_frame": _labels(spec, "last_frame"),
+        "first_clip": _labels(spec, "first_clip"),
+        "video": _labels(spec, "video"),
+        "references": _labels(spec, "reference_image", "reference_video", "reference_audio"),
+        "audio": _labels(spec, "driving_audio"),
+        "audio_sha256": _first(spec, "driving_audio").sha256 if spec.inputs("driving_audio") else None,
         "submit_time": record.submit_time,
         "scheduled_time": record.scheduled_time,
         "end_time": record.end_time,
@@ -157,8 +183,9 @@ def _frame(store: Store) -> pd.DataFrame:
     for name in _INTEGER_COLUMNS:
         frame[name] = pd.to_numeric(frame[name]).astype("Int64")
     frame["cost"] = pd.to_numeric(frame["cost"]).astype("Float64")
+    frame["with_audio"] = frame["with_audio"].astype("boolean")
     for name in columns:
-        if name not in _INTEGER_COLUMNS and name != "cost":
+        if name not in _INTEGER_COLUMNS and name not in ("cost", "with_audio"):
             frame[name] = frame[name].astype("string")
     return frame
 

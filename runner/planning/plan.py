@@ -17,7 +17,16 @@ from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Final
 
-from runner.core import Endpoint, TaskRecord, TaskSpec, TaskState, estimate_generation_s, get_model, task_cost
+from runner.core import (
+    Endpoint,
+    TaskRecord,
+    TaskSpec,
+    TaskState,
+    billed_seconds,
+    estimate_generation_s,
+    get_model,
+    task_cost,
+)
 from runner.manifest import Limits
 from runner.planning.quotas import model_quotas
 
@@ -67,7 +76,7 @@ class CostLine:
     model: str
     resolution: str
     tasks: int = 0
-    seconds: int = 0  #: output video seconds
+    seconds: float = 0.0  #: billed seconds: output video, plus input video where the family bills it
     cost: float = 0.0
     unpriced: int = 0  #: tasks whose price the catalogue does not know for this region
 
@@ -133,7 +142,8 @@ def build_plan(
         if disposition in WILL_RUN:
             line = costs.setdefault((spec.model, spec.resolution), CostLine(spec.model, spec.resolution))
             line.tasks += 1
-            line.seconds += spec.duration
+            info = get_model(spec.model)
+            line.seconds += billed_seconds(spec, info) if info is not None else spec.duration
             line.cost += cost or 0.0
             line.unpriced += cost is None
         elif disposition is Disposition.FAILED:

@@ -1,10 +1,10 @@
-"""`runner plan --check-urls`: is every remote image and audio URL reachable, and of the right kind?
+"""`runner plan --check-urls`: is every remote media URL reachable, and of the right kind?
 
-DashScope fetches `img_url`/`audio_url` itself, and a URL it cannot fetch fails the task
+DashScope fetches images, audio and videos itself, and a URL it cannot fetch fails the task
 only after submission. This check sends one HEAD request per distinct http(s) URL
 (bounded concurrency, short timeout, redirects followed), and reports URLs that do not
-answer, answer an error status, or announce a Content-Type that is not an image (or
-audio). It is the only time `plan` touches the network, and only when asked. Servers
+answer, answer an error status, or announce a Content-Type that is not of the input's kind
+(image, audio or video). It is the only time `plan` touches the network, and only when asked. Servers
 that refuse HEAD (405/501) get a GET whose body is never read.
 """
 
@@ -21,10 +21,11 @@ from runner.core import TaskSpec
 
 __all__ = ["Kind", "UrlCheck", "check_urls", "remote_urls"]
 
-Kind = Literal["image", "audio"]
+Kind = Literal["image", "audio", "video"]
 DEFAULT_CONCURRENCY: Final = 8
 DEFAULT_TIMEOUT_S: Final = 5.0
 _NO_HEAD: Final = frozenset({405, 501})
+_KIND_NAMES: Final = {"image": "an image", "audio": "audio", "video": "a video"}
 #: types a server may use for any file: not evidence of a wrong kind
 _GENERIC_TYPES: Final = frozenset({"application/octet-stream", "binary/octet-stream", ""})
 
@@ -44,10 +45,10 @@ def remote_urls(specs: Iterable[TaskSpec]) -> dict[str, Kind]:
     """Each distinct http(s) media URL of `specs`, with what it should be, in first-use order."""
     found: dict[str, Kind] = {}
     for spec in specs:
-        for media in (spec.image, spec.audio):
-            url = None if media is None else media.url
-            if media is not None and url and url.lower().startswith(("http://", "https://")):
-                found.setdefault(url, media.kind)
+        for item in spec.media:
+            url = item.ref.url
+            if url and url.lower().startswith(("http://", "https://")):
+                found.setdefault(url, item.ref.kind)
     return found
 
 
@@ -96,6 +97,6 @@ async def _check(client: httpx.AsyncClient, url: str, kind: Kind) -> UrlCheck:
             url, kind, status, content_type, f"answered HTTP {status}; DashScope could not fetch it."
         )
     if content_type not in _GENERIC_TYPES and not content_type.startswith(f"{kind}/"):
-        problem = f"is {content_type}, not {'an image' if kind == 'image' else 'audio'}."
+        problem = f"is {content_type}, not {_KIND_NAMES[kind]}."
         return UrlCheck(url, kind, status, content_type, problem)
     return UrlCheck(url, kind, status, content_type)

@@ -1,4 +1,4 @@
-"""A local imitation of the DashScope video-synthesis API (Wan image-to-video).
+"""A local imitation of the DashScope video-synthesis API (Wan, HappyHorse video models).
 
 `create_app(SimConfig.profile("default"))` returns a Starlette app that serves the
 DashScope paths under `/api/v1` (create on both paths, query, cancel, list, getPolicy),
@@ -20,12 +20,20 @@ Key facts (details and every switch in config.py):
 * Time: simulated seconds; `time_scale` real seconds per simulated second; tests pass a
   `ManualClock` to `create_app(..., clock=...)` and advance it, or a `LoopClock` to share a
   virtual-time event loop's clock with the client under test.
-* Quotas per model: 5 submissions/s and 5 running for wan2.6/2.5, 2 and 2 for the rest;
-  task endpoints 20/s; excess concurrent tasks queue as PENDING (`concurrency_mode`).
+* Models (models.py) and their families (families.py): legacy first-frame i2v (img_url),
+  kf2v (image2video path), legacy t2v (size), wan2.6 r2v (reference_urls), wan2.7 t2v
+  (ratio) and the media-list families (wan2.7 i2v/r2v/videoedit, wan3.0, HappyHorse).
+* Quotas per model: 5 submissions/s and 5 running, 2 and 2 for wan2.2/wan2.1 (kf2v
+  included) and wan2.2-t2v-plus; task endpoints 20/s; excess concurrent tasks queue as
+  PENDING (`concurrency_mode`).
+* Videos are real H.264 clips (video.py) as long as the task's output and shaped like its
+  `ratio`, `size` or input image; usage bills input video seconds where the family does.
+  A video input the simulator cannot read (a remote URL) counts as 5.0 s (outcome.py).
 * Reserved input names rehearse media failures without any network (media.py): hosts
   ending `.invalid` cannot be downloaded, `timeout.invalid` times out, host
   `not-an-image.example` or a path ending `.txt` is not an image, `forbidden.example`
-  is not authorised, `missing.example` is not found.
+  is not authorised, `missing.example` is not found. Remote audio must end .wav/.mp3,
+  remote video .mp4/.mov; uploads are judged by their bytes.
 * Prompt markers for exact rehearsals: `[sim-fail:CODE]` fails the task with CODE,
   `[sim-time:SECONDS]` fixes its generation time.
 * Ledger: `GET /_sim/ledger` (same API key) or `app.state.simulator.ledger()`;

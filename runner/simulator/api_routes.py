@@ -75,11 +75,16 @@ async def _read_json(request: Request, ctx: Context) -> Any:
 
 
 def _data_url_bytes(body: Any) -> int:
-    """Total length of the data: URIs in a body's input (they have their own cap)."""
+    """Total length of the data: URIs in a body's input (they have their own cap): its own
+    fields, the reference_urls list and each media item's url."""
     inputs = body.get("input") if isinstance(body, dict) else None
     if not isinstance(inputs, dict):
         return 0
-    return sum(len(v) for v in inputs.values() if isinstance(v, str) and v.startswith("data:"))
+    values = list(inputs.values())
+    for nested in (inputs.get("reference_urls"), inputs.get("media")):
+        if isinstance(nested, list):
+            values += [v.get("url") if isinstance(v, dict) else v for v in nested]
+    return sum(len(v) for v in values if isinstance(v, str) and v.startswith("data:"))
 
 
 async def get_task(request: Request, ctx: Context) -> Response:

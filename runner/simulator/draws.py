@@ -73,7 +73,7 @@ def draw_task(
     index: int,
     timing: TimingConfig,
     resolution: str,
-    duration: int,
+    duration: float,
     failure_rates: dict[str, float],
 ) -> TaskDraw:
     """Draw the dispatch delay, generation time and any planned failure of task `index`."""

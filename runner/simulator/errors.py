@@ -10,9 +10,13 @@ from starlette.responses import JSONResponse, Response
 __all__ = [
     "BODY_INVALID",
     "ApiError",
+    "ParameterProblem",
     "Problem",
     "api_error_response",
+    "invalid",
+    "missing",
     "oss_error_response",
+    "refusal",
 ]
 
 BODY_INVALID = "Required body invalid, please check the request body format."
@@ -35,6 +39,36 @@ class ApiError(Exception):
         self.status = status
         self.code = code
         self.message = message
+
+
+class ParameterProblem(Exception):
+    """A parameter-value problem: refused at submission or failing the task (`validation_at`)."""
+
+    def __init__(self, problem: Problem) -> None:
+        super().__init__(problem.message)
+        self.problem = problem
+
+
+def missing(field: str) -> Problem:
+    """The service's message for a required field that is absent or unusable."""
+    return Problem(
+        "InvalidParameter",
+        f"Required parameter({field}) missing or invalid, please check the request parameters.",
+    )
+
+
+def invalid(field: str, value: object, rule: str) -> Problem:
+    """`missing`'s message plus what was received and what the model allows."""
+    return Problem(
+        "InvalidParameter",
+        f"Required parameter({field}) missing or invalid, please check the request parameters. "
+        f"Got {value!r}; {rule}.",
+    )
+
+
+def refusal(problem: Problem) -> ApiError:
+    """A problem refused at submission."""
+    return ApiError(problem.status, problem.code, problem.message)
 
 
 def api_error_response(error: ApiError, request_id: str, headers: dict[str, str] | None = None) -> Response:

@@ -11,6 +11,8 @@ good image unless it uses one of these reserved names:
 
 Data URIs and uploaded `oss://` objects are really inspected: the bytes must be a JPEG,
 PNG (without alpha), BMP or WEBP whose sides lie within the configured pixel range.
+Remote audio and video are judged by their URL's extension (.wav/.mp3, .mp4/.mov);
+uploaded ones by a sniff of their first bytes (WAV/MP3 headers; an MP4/MOV `ftyp` box).
 """
 
 from __future__ import annotations
@@ -28,8 +30,11 @@ __all__ = [
     "check_audio_url",
     "check_image_bytes",
     "check_remote_url",
+    "check_video_url",
     "decode_data_url",
+    "sniff_audio",
     "sniff_image",
+    "sniff_video",
 ]
 
 _DOWNLOAD_FAILED = "Unable to download the media resource during the data inspection process."
@@ -39,6 +44,8 @@ _FORBIDDEN = "Don't have authorization to access the media resource during the d
 _BAD_FORMAT = "The media format is not supported or incorrect for the data inspection."
 _NOT_IMAGE = "Invalid image type. Please ensure the uploaded file is a valid image."
 _DECODE_FAILED = "Failed to decode the image during the data inspection."
+_AUDIO_TYPES = "File type is not supported. Allowed types are: .wav, .mp3."
+_VIDEO_TYPES = "File type is not supported. Allowed types are: .mp4, .mov."
 _ALLOWED_MIME = {"image/jpeg", "image/jpg", "image/png", "image/bmp", "image/webp"}
 
 
@@ -73,6 +80,16 @@ def check_remote_url(url: str) -> Problem | None:
 
 def check_audio_url(url: str) -> Problem | None:
     """An audio URL must be http(s) or oss://, reachable, and name a .wav or .mp3 file."""
+    return _check_typed_url(url, (".wav", ".mp3"), _AUDIO_TYPES)
+
+
+def check_video_url(url: str) -> Problem | None:
+    """A video URL must be http(s) or oss://, reachable, and name a .mp4 or .mov file."""
+    return _check_typed_url(url, (".mp4", ".mov"), _VIDEO_TYPES)
+
+
+def _check_typed_url(url: str, suffixes: tuple[str, ...], message: str) -> Problem | None:
+    """The reserved-name rehearsals, then the extension (an oss:// upload is sniffed instead)."""
     if url.startswith("oss://"):
         return None
     if not url.startswith(("http://", "https://")):
@@ -80,9 +97,21 @@ def check_audio_url(url: str) -> Problem | None:
     problem = check_remote_url(url)
     if problem is not None and problem.code != "InvalidImage.FileFormat":
         return problem
-    if not urlsplit(url).path.lower().endswith((".wav", ".mp3")):
-        return Problem("InvalidURL", "File type is not supported. Allowed types are: .wav, .mp3.")
+    if not urlsplit(url).path.lower().endswith(suffixes):
+        return Problem("InvalidURL", message)
     return None
+
+
+def sniff_audio(data: bytes) -> Problem | None:
+    """Uploaded audio must start like a WAV (RIFF/WAVE) or an MP3 (ID3 tag or frame sync)."""
+    wav = data.startswith(b"RIFF") and data[8:12] == b"WAVE"
+    mp3 = data.startswith(b"ID3") or (len(data) > 1 and data[0] == 0xFF and data[1] & 0xE0 == 0xE0)
+    return None if wav or mp3 else Problem("InvalidURL", _AUDIO_TYPES)
+
+
+def sniff_video(data: bytes) -> Problem | None:
+    """Uploaded video must be an MP4/MOV: an `ftyp` box at offset 4."""
+    return None if data[4:8] == b"ftyp" else Problem("InvalidURL", _VIDEO_TYPES)
 
 
 def decode_data_url(url: str) -> tuple[str, bytes] | Problem:

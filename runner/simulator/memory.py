@@ -153,6 +153,7 @@ def _stored(entry: dict[str, Any]) -> StoredObject:
 def _task(entry: dict[str, Any], models: dict[str, ModelSpec]) -> Task:
     fields = dict(entry["request"])
     deferred = fields.pop("deferred")
+    fields.setdefault("output_seconds", float(fields["duration"]))  # a file from before output shapes
     request = CreateRequest(
         **(fields | {"spec": models[fields["spec"]]}),
         deferred=Problem(**deferred) if deferred else None,

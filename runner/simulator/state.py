@@ -171,7 +171,7 @@ class Simulator:
             index,
             self.config.timing,
             request.resolution,
-            request.duration,
+            request.output_seconds,
             self.config.faults.task_failure_rates,
         )
         task = Task(
@@ -231,8 +231,10 @@ class Simulator:
     # -- videos ------------------------------------------------------------------------
 
     def video(self, task: Task) -> VideoLayout:
-        """The video layout of a finished task."""
-        return VideoLayout(task.task_id, self.config.video_bytes)
+        """The video layout of a finished task: its clip follows the request's aspect and length."""
+        request = task.request
+        fps = request.spec.rules.fps
+        return VideoLayout(task.task_id, self.config.video_bytes, request.ratio, request.output_seconds, fps)
 
     def video_facts(self, task: Task) -> tuple[str, int]:
         """sha256 and size of a task's video, computed once."""

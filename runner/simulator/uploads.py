@@ -3,7 +3,7 @@
 An upload is bound to the model named when the credential was issued, lives 48 h of
 simulated time, and is reachable in a create request as `oss://<key>` only with the
 `X-DashScope-OssResourceResolve: enable` header. Only each file's first 256 KiB and its
-size are kept (enough to sniff an image).
+size are kept: enough to sniff an image or audio, and to read a small video's length.
 """
 
 from __future__ import annotations

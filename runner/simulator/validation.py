@@ -1,8 +1,10 @@
-"""Create-request validation: structure, per-model parameters and input media.
+"""Create-request validation: the envelope, the prompt, and the order of the other checks.
 
-Structural problems (body, model, missing image) are always refused at submission.
-Parameter-value and media problems are refused at submission or turned into a FAILED
-task, according to `validation_at` and `media_validation_at` (the real service does both).
+Structural problems (body, model, path, a missing required input, media types, counts and
+combinations) are always refused at submission. Parameter-value problems (parameters.py,
+and an input field of another family) are refused at submission or turned into a FAILED
+task according to `validation_at`; media-content problems (probe.py) likewise according to
+`media_validation_at` (the real service does both).
 """
 
 from __future__ import annotations
@@ -13,14 +15,21 @@ from dataclasses import dataclass
 from typing import Any
 
 from runner.simulator.config import SimConfig
-from runner.simulator.errors import BODY_INVALID, ApiError, Problem
-from runner.simulator.media import (
-    check_audio_url,
-    check_image_bytes,
-    check_remote_url,
-    decode_data_url,
+from runner.simulator.errors import (
+    BODY_INVALID,
+    ApiError,
+    ParameterProblem,
+    Problem,
+    invalid,
+    missing,
+    refusal,
 )
+from runner.simulator.inputs import Item, extract_items
+from runner.simulator.media import sniff_video
 from runner.simulator.models import ModelSpec
+from runner.simulator.outcome import plan_outcome
+from runner.simulator.parameters import read_parameters
+from runner.simulator.probe import probe_inputs
 
 __all__ = ["CreateRequest", "OssResolver", "validate_create"]
 
@@ -29,7 +38,6 @@ OssResolver = Callable[[str, str], "Problem | tuple[bytes, int]"]
 
 _SIM_FAIL = re.compile(r"\[sim-fail:([A-Za-z0-9_.]+)\]")
 _SIM_TIME = re.compile(r"\[sim-time:([0-9]+(?:\.[0-9]+)?)\]")
-_MAX_SEED = 2_147_483_647
 
 
 @dataclass(frozen=True)
@@ -38,64 +46,16 @@ class CreateRequest:
 
     spec: ModelSpec
     prompt: str | None
-    resolution: str
-    duration: int
+    resolution: str  #: the tier (size families: the tier of the size)
+    duration: int  #: as sent (0 and -1 are the editing and wan3.0 specials)
     prompt_extend: bool
     audio: bool
     deferred: Problem | None = None
     forced_failure: str | None = None  # from a `[sim-fail:CODE]` marker in the prompt
     forced_seconds: float | None = None  # from a `[sim-time:SECONDS]` marker in the prompt
-
-
-class _ParameterProblem(Exception):
-    """A parameter-value problem; the caller decides between refusal and task failure."""
-
-    def __init__(self, problem: Problem) -> None:
-        super().__init__(problem.message)
-        self.problem = problem
-
-
-def _missing(field: str) -> Problem:
-    return Problem(
-        "InvalidParameter",
-        f"Required parameter({field}) missing or invalid, please check the request parameters.",
-    )
-
-
-def _validate(
-    body: Any,
-    segment: str,
-    oss_enabled: bool,
-    models: dict[str, ModelSpec],
-    config: SimConfig,
-    resolve_oss: OssResolver,
-) -> CreateRequest:
-    """Check one create body; raise ApiError or _ParameterProblem for a refusal."""
-    spec, inputs, params = _structure(body, segment, models)
-    image_field = spec.image_field
-    image = inputs.get(image_field)
-    if not isinstance(image, str) or not image:
-        raise _refusal(_missing(image_field))
-    prompt = _prompt(inputs.get("prompt"), spec.prompt_max, "prompt", config)
-    _prompt(inputs.get("negative_prompt"), spec.negative_prompt_max, "negative_prompt", config)
-    resolution, duration, audio = _parameters(spec, inputs, params)
-    extend = params.get("prompt_extend", inputs.get("extend_prompt", True))
-    if not isinstance(extend, bool):
-        raise _ParameterProblem(_missing("prompt_extend"))
-    deferred = _media(spec, inputs, oss_enabled, config, resolve_oss)
-    if deferred is not None and config.media_validation_at == "submit":
-        raise _refusal(deferred)
-    return CreateRequest(
-        spec=spec,
-        prompt=prompt,
-        resolution=resolution,
-        duration=duration,
-        prompt_extend=extend,
-        audio=audio,
-        deferred=deferred,
-        forced_failure=_marker(_SIM_FAIL, prompt),
-        forced_seconds=_float_or_none(_marker(_SIM_TIME, prompt)),
-    )
+    ratio: str = "16:9"  #: the output's aspect, W:H in lowest terms
+    output_seconds: float = 5.0  #: the output video's length
+    input_seconds: float = 0.0  #: input video seconds billed with the output
 
 
 def validate_create(
@@ -113,25 +73,66 @@ def validate_create(
     """
     try:
         return _validate(body, segment, oss_enabled, models, config, resolve_oss)
-    except _ParameterProblem as exc:
+    except ParameterProblem as exc:
         if config.validation_at == "submit":
-            raise _refusal(exc.problem) from None
+            raise refusal(exc.problem) from None
         spec, inputs, _ = _structure(body, segment, models)
         prompt = inputs.get("prompt")
-        text = prompt if isinstance(prompt, str) else None
+        default = spec.default_duration
         return CreateRequest(
             spec=spec,
-            prompt=text,
+            prompt=prompt if isinstance(prompt, str) else None,
             resolution=spec.default_resolution,
-            duration=spec.default_duration,
+            duration=default,
             prompt_extend=False,
             audio=False,
             deferred=exc.problem,
+            output_seconds=float(default) if default > 0 else 5.0,
         )
 
 
-def _refusal(problem: Problem) -> ApiError:
-    return ApiError(problem.status, problem.code, problem.message)
+def _validate(
+    body: Any,
+    segment: str,
+    oss_enabled: bool,
+    models: dict[str, ModelSpec],
+    config: SimConfig,
+    resolve_oss: OssResolver,
+) -> CreateRequest:
+    """Check one create body; raise ApiError or ParameterProblem for a refusal."""
+    spec, inputs, params = _structure(body, segment, models)
+
+    def read(url: str) -> Problem | tuple[bytes, int]:
+        return resolve_oss(url, spec.name)
+
+    def is_video(url: str) -> bool:
+        stored = read(url) if oss_enabled else None
+        return isinstance(stored, tuple) and sniff_video(stored[0]) is None
+
+    items = extract_items(spec, inputs, is_video)
+    prompt = _prompt(inputs.get("prompt"), spec.prompt_max, "prompt", config)
+    _require_prompt(spec, prompt, items)
+    _prompt(inputs.get("negative_prompt"), spec.negative_prompt_max, "negative_prompt", config)
+    settings = read_parameters(spec, inputs, params)
+    _check_duration_with_video(spec, settings.duration, items)
+    probe = probe_inputs(spec, items, config, oss_enabled, read)
+    if probe.problem is not None and config.media_validation_at == "submit":
+        raise refusal(probe.problem)
+    outcome = plan_outcome(spec, settings, probe.facts)
+    return CreateRequest(
+        spec=spec,
+        prompt=prompt,
+        resolution=settings.resolution,
+        duration=settings.duration,
+        prompt_extend=settings.prompt_extend,
+        audio=settings.audio,
+        deferred=probe.problem,
+        forced_failure=_marker(_SIM_FAIL, prompt),
+        forced_seconds=_float_or_none(_marker(_SIM_TIME, prompt)),
+        ratio=outcome.ratio,
+        output_seconds=outcome.output_seconds,
+        input_seconds=outcome.input_seconds,
+    )
 
 
 def _structure(
@@ -162,10 +163,10 @@ def _prompt(value: Any, limit: int, field: str, config: SimConfig) -> str | None
     if value is None:
         return None
     if not isinstance(value, str):
-        raise _ParameterProblem(_missing(field))
+        raise ParameterProblem(missing(field))
     if len(value) > limit:
         if config.long_prompt == "reject":
-            raise _ParameterProblem(
+            raise ParameterProblem(
                 Problem(
                     "InvalidParameter",
                     f"Parameter {field} is {len(value)} characters long; the limit is {limit}.",
@@ -175,106 +176,21 @@ def _prompt(value: Any, limit: int, field: str, config: SimConfig) -> str | None
     return value
 
 
-def _parameters(spec: ModelSpec, inputs: dict[str, Any], params: dict[str, Any]) -> tuple[str, int, bool]:
-    """Check the per-model parameter values; return resolution, duration and audio."""
-    resolution = params.get("resolution", spec.default_resolution)
-    if resolution not in spec.resolutions:
-        allowed = ", ".join(spec.resolutions)
-        raise _ParameterProblem(_invalid("resolution", resolution, f"{spec.name} allows {allowed}"))
-    duration = params.get("duration", spec.default_duration)
-    if isinstance(duration, bool) or not isinstance(duration, int) or duration not in spec.durations:
-        allowed = ", ".join(str(d) for d in spec.durations)
-        raise _ParameterProblem(_invalid("duration", duration, f"{spec.name} allows {allowed}"))
-    for flag in ("watermark", "audio"):
-        if flag in params and not isinstance(params[flag], bool):
-            raise _ParameterProblem(_invalid(flag, params[flag], "expected true or false"))
-    seed = params.get("seed")
-    if seed is not None and (
-        isinstance(seed, bool) or not isinstance(seed, int) or not 0 <= seed <= _MAX_SEED
-    ):
-        raise _ParameterProblem(_invalid("seed", seed, f"expected an integer in [0, {_MAX_SEED}]"))
-    shot = params.get("shot_type")
-    if spec.shot_type and shot is not None and shot not in ("single", "multi"):
-        raise _ParameterProblem(_invalid("shot_type", shot, "expected single or multi"))
-    if inputs.get("audio_url") is not None and not spec.audio_url:
-        raise _ParameterProblem(_invalid("audio_url", "…", f"{spec.name} takes no audio input"))
-    audio = bool(params.get("audio", True)) if spec.audio_param else spec.audio_url
-    return str(resolution), duration, audio
+def _require_prompt(spec: ModelSpec, prompt: str | None, items: list[Item]) -> None:
+    """Text-to-video and reference families need a prompt; wan3.0 a prompt or some media."""
+    rule = spec.rules.prompt
+    if rule == "required" and not prompt:
+        raise refusal(missing("prompt"))
+    if rule == "or_media" and not prompt and not items:
+        raise refusal(missing("prompt"))
 
 
-def _invalid(field: str, value: Any, rule: str) -> Problem:
-    return Problem(
-        "InvalidParameter",
-        f"Required parameter({field}) missing or invalid, please check the request parameters. "
-        f"Got {value!r}; {rule}.",
-    )
-
-
-def _media(
-    spec: ModelSpec,
-    inputs: dict[str, Any],
-    oss_enabled: bool,
-    config: SimConfig,
-    resolve_oss: OssResolver,
-) -> Problem | None:
-    """The first problem with the input images or audio, if any."""
-    fields = [spec.image_field] + (["last_frame_url"] if spec.kind == "kf2v" else [])
-    for field in fields:
-        value = inputs.get(field)
-        if field != spec.image_field and value is None:
-            continue
-        if not isinstance(value, str):
-            return _missing(field)
-        problem = _image(value, spec, oss_enabled, config, resolve_oss)
-        if problem is not None:
-            return problem
-    audio = inputs.get("audio_url")
-    if audio is None:
-        return None
-    if not isinstance(audio, str):
-        return _missing("audio_url")
-    if audio.startswith("oss://"):
-        return _oss(audio, spec, oss_enabled, resolve_oss, None)
-    return check_audio_url(audio)
-
-
-def _image(
-    url: str, spec: ModelSpec, oss_enabled: bool, config: SimConfig, resolve_oss: OssResolver
-) -> Problem | None:
-    """Check one image reference: http(s), oss:// or a data URI."""
-    limits = (config.image_min_px, config.image_max_px, spec.image_max_mb * 1024 * 1024)
-    if url.startswith(("http://", "https://")):
-        return check_remote_url(url)
-    if url.startswith("oss://"):
-        return _oss(url, spec, oss_enabled, resolve_oss, limits)
-    if url.startswith("data:"):
-        if len(url) > config.data_url_max_bytes:
-            return Problem("BadRequest.TooLarge", "Payload Too Large.", status=413)
-        decoded = decode_data_url(url)
-        if isinstance(decoded, Problem):
-            return decoded
-        return check_image_bytes(decoded[1], *limits)
-    return Problem("InvalidURL", "Invalid URL provided in your request.")
-
-
-def _oss(
-    url: str,
-    spec: ModelSpec,
-    oss_enabled: bool,
-    resolve_oss: OssResolver,
-    limits: tuple[int, int, int] | None,
-) -> Problem | None:
-    """oss:// needs the resolve header and a live upload made for this model."""
-    if not oss_enabled:
-        return Problem(
-            "InvalidParameter.DataInspection",
-            "The media format is not supported or incorrect for the data inspection.",
-        )
-    found = resolve_oss(url, spec.name)
-    if isinstance(found, Problem):
-        return found
-    head, size = found
-    return None if limits is None else check_image_bytes(head, *limits, size=size)
+def _check_duration_with_video(spec: ModelSpec, duration: int, items: list[Item]) -> None:
+    """wan2.7 r2v: with a reference video the output is at most 10 s."""
+    longest = spec.rules.duration_with_video
+    if longest and duration > longest and any(item.type == "reference_video" for item in items):
+        rule = f"{spec.name} allows at most {longest} s with a reference video"
+        raise ParameterProblem(invalid("duration", duration, rule))
 
 
 def _marker(pattern: re.Pattern[str], prompt: str | None) -> str | None:

@@ -1,36 +1,69 @@
-"""Per-task videos: one real H.264 clip plus a top-level MP4 `free` box.
+"""Per-task videos: a real H.264 clip shaped like the request, plus a top-level MP4 `free` box.
 
-The shipped clip (assets/clip.mp4, 1 s, 30 fps, H.264) starts with an `ftyp` box.
-Each task's video is that clip followed by a `free` box carrying the task id and
-deterministic padding up to the configured size. Players skip `free` boxes, so every
-video stays valid and playable, and its bytes are a pure function of (task id, size).
-Bodies are produced in chunks so that sizes up to hundreds of MB never sit in memory.
+The clip is encoded with PyAV (libx264): its length is the task's output seconds and its
+width:height the task's aspect, at a tiny size (the shorter side 90 px, both sides even),
+30 fps (HappyHorse 24). Clips are cached per (width, height, frames, fps), so each shape
+is encoded once per process. Each task's video is its clip followed by a `free` box
+carrying the task id and deterministic padding up to the configured size. Players skip
+`free` boxes, so every video stays valid and playable, and its bytes are a pure function
+of the task id and the request. Bodies are produced in chunks so that sizes up to
+hundreds of MB never sit in memory.
 """
 
 from __future__ import annotations
 
 import hashlib
+import io
 from collections.abc import Iterator
-from functools import cache, lru_cache
-from importlib import resources
+from fractions import Fraction
+from functools import lru_cache
 
-__all__ = ["VideoLayout", "clip_bytes"]
+import av
+
+__all__ = ["VideoLayout", "clip_bytes", "clip_size"]
 
 _CHUNK = 64 * 1024
 _BOX_HEADER = 8
+_SHORT_SIDE = 90
+_MAX_ASPECT = 8.0  # wider inputs still get a watchable strip
+_YUV = (96, 128, 160)  # a flat blue-grey: every frame after the first costs a few bytes
 
 
-@cache
-def clip_bytes() -> bytes:
-    """The shipped H.264 clip."""
-    return resources.files("runner.simulator").joinpath("assets/clip.mp4").read_bytes()
+def clip_size(ratio: str) -> tuple[int, int]:
+    """Width and height for an aspect "W:H": the shorter side 90 px, both sides even."""
+    left, _, right = ratio.partition(":")
+    width, height = float(left), float(right)
+    aspect = min(max(width, height) / min(width, height), _MAX_ASPECT)
+    longer = 2 * round(_SHORT_SIDE * aspect / 2)
+    return (longer, _SHORT_SIDE) if width >= height else (_SHORT_SIDE, longer)
+
+
+@lru_cache(maxsize=128)
+def clip_bytes(width: int, height: int, frames: int, fps: int) -> bytes:
+    """An MP4 (H.264, yuv420p) of `frames` identical frames at `fps`; deterministic bytes."""
+    buffer = io.BytesIO()
+    with av.open(buffer, "w", format="mp4") as container:
+        stream = container.add_stream("libx264", rate=fps)
+        stream.width, stream.height, stream.pix_fmt = width, height, "yuv420p"
+        stream.options = {"preset": "ultrafast", "crf": "40", "threads": "1"}
+        for index in range(max(frames, 1)):
+            frame = av.VideoFrame(width, height, "yuv420p")
+            for plane, value in zip(frame.planes, _YUV, strict=True):
+                plane.update(bytes([value]) * plane.buffer_size)
+            frame.pts, frame.time_base = index, Fraction(1, fps)
+            container.mux(stream.encode(frame))
+        container.mux(stream.encode(None))
+    return buffer.getvalue()
 
 
 class VideoLayout:
     """The bytes of one task's video, described without materialising them."""
 
-    def __init__(self, task_id: str, size: int) -> None:
-        clip = clip_bytes()
+    def __init__(
+        self, task_id: str, size: int, ratio: str = "16:9", seconds: float = 1.0, fps: int = 30
+    ) -> None:
+        width, height = clip_size(ratio)
+        clip = clip_bytes(width, height, round(seconds * fps), fps)
         label = f"runner-simulator task_id={task_id}\n".encode()
         self.size = max(size, len(clip) + _BOX_HEADER + len(label))
         box_size = self.size - len(clip)

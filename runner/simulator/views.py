@@ -1,16 +1,17 @@
-"""Wire bodies built from state: task query output, usage by family, the task list, the ledger."""
+"""Wire bodies built from state: task query output, the task list, the ledger (usage: usage.py)."""
 
 from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
 from runner.simulator.errors import ApiError
+from runner.simulator.usage import usage
 
 if TYPE_CHECKING:
     from runner.simulator.state import Simulator
     from runner.simulator.tasks import Task
 
-__all__ = ["list_body", "query_output", "render_ledger", "usage"]
+__all__ = ["list_body", "query_output", "render_ledger"]
 
 _STATUSES = ("PENDING", "RUNNING", "SUCCEEDED", "FAILED", "CANCELED", "UNKNOWN")
 _DAY = 86_400.0
@@ -33,7 +34,7 @@ def query_output(sim: Simulator, task: Task, now: float, base_url: str) -> dict[
     request = task.request
     if request.prompt is not None:
         output["orig_prompt"] = request.prompt
-        if request.prompt_extend and task.spec.family != "wan2.6":
+        if request.prompt_extend and task.spec.rules.actual_prompt:
             output["actual_prompt"] = f"{request.prompt} Cinematic lighting, smooth camera motion."
     output["video_url"] = video_url(sim, task, base_url)
     return {"output": output, "usage": usage(task)}
@@ -47,27 +48,6 @@ def video_url(sim: Simulator, task: Task, base_url: str) -> str:
         f"{base_url}_oss/videos/{task.task_id}.mp4?Expires={expires}"
         f"&OSSAccessKeyId=LTAI5tSimulatorKeyId&Signature={signature}"
     )
-
-
-def usage(task: Task) -> dict[str, Any]:
-    """`usage` in the shape of the model's family (docs/dashscope-api.md)."""
-    request, spec = task.request, task.spec
-    tier = int(request.resolution.rstrip("P"))
-    seconds = request.duration
-    if spec.family == "wan2.6":
-        shaped: dict[str, Any] = {
-            "duration": seconds,
-            "input_video_duration": 0,
-            "output_video_duration": seconds,
-            "video_count": 1,
-            "SR": tier,
-        }
-        if spec.audio_param:
-            shaped["audio"] = request.audio
-        return shaped
-    if spec.family == "wan2.1":
-        return {"video_duration": seconds, "video_ratio": "standard", "video_count": 1}
-    return {"duration": seconds, "SR": tier, "video_count": 1}
 
 
 def list_body(sim: Simulator, query: dict[str, str], now: float) -> dict[str, Any]:
