@@ -16,7 +16,7 @@ from typing import Final
 
 from runner.core import ConfigError, Endpoint, resolve_endpoint
 from runner.engine import sidecar_endpoint
-from runner.journal import ENDPOINT_META, Store
+from runner.journal import ENDPOINT_META, MERGED_FROM_META, Store
 
 __all__ = ["check_owner", "check_sidecars", "claim_folder", "foreign_owner"]
 
@@ -52,7 +52,13 @@ def check_sidecars(folder: Path, endpoint: Endpoint) -> None:
 
 
 def claim_folder(store: Store, folder: Path, endpoint: Endpoint, key: str) -> None:
-    """Refuse another endpoint's folder; record this endpoint and key on first use."""
+    """Refuse another endpoint's folder, and a merged one; record this endpoint and key on first use."""
+    if store.get_meta(MERGED_FROM_META):
+        msg = (
+            f"{folder} was made by `runner merge`: it is a result, not a run. Run the shards in their "
+            "own folders (--shard i/N), then merge them again."
+        )
+        raise ConfigError(msg)
     check_owner(store, folder, endpoint)
     if _owner(store) is None:
         store.set_meta(ENDPOINT_META, endpoint.identity)

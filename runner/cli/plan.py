@@ -24,7 +24,7 @@ from runner.cli.ownership import foreign_owner
 from runner.cli.terminal import terminal_safe
 from runner.core import Endpoint, TaskRecord, resolve_endpoint
 from runner.journal import JOURNAL_NAME, Store
-from runner.manifest import Manifest, load_manifest, run_folder
+from runner.manifest import Manifest, load_manifest, parse_shard, run_folder, take_shard
 from runner.outputs import format_duration
 from runner.planning import (
     Disposition,
@@ -36,7 +36,7 @@ from runner.planning import (
     remote_urls,
 )
 
-__all__ = ["COMMANDS", "load_from_options", "manifest_options", "plan"]
+__all__ = ["COMMANDS", "load_from_options", "manifest_options", "plan", "shard_option"]
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -86,16 +86,27 @@ def manifest_options(func: F) -> F:
         ),
         click.option("--max-cost", type=float, help="Stop submitting past this cost."),
         click.option("--max-wall-time", help='Stop submitting after this long, e.g. "2h" or "30m".'),
+        shard_option,
     ]
     for option in reversed(options):
         func = option(func)
     return func
 
 
+shard_option = click.option(
+    "--shard",
+    metavar="i/N",
+    help="Only shard i of N (0 <= i < N; auto/N reads JOB_COMPLETION_INDEX or SLURM_ARRAY_TASK_ID), "
+    "in its own folder shard-i-of-N/.",
+)
+
+
 def load_from_options(path: Path, options: dict[str, Any]) -> Manifest:
-    """Load the manifest with the values of `manifest_options` as overrides."""
+    """Load the manifest with the values of `manifest_options` as overrides, and take its shard."""
+    shard = parse_shard(options["shard"]) if options.get("shard") else None
     overrides = {key: options.get(key) for key in _OVERRIDE_OPTIONS}
-    return load_manifest(path, overrides={k: v for k, v in overrides.items() if v is not None})
+    loaded = load_manifest(path, overrides={k: v for k, v in overrides.items() if v is not None})
+    return take_shard(loaded, shard)
 
 
 def read_journal(folder: Path, endpoint: Endpoint) -> tuple[list[TaskRecord] | None, str | None]:
@@ -253,8 +264,10 @@ def _print_plan(
     console: Console, manifest: Manifest, result: Plan, folder: Path, has_journal: bool, show_all: bool
 ) -> None:
     count = len(result.tasks)
+    part = manifest.part
+    shard = f" (shard {part.shard} of {part.manifest_tasks:,})" if part and part.shard else ""
     console.print(
-        f"[bold]{manifest.name}[/bold]: {count:,} task{'s' if count != 1 else ''} from {manifest.path}"
+        f"[bold]{manifest.name}[/bold]: {count:,} task{'s' if count != 1 else ''}{shard} from {manifest.path}"
         f" → {folder}  (endpoint {result.endpoint.name})"
     )
     console.print(_task_table(result, show_all, console.width))

@@ -16,13 +16,13 @@ __all__ = ["COMMANDS", "report"]
 @click.command()
 @click.argument("target", metavar="OUT_OR_MANIFEST", type=click.Path(path_type=Path))
 @run_folder_options
-def report(target: Path, out: Path, name: str | None, model: str | None) -> None:
+def report(target: Path, out: Path, name: str | None, model: str | None, shard: str | None) -> None:
     """Write OUT/report.html: a self-contained gallery of the run's videos, prompts and errors.
 
     `runner run` writes it at the end of every run; use this to refresh it (for example
     while a run is going on). Open it in any browser; it needs no network.
     """
-    folder = find_run_folder(target, out, name, model)
+    folder = find_run_folder(target, out, name, model, shard)
     store = open_journal(folder)
     if store is None:
         return

@@ -23,7 +23,7 @@ from runner.cli.exitcodes import EXIT_ACCOUNT, EXIT_FAILED_TASKS, EXIT_OK, EXIT_
 from runner.cli.interrupts import Interrupts
 from runner.cli.logs import run_logging
 from runner.cli.ownership import check_owner, check_sidecars, claim_folder
-from runner.cli.plan import load_from_options, manifest_options
+from runner.cli.plan import load_from_options, manifest_options, shard_option
 from runner.cli.progress import show_progress
 from runner.cli.terminal import terminal_safe
 from runner.cli.wiring import (
@@ -55,8 +55,15 @@ from runner.engine import (
     has_earlier_run,
     rebuild_journal,
 )
-from runner.journal import JOURNAL_NAME, Store, set_aside_damaged
-from runner.manifest import Manifest, run_folder
+from runner.journal import (
+    JOURNAL_NAME,
+    MANIFEST_PRINT_META,
+    MANIFEST_TASKS_META,
+    SHARD_META,
+    Store,
+    set_aside_damaged,
+)
+from runner.manifest import Manifest, Slice, run_folder
 from runner.outputs import describe_edits, keep_earlier_videos, render_summary, write_report
 from runner.planning import Quota, catalogue_quota, model_quotas
 
@@ -134,7 +141,8 @@ def run(
             if rebuild:
                 check_sidecars(folder, endpoint)
             claim_folder(store, folder, endpoint, key)
-            changed = store.add_tasks(loaded.specs)
+            whole = loaded.whole()
+            changed = store.add_tasks(loaded.specs, whole.positions)
             if rebuild:
                 rebuilt = rebuild_journal(store, folder)
                 log.warning("The journal was missing or empty; rebuilt from the folder: %s.", rebuilt)
@@ -145,7 +153,7 @@ def run(
             states = store.counts(earlier_versions=True)
             has_work = retry_failed or any(state not in TERMINAL_STATES for state in states)
             if has_work:
-                _record_run_start(store, manifest, endpoint)
+                _record_run_start(store, manifest, endpoint, whole)
             sim = SimOptions(sim_profile, sim_time_scale, sim_seed, memory=folder / SIM_MEMORY_NAME)
             engine, summary = anyio.run(
                 _execute, store, folder, endpoint, key, config, sim, loaded, console, live, interrupts
@@ -266,9 +274,12 @@ def _with_clock(config: EngineConfig, time_scale: float, learn_clock: bool) -> E
     return replace(config, time_scale=time_scale, learn_clock=learn_clock)
 
 
-def _record_run_start(store: Store, manifest: Path, endpoint: Endpoint) -> None:
-    """Run information for `runner status` and report.html (never the key)."""
+def _record_run_start(store: Store, manifest: Path, endpoint: Endpoint, whole: Slice) -> None:
+    """Run information for `runner status`, report.html and `runner merge` (never the key)."""
     store.set_meta("manifest", str(manifest))
+    store.set_meta(MANIFEST_PRINT_META, whole.manifest_print)
+    store.set_meta(MANIFEST_TASKS_META, str(whole.manifest_tasks))
+    store.set_meta(SHARD_META, str(whole.shard) if whole.shard else "")
     store.set_meta("endpoint", endpoint.name if endpoint.name != "custom" else endpoint.base_url)
     store.set_meta("currency", endpoint.currency)
     store.set_meta("started_at", f"{time.time():.3f}")
@@ -299,11 +310,20 @@ def _warn_sim_forgot(store: Store) -> None:
 @click.option(
     "--out", type=click.Path(path_type=Path, file_okay=False), default=Path("outputs"), show_default=True
 )
+@click.option("--name", help="Run name, when the run was started with --name.")
 @click.option("--endpoint", help="sim, beijing, singapore, virginia or a base URL (default: the manifest's).")
+@shard_option
 @click.option("--api-key-file", type=click.Path(path_type=Path, dir_okay=False), help="File holding the key.")
-def cancel(manifest: Path, out: Path, endpoint: str | None, api_key_file: Path | None) -> None:
+def cancel(
+    manifest: Path,
+    out: Path,
+    name: str | None,
+    endpoint: str | None,
+    shard: str | None,
+    api_key_file: Path | None,
+) -> None:
     """Cancel MANIFEST's tasks still queued (PENDING) on DashScope; running ones cannot be cancelled."""
-    loaded = load_from_options(manifest, {"endpoint": endpoint})
+    loaded = load_from_options(manifest, {"name": name, "endpoint": endpoint, "shard": shard})
     target = resolve_endpoint(loaded.endpoint)
     folder = run_folder(loaded, out)
     if not (folder / JOURNAL_NAME).is_file():

@@ -64,13 +64,16 @@ def run_folder_options(func: F) -> F:
         ),
         click.option("--name", help="Run name, when the run was started with --name."),
         click.option("--model", help="Model, when given a bare CSV that names none."),
+        click.option("--shard", metavar="i/N", help="The shard's folder, when the run used --shard."),
     ]
     for option in reversed(options):
         func = option(func)
     return func
 
 
-def find_run_folder(target: Path, out: Path, name: str | None = None, model: str | None = None) -> Path:
+def find_run_folder(
+    target: Path, out: Path, name: str | None = None, model: str | None = None, shard: str | None = None
+) -> Path:
     """The run folder for `target`: the folder itself, or the one a manifest's run writes to."""
     if target.is_dir():
         return target
@@ -78,7 +81,7 @@ def find_run_folder(target: Path, out: Path, name: str | None = None, model: str
         from runner.cli.plan import load_from_options  # the manifest machinery, only when needed
         from runner.manifest import run_folder
 
-        manifest = load_from_options(target, {"name": name, "model": model})
+        manifest = load_from_options(target, {"name": name, "model": model, "shard": shard})
         return run_folder(manifest, out)
     msg = (
         f"{target} is neither a run folder nor a manifest (.yaml, .yml or .csv). "
@@ -110,6 +113,7 @@ def status(
     out: Path,
     name: str | None,
     model: str | None,
+    shard: str | None,
     show_all: bool,
     as_json: bool,
     verify: bool,
@@ -118,7 +122,7 @@ def status(
 
     Reads only the run folder (no network, no lock: safe while a run is going on).
     """
-    folder = find_run_folder(target, out, name, model)
+    folder = find_run_folder(target, out, name, model, shard)
     store = open_journal(folder)
     if store is None:
         return

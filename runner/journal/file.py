@@ -23,6 +23,7 @@ __all__ = [
     "SCHEMA_VERSION",
     "connect",
     "disk_full",
+    "folder_in_use",
     "is_disk_full",
     "migrate",
     "set_aside_damaged",
@@ -179,3 +180,18 @@ def take_lock(lock_path: Path) -> IO[str]:
     handle.write(f"runner pid {os.getpid()} on {socket.gethostname()} (started {started})\n")
     handle.flush()
     return handle
+
+
+def folder_in_use(folder: Path) -> str | None:
+    """Who holds the run folder's lock right now (a live run), or None; takes nothing."""
+    try:
+        handle = (folder / LOCK_NAME).open("r", encoding="utf-8")
+    except FileNotFoundError:
+        return None
+    with handle:
+        try:
+            fcntl.flock(handle, fcntl.LOCK_SH | fcntl.LOCK_NB)
+        except BlockingIOError:
+            return handle.read().strip() or "another process"
+        fcntl.flock(handle, fcntl.LOCK_UN)
+    return None

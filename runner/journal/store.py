@@ -14,7 +14,7 @@ import dataclasses
 import json
 import sqlite3
 import time
-from collections.abc import Collection, Iterable, Iterator, Mapping
+from collections.abc import Collection, Iterable, Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import IO, Any, Final
 
@@ -29,6 +29,7 @@ from runner.journal.file import (
     take_lock,
     too_new,
 )
+from runner.journal.meta import ENDPOINT_META
 from runner.journal.rows import (
     MUTABLE_FIELDS,
     RECORD_FIELDS,
@@ -40,11 +41,10 @@ from runner.journal.rows import (
     to_record,
 )
 
-__all__ = ["ENDPOINT_META", "JOURNAL_NAME", "Store"]
+__all__ = ["JOURNAL_NAME", "Store"]
 
 JOURNAL_NAME: Final = "state.sqlite"
 
-ENDPOINT_META: Final = "endpoint_identity"  #: meta row: the endpoint whose tasks the folder holds
 _TASKS_REVISION: Final = "tasks_revision"  #: meta row counting `add_tasks` calls that changed a task
 _SET_ASIDE_POSITION: Final = 1 << 40  #: earlier versions come after every manifest task
 
@@ -114,11 +114,14 @@ class Store:
 
     # -- tasks -----------------------------------------------------------------------
 
-    def add_tasks(self, specs: Iterable[TaskSpec]) -> list[Superseded]:
-        """Journal the manifest's tasks. New ids are planned. An id whose content changed is
-        planned afresh; its earlier version is kept under an id of its own (returned), so
-        its video, its cost and a create still in flight are not lost, unless it was never
-        sent (then it is dropped)."""
+    def add_tasks(
+        self, specs: Sequence[TaskSpec], positions: Sequence[int] | None = None
+    ) -> list[Superseded]:
+        """Journal the manifest's tasks, at `positions` (default: their order). New ids are
+        planned. An id whose content changed is planned afresh; its earlier version is kept
+        under an id of its own (returned), so its video, its cost and a create still in flight
+        are not lost, unless it was never sent (then it is dropped)."""
+        places = range(len(specs)) if positions is None else positions
         now = time.time()
         changed: list[Superseded] = []
         touched = False
@@ -127,7 +130,7 @@ class Store:
             for row in self._db.execute("SELECT id, key, position, state, attempts FROM tasks")
         }
         with self._tx():
-            for position, spec in enumerate(specs):
+            for position, spec in zip(places, specs, strict=True):
                 old_key, old_position, old_state, attempts = known.get(spec.id, (None, None, None, 0))
                 if old_key == spec.key:
                     if old_position != position:
@@ -274,6 +277,10 @@ class Store:
     def specs(self) -> list[TaskSpec]:
         rows = self._db.execute("SELECT spec FROM tasks ORDER BY position")
         return [spec_from_json(row[0]) for row in rows]
+
+    def positions(self) -> dict[str, int]:
+        """Each task's place in the manifest (earlier versions after every current task)."""
+        return dict(self._db.execute("SELECT id, position FROM tasks").fetchall())
 
     def counts(self, *, earlier_versions: bool = False) -> dict[TaskState, int]:
         """How many of the manifest's tasks are in each state (with `earlier_versions`, the

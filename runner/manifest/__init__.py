@@ -15,12 +15,26 @@ mediarefs   local files, URLs and data: URLs as MediaRefs (hashed, checked by co
 media       image, audio and video formats by their bytes (size, duration)
 videos      a video's picture size and length, read with PyAV
 identity    task ids and content keys
+shards      a deterministic slice of a manifest, for N processes on N machines
 """
 
 from __future__ import annotations
 
 from runner.manifest.fields import unknown_model
 from runner.manifest.limits import Limits, ModelLimits
-from runner.manifest.loader import Manifest, load_manifest, run_folder
+from runner.manifest.loader import Manifest, load_manifest, run_folder, take_shard
+from runner.manifest.shards import Shard, Slice, parse_shard, shard_of
 
-__all__ = ["Limits", "Manifest", "ModelLimits", "load_manifest", "run_folder", "unknown_model"]
+__all__ = [
+    "Limits",
+    "Manifest",
+    "ModelLimits",
+    "Shard",
+    "Slice",
+    "load_manifest",
+    "parse_shard",
+    "run_folder",
+    "shard_of",
+    "take_shard",
+    "unknown_model",
+]

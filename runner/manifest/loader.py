@@ -12,7 +12,7 @@ from __future__ import annotations
 import datetime
 import os
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any, Final
 
@@ -25,9 +25,10 @@ from runner.manifest.limits import LIMIT_KEYS, Limits, parse_limits
 from runner.manifest.media import MediaCache
 from runner.manifest.mediarefs import MediaResolver
 from runner.manifest.readers import MarkedDict, RowPlace, read_yaml
+from runner.manifest.shards import Shard, Slice, take_slice
 from runner.manifest.templates import TemplateError, is_safe_id, render
 
-__all__ = ["DEFAULT_MAX_TASKS", "TOP_LEVEL_KEYS", "Manifest", "load_manifest", "run_folder"]
+__all__ = ["DEFAULT_MAX_TASKS", "TOP_LEVEL_KEYS", "Manifest", "load_manifest", "run_folder", "take_shard"]
 
 DEFAULT_MAX_TASKS: Final = 100_000
 TOP_LEVEL_KEYS: Final = ("name", "endpoint", "model", "defaults", "limits", "matrix", "vars", "tasks", "rows")
@@ -49,11 +50,24 @@ class Manifest:
     limits: Limits
     specs: list[TaskSpec]
     warnings: list[str] = field(default_factory=list)
+    part: Slice | None = None  #: set by `take_shard`: the shard these specs are, of how many tasks
+
+    def whole(self) -> Slice:
+        """What these specs were cut from (themselves, unless a shard was taken)."""
+        return self.part or take_slice(self.specs, None)[1]
+
+
+def take_shard(manifest: Manifest, shard: Shard | None) -> Manifest:
+    """The manifest with only `shard`'s tasks (all of them for None)."""
+    specs, part = take_slice(manifest.specs, shard)
+    return replace(manifest, specs=specs, part=part)
 
 
 def run_folder(manifest: Manifest, out_root: Path = Path("outputs")) -> Path:
-    """The folder a manifest's run writes to: `out_root/<name>`."""
-    return out_root / manifest.name
+    """The folder a manifest's run writes to: `out_root/<name>`, and `shard-i-of-N/` inside it."""
+    folder = out_root / manifest.name
+    shard = manifest.part.shard if manifest.part is not None else None
+    return folder if shard is None else folder / shard.folder_name
 
 
 class _Loader:
