@@ -101,6 +101,18 @@ def test_second_owner_is_refused_with_holder_named(tmp_path: Path) -> None:
     Store.open(path).close()  # released on close
 
 
+def test_a_journal_being_created_reads_as_not_started(tmp_path: Path) -> None:
+    """`runner status` (or a merge, or --ray's progress) looking the instant a run creates the
+    file sees no journal yet, not a "no such table" error; the schema arrives in one step."""
+    path = tmp_path / "state.sqlite"
+    sqlite3.connect(path).close()  # the file exists, its schema not yet
+    assert Store.open_readonly(path) is None
+    with Store.open(path) as owner:
+        assert owner.new
+    with Store.open_readonly(path) as reader:  # type: ignore[union-attr]
+        assert reader.records() == []
+
+
 def test_readonly_open_of_missing_journal_is_none(tmp_path: Path) -> None:
     """Reading a run folder that has no journal yet gives None, not an error."""
     assert Store.open_readonly(tmp_path / "state.sqlite") is None

@@ -143,13 +143,15 @@ def migrate(db: sqlite3.Connection, path: Path) -> bool:
     version = db.execute("PRAGMA user_version").fetchone()[0]
     if version > SCHEMA_VERSION:
         raise StoreError(too_new(path, version))
+    if version == SCHEMA_VERSION:
+        return False
+    db.execute("BEGIN IMMEDIATE")  # one transaction: a reader sees the old schema or the new one
     for number in range(version, SCHEMA_VERSION):
-        db.execute("BEGIN IMMEDIATE")
         for statement in _MIGRATIONS[number].split(";"):
             if statement.strip():
                 db.execute(statement)
-        db.execute(f"PRAGMA user_version={number + 1}")
-        db.commit()
+    db.execute(f"PRAGMA user_version={SCHEMA_VERSION}")
+    db.commit()
     return bool(version == 0)
 
 

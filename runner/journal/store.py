@@ -90,11 +90,14 @@ class Store:
 
     @classmethod
     def open_readonly(cls, path: Path) -> Store | None:
-        """Open an existing journal for reading without the lock; None if there is none."""
+        """Open an existing journal for reading without the lock; None if there is none yet."""
         if not path.is_file():
             return None
         db = connect(path, readonly=True)
         version = db.execute("PRAGMA user_version").fetchone()[0]
+        if version == 0:  # a run is creating it this instant: nothing recorded yet
+            db.close()
+            return None
         if version > SCHEMA_VERSION:
             db.close()
             raise StoreError(too_new(path, version))
