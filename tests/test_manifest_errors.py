@@ -281,8 +281,8 @@ def test_yaml_problems_point_at_their_lines(folder: Path) -> None:
         """,
     )
     assert problems == [
-        "m.yaml:2: modle: unknown top-level key. Did you mean 'model'? Known keys: name, endpoint, model, "
-        "defaults, limits, matrix, vars, tasks, rows.",
+        "m.yaml:2: modle: unknown top-level key. Did you mean 'model'? Known keys: name, endpoint, accounts, "
+        "model, defaults, limits, matrix, vars, tasks, rows.",
         "m.yaml:7: promt: unknown field in task. Did you mean 'prompt'?",
         "m.yaml:9: id: 'two/../x' cannot be used as a task id and file name; use letters, digits, '.', '_' "
         "or '-' (at most 100, starting with a letter or digit, no '..').",

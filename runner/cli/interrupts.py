@@ -14,6 +14,7 @@ import asyncio
 import logging
 import os
 import signal
+import threading
 from collections.abc import Callable
 from types import FrameType, TracebackType
 from typing import Any, Final
@@ -44,7 +45,8 @@ class Interrupts:
         self._stop = None
 
     def __enter__(self) -> Interrupts:
-        self._saved = [(number, signal.signal(number, self._handle)) for number in _SIGNALS]
+        if threading.current_thread() is threading.main_thread():  # signals reach only that thread
+            self._saved = [(number, signal.signal(number, self._handle)) for number in _SIGNALS]
         return self
 
     def __exit__(

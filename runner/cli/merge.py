@@ -68,6 +68,8 @@ def summary_lines(result: MergeResult) -> list[str]:
         lines.append(f"Not done: {others}. Run their shards again (same command), then merge again.")
     if result.duplicates:
         lines.append(f"{result.duplicates} tasks were in more than one folder; each is kept once.")
+    for account, (count, cost) in sorted(result.accounts.items()):
+        lines.append(f"  account {account}: {count} done, cost {cost:.2f}")
     files = f"{result.linked} linked" + (f", {result.copied} copied" if result.copied else "")
     lines.append(f"Files: {files}.")
     if result.missing_shards:

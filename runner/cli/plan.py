@@ -1,16 +1,13 @@
 """`runner plan MANIFEST`: what a run would do, cost and take, without contacting any server.
 
 (`--check-urls` is the one exception: it asks each remote media URL's host for a HEAD.)
-
-Also home of the manifest flags shared with `runner run` (`manifest_options`,
-`load_from_options`): a CSV can be planned or run on its own with `--model` and friends.
 """
 
 from __future__ import annotations
 
 import dataclasses
 import json
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any, Final, TypeVar
 
@@ -20,11 +17,17 @@ from rich.console import Console
 from rich.table import Table
 from rich.text import Text
 
+from runner.cli.options import load_from_options, manifest_options
 from runner.cli.ownership import foreign_owner
 from runner.cli.terminal import terminal_safe
 from runner.core import Endpoint, TaskRecord, resolve_endpoint
 from runner.journal import JOURNAL_NAME, Store
-from runner.manifest import Manifest, load_manifest, parse_shard, run_folder, take_shard
+from runner.manifest import (
+    Account,
+    Manifest,
+    account_limits,
+    run_folder,
+)
 from runner.outputs import format_duration
 from runner.planning import (
     Disposition,
@@ -36,26 +39,10 @@ from runner.planning import (
     remote_urls,
 )
 
-__all__ = ["COMMANDS", "load_from_options", "manifest_options", "plan", "shard_option"]
+__all__ = ["COMMANDS", "plan"]
 
 F = TypeVar("F", bound=Callable[..., Any])
 
-#: CLI option name → manifest override key (the option's values are defaults for every row).
-_OVERRIDE_OPTIONS = (
-    "name",
-    "endpoint",
-    "model",
-    "resolution",
-    "duration",
-    "seed",
-    "prompt_extend",
-    "watermark",
-    "audio",
-    "concurrency",
-    "submit_rate",
-    "max_cost",
-    "max_wall_time",
-)
 _STYLES = {
     Disposition.NEW: "green",
     Disposition.CHANGED: "yellow",
@@ -64,49 +51,6 @@ _STYLES = {
     Disposition.DONE: "dim",
 }
 _LABELS = {d: d.value.replace("_", " ") for d in Disposition}
-
-
-def manifest_options(func: F) -> F:
-    """The flags that set or override manifest values (all optional), for plan and run."""
-    options = [
-        click.option("--name", help="Run name (output folder); may use {date}. Default: the file's stem."),
-        click.option("--endpoint", help="sim, beijing, singapore, virginia or an https://host base URL."),
-        click.option("--model", help="Model for rows that name none (needed for a bare CSV)."),
-        click.option("--resolution", help="Default resolution tier, e.g. 720P."),
-        click.option("--duration", type=int, help="Default video length in seconds."),
-        click.option("--seed", type=int, help="Default seed."),
-        click.option("--prompt-extend/--no-prompt-extend", default=None, help="Default prompt rewriting."),
-        click.option("--watermark/--no-watermark", default=None, help="Default watermark."),
-        click.option("--audio/--no-audio", default=None, help="Default soundtrack (wan2.6-i2v-flash)."),
-        click.option(
-            "--concurrency", type=int, help="Tasks in flight at once, per model (default: the model's quota)."
-        ),
-        click.option(
-            "--submit-rate", type=float, help="Submissions per second, per model (default: its quota)."
-        ),
-        click.option("--max-cost", type=float, help="Stop submitting past this cost."),
-        click.option("--max-wall-time", help='Stop submitting after this long, e.g. "2h" or "30m".'),
-        shard_option,
-    ]
-    for option in reversed(options):
-        func = option(func)
-    return func
-
-
-shard_option = click.option(
-    "--shard",
-    metavar="i/N",
-    help="Only shard i of N (0 <= i < N; auto/N reads JOB_COMPLETION_INDEX or SLURM_ARRAY_TASK_ID), "
-    "in its own folder shard-i-of-N/.",
-)
-
-
-def load_from_options(path: Path, options: dict[str, Any]) -> Manifest:
-    """Load the manifest with the values of `manifest_options` as overrides, and take its shard."""
-    shard = parse_shard(options["shard"]) if options.get("shard") else None
-    overrides = {key: options.get(key) for key in _OVERRIDE_OPTIONS}
-    loaded = load_manifest(path, overrides={k: v for k, v in overrides.items() if v is not None})
-    return take_shard(loaded, shard)
 
 
 def read_journal(folder: Path, endpoint: Endpoint) -> tuple[list[TaskRecord] | None, str | None]:
@@ -153,13 +97,18 @@ def plan(
     manifest is not valid. With --check-urls, asks each remote media URL's host (never
     DashScope) whether it serves an image or audio file, and exits 1 if one does not.
     """
-    loaded = load_from_options(manifest, options)
+    loaded = load_from_options(manifest, options, one_account=False)
     folder = run_folder(loaded, out)
-    endpoint = resolve_endpoint(loaded.endpoint)
+    pooled = loaded.accounts if loaded.account is None else ()
+    endpoint = resolve_endpoint(pooled[0].endpoint if pooled else loaded.endpoint)
     records, foreign = read_journal(folder, endpoint)
-    result = build_plan(loaded.specs, records or [], endpoint, loaded.limits)
+    flags = {key: options.get(key) for key in ("concurrency", "submit_rate")}
+    each = [account_limits(loaded.limits, account, flags) for account in pooled]
+    result = build_plan(loaded.specs, records or [], endpoint, loaded.limits, each)
     if foreign is not None:
         result.notes.append(foreign)
+    if pooled:
+        result.notes.append(_accounts_note(pooled, endpoint))
     checked = anyio.run(check_urls_of, loaded) if check_remote else None
     if as_json:
         data = plan_json(loaded, result, folder, records is not None)
@@ -172,6 +121,18 @@ def plan(
             _print_url_check(checked)
     if checked is not None and any(check.problem for check in checked):
         raise SystemExit(1)
+
+
+def _accounts_note(accounts: Sequence[Account], endpoint: Endpoint) -> str:
+    names = ", ".join(account.name for account in accounts)
+    note = (
+        f"Time estimated for {len(accounts)} accounts side by side ({names}): their quotas add up. "
+        f"Run one shard per account (--shard i/{len(accounts)}) or all of them with --ray."
+    )
+    regions = {resolve_endpoint(account.endpoint).price_region for account in accounts}
+    if len(regions) > 1:
+        note += f" Costs are at {endpoint.price_region} prices; each account pays its own region's."
+    return note
 
 
 async def check_urls_of(manifest: Manifest) -> list[UrlCheck]:

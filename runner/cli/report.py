@@ -6,7 +6,8 @@ from pathlib import Path
 
 import click
 
-from runner.cli.status import find_run_folder, open_journal, run_folder_options
+from runner.cli.options import find_run_folder, run_folder_options
+from runner.cli.status import open_journal
 from runner.core import TaskState
 from runner.outputs import PROBLEM_STATES, write_report
 

@@ -22,9 +22,10 @@ from rich.console import Console
 from runner.cli.exitcodes import EXIT_ACCOUNT, EXIT_FAILED_TASKS, EXIT_OK, EXIT_STOPPED
 from runner.cli.interrupts import Interrupts
 from runner.cli.logs import run_logging
+from runner.cli.options import load_from_options, manifest_options, shard_option
 from runner.cli.ownership import check_owner, check_sidecars, claim_folder
-from runner.cli.plan import load_from_options, manifest_options, shard_option
 from runner.cli.progress import show_progress
+from runner.cli.ray_shards import run_on_ray
 from runner.cli.terminal import terminal_safe
 from runner.cli.wiring import (
     DEFAULT_SIM_TIME_SCALE,
@@ -56,6 +57,7 @@ from runner.engine import (
     rebuild_journal,
 )
 from runner.journal import (
+    ACCOUNT_META,
     JOURNAL_NAME,
     MANIFEST_PRINT_META,
     MANIFEST_TASKS_META,
@@ -104,6 +106,9 @@ log = logging.getLogger("runner")
 @click.option("--sim-seed", type=int, help="Embedded simulator seed.")
 @click.option("--progress/--no-progress", default=None, help="Live display (default: on a terminal).")
 @click.option("--verbose", is_flag=True, help="Debug logs, HTTP requests included (the key is redacted).")
+@click.option("--ray", is_flag=True, help="Run --shards N shards as Ray tasks, then merge them.")
+@click.option("--ray-address", help="With --ray: the Ray cluster to use (default: start a local one).")
+@click.option("--shards", type=click.IntRange(min=1), help="With --ray: how many shards.")
 def run(
     manifest: Path,
     out: Path,
@@ -120,6 +125,9 @@ def run(
     sim_seed: int | None,
     progress: bool | None,
     verbose: bool,
+    ray: bool,
+    ray_address: str | None,
+    shards: int | None,
     **options: Any,
 ) -> None:
     """Run MANIFEST's tasks: submit within quota, poll, download, verify; resume on re-run.
@@ -127,9 +135,11 @@ def run(
     Finished tasks are never touched again; in-flight ones are polled again; uncertain
     submissions are looked up before anything is resent. Ctrl-C stops cleanly (exit 4).
     """
+    if ray or shards is not None or ray_address is not None:
+        sys.exit(_on_ray(manifest, out, options, ray, shards, ray_address))
     loaded = load_from_options(manifest, options)
     endpoint = resolve_endpoint(loaded.endpoint)
-    key = resolve_api_key(endpoint, api_key_file)
+    key = _api_key(loaded, endpoint, api_key_file)
     folder = run_folder(loaded, out)
     console = Console(highlight=False)
     live = console.is_terminal if progress is None else progress
@@ -154,6 +164,7 @@ def run(
             has_work = retry_failed or any(state not in TERMINAL_STATES for state in states)
             if has_work:
                 _record_run_start(store, manifest, endpoint, whole)
+                store.set_meta(ACCOUNT_META, loaded.account.name if loaded.account else "")
             sim = SimOptions(sim_profile, sim_time_scale, sim_seed, memory=folder / SIM_MEMORY_NAME)
             engine, summary = anyio.run(
                 _execute, store, folder, endpoint, key, config, sim, loaded, console, live, interrupts
@@ -196,6 +207,24 @@ async def _execute(
     finally:
         interrupts.disarm()
     return engine, summary
+
+
+def _on_ray(
+    manifest: Path, out: Path, options: dict[str, Any], ray: bool, shards: int | None, address: str | None
+) -> int:
+    if not ray or shards is None or options.get("shard"):
+        raise ConfigError("Run shards on Ray with --ray --shards N (and no --shard: Ray runs them all).")
+    loaded = load_from_options(manifest, options, one_account=False)
+    context = click.get_current_context()
+    return run_on_ray(context.command, manifest, loaded, out, context.params, count=shards, address=address)
+
+
+def _api_key(loaded: Manifest, endpoint: Endpoint, key_file: Path | None) -> str:
+    """The key of the account this process drives: --api-key-file, else its file or variable."""
+    account = loaded.account
+    if account is None or key_file is not None:
+        return resolve_api_key(endpoint, key_file)
+    return resolve_api_key(endpoint, account.key_file, account.key_env)
 
 
 def _open_journal(folder: Path) -> Store:
@@ -313,6 +342,8 @@ def _warn_sim_forgot(store: Store) -> None:
 @click.option("--name", help="Run name, when the run was started with --name.")
 @click.option("--endpoint", help="sim, beijing, singapore, virginia or a base URL (default: the manifest's).")
 @shard_option
+@click.option("--account", help="The account the run used (of the manifest's `accounts:`).")
+@click.option("--accounts", "accounts_file", type=click.Path(path_type=Path, dir_okay=False))
 @click.option("--api-key-file", type=click.Path(path_type=Path, dir_okay=False), help="File holding the key.")
 def cancel(
     manifest: Path,
@@ -320,10 +351,13 @@ def cancel(
     name: str | None,
     endpoint: str | None,
     shard: str | None,
+    account: str | None,
+    accounts_file: Path | None,
     api_key_file: Path | None,
 ) -> None:
     """Cancel MANIFEST's tasks still queued (PENDING) on DashScope; running ones cannot be cancelled."""
-    loaded = load_from_options(manifest, {"name": name, "endpoint": endpoint, "shard": shard})
+    options = {"name": name, "endpoint": endpoint, "shard": shard, "account": account}
+    loaded = load_from_options(manifest, options | {"accounts_file": accounts_file})
     target = resolve_endpoint(loaded.endpoint)
     folder = run_folder(loaded, out)
     if not (folder / JOURNAL_NAME).is_file():
@@ -336,7 +370,7 @@ def cancel(
             "there is nothing to cancel. Use `runner sim serve` and --endpoint http://127.0.0.1:PORT "
             "to rehearse cancellation."
         )
-    key = resolve_api_key(target, api_key_file)
+    key = _api_key(loaded, target, api_key_file)
     with Store.open(folder / JOURNAL_NAME) as store:
         check_owner(store, folder, target)
         lines = anyio.run(_cancel_all, store, target, key, folder)

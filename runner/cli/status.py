@@ -1,8 +1,6 @@
 """`runner status OUT_OR_MANIFEST`: what a run folder's journal says, read-only and offline.
 
-Also home of the run-folder lookup shared with `runner report` (`run_folder_options`,
-`find_run_folder`): a command may be given the run folder itself or the manifest
-that writes to it.
+Also home of `open_journal`, shared with `runner report`.
 """
 
 from __future__ import annotations
@@ -17,16 +15,16 @@ from rich.console import Console
 from rich.table import Table
 from rich.text import Text
 
+from runner.cli.options import find_run_folder, run_folder_options
 from runner.cli.terminal import terminal_safe_data
-from runner.core import ConfigError, TaskRecord, TaskState
+from runner.core import TaskRecord, TaskState
 from runner.journal import JOURNAL_NAME, Store
 from runner.outputs import META_NAMES, PROBLEM_STATES, run_header, status_rows, video_problem
 
-__all__ = ["COMMANDS", "find_run_folder", "run_folder_options", "status", "status_data"]
+__all__ = ["COMMANDS", "open_journal", "status", "status_data"]
 
 F = TypeVar("F", bound=Callable[..., Any])
 
-MANIFEST_SUFFIXES: Final = frozenset({".yaml", ".yml", ".csv"})
 _PROMPT_WIDTH: Final = 40
 _ERROR_WIDTH: Final = 60
 _STATE_STYLES: Final = {
@@ -50,44 +48,6 @@ _STATE_ORDER: Final = (
     TaskState.SUBMITTING,
     TaskState.PLANNED,
 )
-
-
-def run_folder_options(func: F) -> F:
-    """`--out`, `--name`, `--model`: how to find the run folder of a manifest (as `runner run` does)."""
-    options = [
-        click.option(
-            "--out",
-            type=click.Path(path_type=Path, file_okay=False),
-            default=Path("outputs"),
-            show_default=True,
-            help="Folder holding the runs, when given a manifest.",
-        ),
-        click.option("--name", help="Run name, when the run was started with --name."),
-        click.option("--model", help="Model, when given a bare CSV that names none."),
-        click.option("--shard", metavar="i/N", help="The shard's folder, when the run used --shard."),
-    ]
-    for option in reversed(options):
-        func = option(func)
-    return func
-
-
-def find_run_folder(
-    target: Path, out: Path, name: str | None = None, model: str | None = None, shard: str | None = None
-) -> Path:
-    """The run folder for `target`: the folder itself, or the one a manifest's run writes to."""
-    if target.is_dir():
-        return target
-    if target.suffix.lower() in MANIFEST_SUFFIXES and target.is_file():
-        from runner.cli.plan import load_from_options  # the manifest machinery, only when needed
-        from runner.manifest import run_folder
-
-        manifest = load_from_options(target, {"name": name, "model": model, "shard": shard})
-        return run_folder(manifest, out)
-    msg = (
-        f"{target} is neither a run folder nor a manifest (.yaml, .yml or .csv). "
-        "Give the folder a run wrote to (e.g. outputs/demo) or the manifest you ran."
-    )
-    raise ConfigError(msg)
 
 
 def open_journal(folder: Path) -> Store | None:
@@ -150,6 +110,8 @@ def status_data(
         "run_folder": str(folder),
         "manifest": header["manifest"],
         "endpoint": header["endpoint"],
+        "account": header["account"],
+        "shard": header["shard"],
         "started_at": header["started_at"],
         "finished_at": header["finished_at"],
         "wall_time": header["wall_time"],
@@ -178,7 +140,9 @@ def print_status(console: Console, data: dict[str, Any]) -> None:
     """The human form of `status_data` (its text made terminal-safe)."""
     data = terminal_safe_data(data)
     console.print(Text(data["run_folder"], style="bold"))
-    facts = [f"manifest {data['manifest']}", f"endpoint {data['endpoint']}", f"started {data['started_at']}"]
+    facts = [f"manifest {data['manifest']}", f"endpoint {data['endpoint']}"]
+    facts += [f"{name} {data[name]}" for name in ("account", "shard") if data[name]]
+    facts.append(f"started {data['started_at']}")
     console.print(Text("  ·  ".join(facts), style="dim"))
     console.print(_counts_line(data))
     cost = f"{data['cost']:.2f} {data['currency'] or ''}".strip()

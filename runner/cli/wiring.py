@@ -62,9 +62,10 @@ def is_loopback(endpoint: Endpoint) -> bool:
     return host in _LOOPBACK or host.startswith("127.")
 
 
-def resolve_api_key(endpoint: Endpoint, key_file: Path | None) -> str:
-    """The API key for `endpoint`, checked to be one word of ASCII; or ConfigError saying how to
-    provide one (or try the simulator). The key itself never appears in a message."""
+def resolve_api_key(endpoint: Endpoint, key_file: Path | None, env: str = "DASHSCOPE_API_KEY") -> str:
+    """The API key for `endpoint`, from `key_file` or else the variable `env`, checked to be one
+    word of ASCII; or ConfigError saying how to provide one (or try the simulator). The key
+    itself never appears in a message."""
     if endpoint.is_simulator:
         return SIM_API_KEY
     if key_file is not None:
@@ -77,13 +78,13 @@ def resolve_api_key(endpoint: Endpoint, key_file: Path | None) -> str:
                 f"The API key file {key_file} is not UTF-8 text; put the key alone in it."
             ) from None
         return checked_key(text, f"the API key file {key_file}")
-    key = os.environ.get("DASHSCOPE_API_KEY", "")
+    key = os.environ.get(env, "")
     if key.strip():
-        return checked_key(key, "DASHSCOPE_API_KEY")
+        return checked_key(key, env)
     if is_loopback(endpoint):
         return SIM_API_KEY
     msg = (
-        f"No API key for the {endpoint.name} endpoint ({endpoint.base_url}): set DASHSCOPE_API_KEY "
+        f"No API key for the {endpoint.name} endpoint ({endpoint.base_url}): set {env} "
         "or pass --api-key-file. To try runner without an account, use --endpoint sim."
     )
     raise ConfigError(msg)

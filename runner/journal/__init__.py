@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from runner.journal.file import folder_in_use, set_aside_damaged
 from runner.journal.meta import (
+    ACCOUNT_META,
     ENDPOINT_META,
     MANIFEST_PRINT_META,
     MANIFEST_TASKS_META,
@@ -20,6 +21,7 @@ from runner.journal.rows import Asset, Superseded
 from runner.journal.store import JOURNAL_NAME, Store
 
 __all__ = [
+    "ACCOUNT_META",
     "ENDPOINT_META",
     "JOURNAL_NAME",
     "MANIFEST_PRINT_META",

@@ -15,26 +15,32 @@ mediarefs   local files, URLs and data: URLs as MediaRefs (hashed, checked by co
 media       image, audio and video formats by their bytes (size, duration)
 videos      a video's picture size and length, read with PyAV
 identity    task ids and content keys
+accounts    the accounts a job may use, named; the one a process drives
 shards      a deterministic slice of a manifest, for N processes on N machines
 """
 
 from __future__ import annotations
 
+from runner.manifest.accounts import Account, account_limits, read_accounts_file
 from runner.manifest.fields import unknown_model
 from runner.manifest.limits import Limits, ModelLimits
-from runner.manifest.loader import Manifest, load_manifest, run_folder, take_shard
+from runner.manifest.loader import Manifest, load_manifest, run_folder, take_account, take_shard
 from runner.manifest.shards import Shard, Slice, parse_shard, shard_of
 
 __all__ = [
+    "Account",
     "Limits",
     "Manifest",
     "ModelLimits",
     "Shard",
     "Slice",
+    "account_limits",
     "load_manifest",
     "parse_shard",
+    "read_accounts_file",
     "run_folder",
     "shard_of",
+    "take_account",
     "take_shard",
     "unknown_model",
 ]

@@ -11,12 +11,13 @@ from __future__ import annotations
 
 import datetime
 import os
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any, Final
 
 from runner.core import ConfigError, Endpoint, ManifestError, Problem, TaskSpec, resolve_endpoint
+from runner.manifest.accounts import Account, account_limits, choose_account, parse_accounts
 from runner.manifest.csvrows import csv_tasks
 from runner.manifest.expand import Axis, Expansion, RawTask, count_variants, expand_task, task_axes
 from runner.manifest.fields import FIELD_NAMES, FieldChecker, suggest
@@ -28,10 +29,29 @@ from runner.manifest.readers import MarkedDict, RowPlace, read_yaml
 from runner.manifest.shards import Shard, Slice, take_slice
 from runner.manifest.templates import TemplateError, is_safe_id, render
 
-__all__ = ["DEFAULT_MAX_TASKS", "TOP_LEVEL_KEYS", "Manifest", "load_manifest", "run_folder", "take_shard"]
+__all__ = [
+    "DEFAULT_MAX_TASKS",
+    "TOP_LEVEL_KEYS",
+    "Manifest",
+    "load_manifest",
+    "run_folder",
+    "take_account",
+    "take_shard",
+]
 
 DEFAULT_MAX_TASKS: Final = 100_000
-TOP_LEVEL_KEYS: Final = ("name", "endpoint", "model", "defaults", "limits", "matrix", "vars", "tasks", "rows")
+TOP_LEVEL_KEYS: Final = (
+    "name",
+    "endpoint",
+    "accounts",
+    "model",
+    "defaults",
+    "limits",
+    "matrix",
+    "vars",
+    "tasks",
+    "rows",
+)
 _OVERRIDE_TOP: Final = ("name", "endpoint", "model")
 _NOT_DEFAULTS: Final = ("id",)
 _NOT_MATRIX: Final = ("id", "meta")
@@ -50,6 +70,8 @@ class Manifest:
     limits: Limits
     specs: list[TaskSpec]
     warnings: list[str] = field(default_factory=list)
+    accounts: tuple[Account, ...] = ()  #: the `accounts:` list
+    account: Account | None = None  #: set by `take_account`: the one this process drives
     part: Slice | None = None  #: set by `take_shard`: the shard these specs are, of how many tasks
 
     def whole(self) -> Slice:
@@ -61,6 +83,25 @@ def take_shard(manifest: Manifest, shard: Shard | None) -> Manifest:
     """The manifest with only `shard`'s tasks (all of them for None)."""
     specs, part = take_slice(manifest.specs, shard)
     return replace(manifest, specs=specs, part=part)
+
+
+def take_account(
+    manifest: Manifest,
+    name: str | None,
+    *,
+    accounts: Sequence[Account] | None = None,
+    flags: Mapping[str, object] | None = None,
+) -> Manifest:
+    """The manifest as run by one account (`name`, or the shard's, or the only one: see
+    runner.manifest.accounts.choose_account): its endpoint and quota numbers in place.
+    `accounts` replaces the manifest's list (`--accounts FILE`); `flags` are the quota flags."""
+    listed = tuple(accounts) if accounts is not None else manifest.accounts
+    shard = manifest.part.shard if manifest.part is not None else None
+    account = choose_account(listed, name, shard)
+    if account is None:
+        return manifest
+    limits = account_limits(manifest.limits, account, flags or {})
+    return replace(manifest, accounts=listed, account=account, endpoint=account.endpoint, limits=limits)
 
 
 def run_folder(manifest: Manifest, out_root: Path = Path("outputs")) -> Path:
@@ -122,6 +163,7 @@ def load_manifest(
     if total > cap:  # expanding would be the problem itself
         raise ManifestError(_condense(loader.problems), source=loader.display)
     specs = _build_specs(loader, list(zip(raw_tasks, axes, strict=True)), exp, endpoint)
+    accounts = parse_accounts(doc.get("accounts"), loader.at(doc, "accounts"), loader.problems, endpoint)
     if loader.problems:
         raise ManifestError(_condense(loader.problems), source=loader.display)
     model = doc.get("model")
@@ -133,6 +175,7 @@ def load_manifest(
         limits=limits,
         specs=specs,
         warnings=loader.warnings,
+        accounts=tuple(accounts),
     )
 
 

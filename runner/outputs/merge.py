@@ -25,6 +25,7 @@ from typing import Final
 
 from runner.core import ConfigError, TaskRecord, TaskSpec, TaskState
 from runner.journal import (
+    ACCOUNT_META,
     ENDPOINT_META,
     JOURNAL_NAME,
     MANIFEST_PRINT_META,
@@ -79,6 +80,7 @@ class MergeResult:
     live: list[str] = field(default_factory=list)  #: folders whose run was still going on
     missing_shards: list[str] = field(default_factory=list)
     missing_tasks: int = 0  #: tasks of the manifest that no folder holds
+    accounts: dict[str, tuple[int, float]] = field(default_factory=dict)  #: done tasks and cost by account
 
     @property
     def complete(self) -> bool:
@@ -102,6 +104,11 @@ def merge_folders(
     current = [pick.record for pick in picks.values() if pick.record.superseded_by is None]
     for record in current:
         result.states[record.state] = result.states.get(record.state, 0) + 1
+    for pick in picks.values():
+        account = sources[pick.folder].meta[ACCOUNT_META]
+        if account and pick.record.state is TaskState.DONE:
+            done, cost = result.accounts.get(account, (0, 0.0))
+            result.accounts[account] = (done + 1, cost + (pick.record.cost or 0.0))
     result.missing_shards = _missing_shards(sources)
     result.missing_tasks = max(0, _manifest_tasks(sources) - len(current)) if not allow_mixed else 0
     return result
@@ -128,7 +135,8 @@ def _distinct(out: Path, folders: Sequence[Path]) -> list[Path]:
 def _read(path: Path) -> _Folder:
     store = Store.open_readonly(path / JOURNAL_NAME) or _no_journal(path)
     with store:
-        meta = {name: store.get_meta(name) or "" for name in (*_CARRIED_META, SHARD_META, MERGED_FROM_META)}
+        names = (*_CARRIED_META, SHARD_META, MERGED_FROM_META, ACCOUNT_META)
+        meta = {name: store.get_meta(name) or "" for name in names}
         specs = {spec.id: spec for spec in store.specs()}
         return _Folder(path, meta, store.records(), specs, store.positions(), folder_in_use(path))
 

@@ -51,6 +51,8 @@ META_NAMES: Final = (
     "wall_time_s",
     "efficiency",
     "currency",
+    "account",
+    "shard",
 )
 PROBLEM_STATES: Final = frozenset({TaskState.FAILED, TaskState.EXPIRED, TaskState.CANCELLED})
 _DATA_MARK: Final = "__REPORT_DATA__"
@@ -109,6 +111,8 @@ def run_header(run_dir: Path, store: Store, records: list[TaskRecord]) -> dict[s
         "name": run_dir.resolve().name,
         "manifest": meta["manifest"] or _MISSING,
         "endpoint": meta["endpoint"] or _MISSING,
+        "account": meta["account"] or "",
+        "shard": meta["shard"] or "",
         "started_at": _when(meta["started_at"]),
         "finished_at": _when(meta["finished_at"]),
         "wall_time": _wall_time(meta["wall_time_s"]),

@@ -12,7 +12,7 @@ as long as its slowest model.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Final
@@ -28,7 +28,7 @@ from runner.core import (
     task_cost,
 )
 from runner.manifest import Limits
-from runner.planning.quotas import model_quotas
+from runner.planning.quotas import Quota, model_quotas
 
 __all__ = [
     "WILL_RUN",
@@ -124,9 +124,11 @@ def build_plan(
     records: Iterable[TaskRecord],
     endpoint: Endpoint,
     limits: Limits | None = None,
+    accounts: Sequence[Limits] = (),
 ) -> Plan:
     """Classify `specs` against the journal `records` and estimate cost and wall time, each
-    model at its quota, or at the numbers `limits` put in its place (as `runner run` does)."""
+    model at its quota, or at the numbers `limits` put in its place (as `runner run` does);
+    with `accounts` (each one's limits), at the sum of their quotas."""
     journal = list(records)
     by_id = {record.id: record for record in journal}
     planned: list[PlannedTask] = []
@@ -149,7 +151,7 @@ def build_plan(
         elif disposition is Disposition.FAILED:
             retry_cost += cost or 0.0
     running = [task.spec for task in planned if task.disposition in WILL_RUN]
-    estimates, wall_s = _estimates(running, limits)
+    estimates, wall_s = _estimates(running, limits, accounts)
     plan = Plan(endpoint, planned, counts, list(costs.values()), estimates, wall_s, retry_cost)
     plan.notes += _notes(plan, endpoint)
     plan.notes += _renamed(planned, journal)
@@ -185,8 +187,11 @@ def _classify(spec: TaskSpec, record: TaskRecord | None) -> Disposition:
     return Disposition.IN_FLIGHT
 
 
-def _estimates(specs: list[TaskSpec], limits: Limits | None) -> tuple[list[ModelEstimate], float]:
-    """Each model's wall time at its own quota, and the run's: its models' lanes run side by side."""
+def _estimates(
+    specs: list[TaskSpec], limits: Limits | None, accounts: Sequence[Limits]
+) -> tuple[list[ModelEstimate], float]:
+    """Each model's wall time at its own quota (summed over `accounts`, whose lanes run side by
+    side), and the run's: its models' lanes run side by side too."""
     generation: dict[str, list[float]] = {}
     for spec in specs:
         model = get_model(spec.model)
@@ -194,6 +199,12 @@ def _estimates(specs: list[TaskSpec], limits: Limits | None) -> tuple[list[Model
             seconds = estimate_generation_s(model, spec.resolution, spec.duration)
             generation.setdefault(model.name, []).append(seconds)
     quotas = model_quotas(generation, limits)  # as `runner run`
+    if accounts:
+        each = [model_quotas(generation, own) for own in accounts]
+        quotas = {
+            name: Quota(sum(q[name].submit_rate for q in each), sum(q[name].concurrency for q in each))
+            for name in generation
+        }
     estimates = []
     for name, times in generation.items():
         rate, slots = quotas[name].submit_rate, quotas[name].concurrency
