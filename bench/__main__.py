@@ -2,7 +2,7 @@
 
 python -m bench                    # the full record (about 1.5 hours on 2 cores), writes BENCHMARKS.md
 python -m bench --smoke            # tiny sizes, under a minute (CI); writes into --results only
-python -m bench --only efficiency  # one section (efficiency, sdk, scale, downloads)
+python -m bench --only efficiency  # one section (efficiency, sdk, scale, downloads, accounts)
 python -m bench --results DIR --write PATH
 python -m bench --report-only      # rebuild BENCHMARKS.md from bench/results/*.json
 """
@@ -17,7 +17,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from bench import downloads, efficiency, scale, sdk_compare
+from bench import accounts, downloads, efficiency, scale, sdk_compare
 from bench.notes import INTRO, NOTES
 from bench.report import SECTIONS, load_results, machine, markdown, summary_rows
 
@@ -39,6 +39,7 @@ RUNNERS: dict[str, Callable[[bool], list[dict[str, Any]]]] = {
     "sdk": sdk_compare.run_section,
     "scale": lambda smoke: scale.run_section(smoke, SCALE_TASKS),
     "downloads": downloads.run_section,
+    "accounts": accounts.run_section,
 }
 
 

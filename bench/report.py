@@ -10,11 +10,12 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+from bench import accounts
 from bench.efficiency import Scenario
 
 __all__ = ["load_results", "machine", "markdown", "summary_rows"]
 
-SECTIONS = ("efficiency", "sdk", "scale", "downloads")
+SECTIONS = ("efficiency", "sdk", "scale", "downloads", "accounts")
 Row = tuple[str, str, str, str]  # figure, target, value, verdict
 
 
@@ -205,6 +206,7 @@ _SUMMARIES: dict[str, Callable[[dict[str, Any]], list[Row]]] = {
     "sdk": _sdk_rows,
     "scale": _scale_rows,
     "downloads": _download_rows,
+    "accounts": accounts.summary_rows,
 }
 
 
@@ -393,6 +395,7 @@ _DETAILS: dict[str, tuple[str, Callable[[dict[str, Any]], str]]] = {
     "sdk": ("2. Against the official dashscope SDK", _sdk_table),
     "scale": ("3. Scale", _scale_table),
     "downloads": ("4. Downloads", _downloads_table),
+    "accounts": ("5. Accounts", accounts.table),
 }
 
 
