@@ -70,6 +70,7 @@ def test_report_header_shows_dashes_for_unknown_run_info(tmp_path: Path) -> None
     with seed_run(run, tmp_path / "in") as store:
         store.set_meta("wall_time_s", "3725")
         store.set_meta("efficiency", "0.912")
+        store.set_meta("finished_at", "1764806400")  # a finished run (its efficiency is shown)
         header = report_data(run, store)["run"]
     assert header["manifest"] == "manifests/demo.yaml"
     assert header["endpoint"] == "—" and header["started_at"] == "—"

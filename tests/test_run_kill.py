@@ -145,7 +145,7 @@ def test_ctrl_c_stops_cleanly_with_exit_4_and_resumes(tmp_path: Path, sim_url: s
     process.send_signal(signal.SIGINT)
     output, errors = process.communicate(timeout=15)
     assert process.returncode == 4, output + errors
-    assert "interrupted" in output
+    assert "Stopped by Ctrl-C or a signal" in output
     final = run_to_end(manifest, tmp_path)
     assert final.returncode == 0, final.stdout + final.stderr
     assert_complete_and_paid_once(tmp_path / "kill", sim_url)

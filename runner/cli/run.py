@@ -62,6 +62,7 @@ from runner.journal import (
     MANIFEST_PRINT_META,
     MANIFEST_TASKS_META,
     SHARD_META,
+    STOP_REASON_META,
     Store,
     set_aside_damaged,
 )
@@ -312,11 +313,14 @@ def _record_run_start(store: Store, manifest: Path, endpoint: Endpoint, whole: S
     store.set_meta("endpoint", endpoint.name if endpoint.name != "custom" else endpoint.base_url)
     store.set_meta("currency", endpoint.currency)
     store.set_meta("started_at", f"{time.time():.3f}")
+    for name in ("finished_at", "wall_time_s", "efficiency", STOP_REASON_META):  # this run's, once it ends
+        store.set_meta(name, "")
 
 
 def _record_run_end(store: Store, summary: RunSummary) -> None:
     store.set_meta("finished_at", f"{time.time():.3f}")
     store.set_meta("wall_time_s", f"{summary.wall_time_s:.3f}")
+    store.set_meta(STOP_REASON_META, summary.stopped_reason or "")
     if summary.efficiency is not None:
         store.set_meta("efficiency", f"{summary.efficiency:.4f}")
 

@@ -110,6 +110,8 @@ def status_data(
         "run_folder": str(folder),
         "manifest": header["manifest"],
         "endpoint": header["endpoint"],
+        "state": header["state"],
+        "state_detail": header["state_detail"],
         "account": header["account"],
         "shard": header["shard"],
         "started_at": header["started_at"],
@@ -144,6 +146,8 @@ def print_status(console: Console, data: dict[str, Any]) -> None:
     facts += [f"{name} {data[name]}" for name in ("account", "shard") if data[name]]
     facts.append(f"started {data['started_at']}")
     console.print(Text("  ·  ".join(facts), style="dim"))
+    style = {"running": "cyan", "finished": "green", "interrupted": "bold yellow", "stopped": "yellow"}
+    console.print(Text(data["state_detail"], style=style.get(data["state"], "")))
     console.print(_counts_line(data))
     cost = f"{data['cost']:.2f} {data['currency'] or ''}".strip()
     console.print(Text(f"Cost {cost}  ·  wall time {data['wall_time']}  ·  efficiency {data['efficiency']}"))

@@ -163,7 +163,8 @@ def build_summary(
         possible_double_charges=store.double_charges(),
     )
     first, last = stats.first_submit_local, stats.last_settled_local
-    if stats.durations and first is not None and last is not None:
+    finished = stopped_reason is None and not summary.unfinished  # a part-run has no makespan
+    if finished and stats.durations and first is not None and last is not None:
         bound = max(
             makespan_lower_bound(times, quota_of(model).concurrency, quota_of(model).submit_rate)
             for model, times in stats.durations.items()

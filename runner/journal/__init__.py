@@ -16,6 +16,7 @@ from runner.journal.meta import (
     MANIFEST_TASKS_META,
     MERGED_FROM_META,
     SHARD_META,
+    STOP_REASON_META,
 )
 from runner.journal.rows import Asset, Superseded
 from runner.journal.store import JOURNAL_NAME, Store
@@ -28,6 +29,7 @@ __all__ = [
     "MANIFEST_TASKS_META",
     "MERGED_FROM_META",
     "SHARD_META",
+    "STOP_REASON_META",
     "Asset",
     "Store",
     "Superseded",

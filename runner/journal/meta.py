@@ -14,6 +14,7 @@ __all__ = [
     "MANIFEST_TASKS_META",
     "MERGED_FROM_META",
     "SHARD_META",
+    "STOP_REASON_META",
 ]
 
 ENDPOINT_META: Final = "endpoint_identity"  #: the endpoint whose tasks the folder holds
@@ -21,4 +22,7 @@ MANIFEST_PRINT_META: Final = "manifest_print"  #: the whole manifest's fingerpri
 MANIFEST_TASKS_META: Final = "manifest_tasks"  #: how many tasks the whole manifest has
 SHARD_META: Final = "shard"  #: `i/N` when the run took one shard of the manifest, else empty
 ACCOUNT_META: Final = "account"  #: the name of the account (of `accounts:`) the run used, else empty
+STOP_REASON_META: Final = (
+    "stop_reason"  #: why the last run stopped early (max-cost, interrupted…), else empty
+)
 MERGED_FROM_META: Final = "merged_from"  #: the folders `runner merge` combined (a JSON list)

@@ -24,6 +24,7 @@ from typing import Any, Final
 from urllib.parse import quote, urlsplit
 
 from runner import __version__
+from runner.outputs.liveness import run_state
 from runner.outputs.videos import INPUTS_DIR
 from runner.outputs.durable import PART_SUFFIX, atomic_write
 from runner.outputs.summary import format_duration
@@ -55,6 +56,7 @@ META_NAMES: Final = (
     "shard",
 )
 PROBLEM_STATES: Final = frozenset({TaskState.FAILED, TaskState.EXPIRED, TaskState.CANCELLED})
+_PART_RUN: Final = frozenset({"running", "interrupted", "stopped"})  #: no efficiency for a part-run
 _DATA_MARK: Final = "__REPORT_DATA__"
 _TITLE_MARK: Final = "__REPORT_TITLE__"
 _IMAGE_EXTENSIONS: Final = {
@@ -106,17 +108,20 @@ def run_header(run_dir: Path, store: Store, records: list[TaskRecord]) -> dict[s
     """The run's facts for a header: journal meta (a dash when unknown), counts, cost."""
     meta = {name: store.get_meta(name) for name in META_NAMES}
     counts = {state.value: count for state, count in store.counts().items()}
+    live = run_state(run_dir, store)
     costs = [record.cost for record in records if record.cost is not None]
     return {
         "name": run_dir.resolve().name,
         "manifest": meta["manifest"] or _MISSING,
         "endpoint": meta["endpoint"] or _MISSING,
+        "state": live.state,
+        "state_detail": live.detail,
         "account": meta["account"] or "",
         "shard": meta["shard"] or "",
         "started_at": _when(meta["started_at"]),
         "finished_at": _when(meta["finished_at"]),
         "wall_time": _wall_time(meta["wall_time_s"]),
-        "efficiency": _percent(meta["efficiency"]),
+        "efficiency": _MISSING if live.state in _PART_RUN else _percent(meta["efficiency"]),
         "cost": f"{sum(costs):.2f} {meta['currency'] or ''}".strip() if costs else _MISSING,
         "total": len(records),
         "counts": counts,

@@ -4,10 +4,11 @@ uncertain, what it cost and took (and the one duration format every output uses)
 from __future__ import annotations
 
 from collections.abc import Mapping
+from typing import Final
 
 from runner.core import RunSummary
 
-__all__ = ["format_duration", "render_summary"]
+__all__ = ["format_duration", "render_summary", "stop_advice"]
 
 
 def render_summary(summary: RunSummary) -> str:
@@ -36,8 +37,28 @@ def render_summary(summary: RunSummary) -> str:
         lines.append(_double_charge_line(summary.possible_double_charges))
     lines.append(_cost_line(summary))
     if summary.stopped_reason:
-        lines.append(f"Stopped early ({summary.stopped_reason}); run the same command again to resume.")
+        lines.append(stop_advice(summary.stopped_reason))
     return "\n".join(lines)
+
+
+#: why a run stopped early, and what to do about it (the tasks in flight stay in the journal)
+_STOP_ADVICE: Final = {
+    "max-cost": "Stopped: the cost cap (--max-cost or limits.max_cost) was reached. Raise it and run the "
+    "same command again to go on; what was paid for is kept.",
+    "max-wall-time": "Stopped: the wall-time limit was reached. Run the same command again to go on; "
+    "tasks in flight are looked up, not paid for again.",
+    "account": "Stopped: DashScope refused the account (the error below says why). Check the API key, "
+    "the account's balance and its access to the model, then run the same command again.",
+    "interrupted": "Stopped by Ctrl-C or a signal. Run the same command again to resume.",
+    "disk-full": "Stopped: the disk is full. Free some space, then run the same command again.",
+    "unreachable": "Stopped: DashScope could not be reached. Check the network or proxy, then run the "
+    "same command again.",
+}
+
+
+def stop_advice(reason: str) -> str:
+    """What stopped the run and what to do next, as one sentence or two."""
+    return _STOP_ADVICE.get(reason, f"Stopped early ({reason}); run the same command again to resume.")
 
 
 def format_duration(seconds: float) -> str:
