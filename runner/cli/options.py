@@ -9,12 +9,14 @@ and takes the shard and the account this process drives. `run_folder_options` an
 from __future__ import annotations
 
 import dataclasses
+import os
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any, Final, TypeVar
 
 import click
 
+from runner.cli.wiring import BASE_URL_VARIABLE
 from runner.core import ConfigError
 from runner.manifest import (
     Manifest,
@@ -115,6 +117,9 @@ def load_from_options(path: Path, options: dict[str, Any], *, one_account: bool 
     name = options.get("account")
     if not one_account and name is None and shard is None and len(accounts) > 1:
         return dataclasses.replace(loaded, accounts=accounts)
+    base_url = os.environ.get(BASE_URL_VARIABLE, "").strip()
+    if loaded.endpoint is None and base_url:  # neither --endpoint nor the manifest names one
+        loaded = dataclasses.replace(loaded, endpoint=base_url)
     flags = {key: options.get(key) for key in ("concurrency", "submit_rate")}
     return take_account(loaded, name, accounts=accounts, flags=flags)
 

@@ -22,7 +22,9 @@ from runner.api import DashScopeClient
 from runner.core import SIM_API_KEY, ConfigError, Endpoint
 
 __all__ = [
+    "BASE_URL_VARIABLE",
     "DEFAULT_SIM_TIME_SCALE",
+    "KEY_FILE_VARIABLE",
     "SIM_MEMORY_NAME",
     "Connection",
     "SimOptions",
@@ -62,6 +64,10 @@ def is_loopback(endpoint: Endpoint) -> bool:
     return host in _LOOPBACK or host.startswith("127.")
 
 
+KEY_FILE_VARIABLE: Final = "DASHSCOPE_API_KEY_FILE_PATH"  #: the official SDK's key file variable
+BASE_URL_VARIABLE: Final = "DASHSCOPE_HTTP_BASE_URL"  #: the official SDK's base URL variable
+
+
 def resolve_api_key(endpoint: Endpoint, key_file: Path | None, env: str = "DASHSCOPE_API_KEY") -> str:
     """The API key for `endpoint`, from `key_file` or else the variable `env`, checked to be one
     word of ASCII; or ConfigError saying how to provide one (or try the simulator). The key
@@ -69,25 +75,33 @@ def resolve_api_key(endpoint: Endpoint, key_file: Path | None, env: str = "DASHS
     if endpoint.is_simulator:
         return SIM_API_KEY
     if key_file is not None:
-        try:
-            text = key_file.read_text(encoding="utf-8")
-        except OSError as exc:
-            raise ConfigError(f"The API key file {key_file} cannot be read ({exc.strerror}).") from None
-        except UnicodeDecodeError:
-            raise ConfigError(
-                f"The API key file {key_file} is not UTF-8 text; put the key alone in it."
-            ) from None
-        return checked_key(text, f"the API key file {key_file}")
+        return _key_from_file(key_file)
     key = os.environ.get(env, "")
     if key.strip():
         return checked_key(key, env)
+    sdk_file = os.environ.get(KEY_FILE_VARIABLE, "") if env == "DASHSCOPE_API_KEY" else ""
+    if sdk_file.strip():  # as the official SDK reads it
+        return _key_from_file(Path(sdk_file.strip()).expanduser())
     if is_loopback(endpoint):
         return SIM_API_KEY
     msg = (
         f"No API key for the {endpoint.name} endpoint ({endpoint.base_url}): set {env} "
-        "or pass --api-key-file. To try runner without an account, use --endpoint sim."
+        f"(or {KEY_FILE_VARIABLE}), or pass --api-key-file. To try runner without an account, "
+        "use --endpoint sim."
     )
     raise ConfigError(msg)
+
+
+def _key_from_file(key_file: Path) -> str:
+    try:
+        text = key_file.read_text(encoding="utf-8")
+    except OSError as exc:
+        raise ConfigError(f"The API key file {key_file} cannot be read ({exc.strerror}).") from None
+    except UnicodeDecodeError:
+        raise ConfigError(
+            f"The API key file {key_file} is not UTF-8 text; put the key alone in it."
+        ) from None
+    return checked_key(text, f"the API key file {key_file}")
 
 
 def checked_key(text: str, source: str) -> str:
