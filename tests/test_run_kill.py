@@ -163,7 +163,10 @@ def test_a_second_ctrl_c_quits_at_once_and_loses_nothing(tmp_path: Path, sim_url
     time.sleep(0.05)
     process.send_signal(signal.SIGINT)
     output, errors = process.communicate(timeout=15)
-    assert process.returncode == 130, output + errors
+    # 130: the second Ctrl-C ended it at once. A stop can take less than the 50 ms between the
+    # two: then the first had already stopped it cleanly (4), or the second arrived while the
+    # interpreter was exiting, when Python has put back the system's default (killed by SIGINT).
+    assert process.returncode in (130, 4, -signal.SIGINT), output + errors
     assert "Traceback" not in errors
     with Store.open(tmp_path / "kill" / JOURNAL_NAME) as store:
         assert store.integrity_ok()

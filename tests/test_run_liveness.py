@@ -33,14 +33,20 @@ def _status(folder: Path) -> dict[str, object]:
 def test_status_says_running_then_interrupted_after_a_kill_and_how_to_resume(tmp_path: Path) -> None:
     manifest = write_manifest(tmp_path, MANIFEST)
     out = tmp_path / "out"
+    before = CliRunner().invoke(main, ["status", str(manifest), "--out", str(out), "--json"])
+    assert json.loads(before.output)["state"] == "not started"  # JSON even before any run
     command = [sys.executable, "-m", "runner", "run", str(manifest), "--out", str(out), "--no-progress"]
     process = subprocess.Popen([*command, "--sim-time-scale", "0.2"], stdout=subprocess.PIPE, text=True)
     try:
         lock = out / "live" / "state.lock"
         while process.poll() is None and not (lock.is_file() and f"pid {process.pid}" in lock.read_text()):
             time.sleep(0.05)  # waiting for the run to start, not for correctness
-        while process.poll() is None and _status(out / "live").get("started_at") == "—":
+        while process.poll() is None and _status(out / "live").get("started_at") in (None, "—"):
             time.sleep(0.05)
+        table = out / "live" / "status.csv"
+        while process.poll() is None and not table.is_file():
+            time.sleep(0.05)
+        assert process.poll() is None, "the status table appeared only when the run ended"
         live = _status(out / "live")
         assert live["state"] == "running" and f"pid {process.pid}" in str(live["state_detail"])
         process.send_signal(signal.SIGKILL)
@@ -49,6 +55,7 @@ def test_status_says_running_then_interrupted_after_a_kill_and_how_to_resume(tmp
         if process.poll() is None:
             process.kill()
             process.wait()
+    assert len(table.read_text(encoding="utf-8").splitlines()) == 13  # a killed run leaves its table
     dead = _status(out / "live")
     assert dead["state"] == "interrupted"
     assert "Run the same command again to resume" in str(dead["state_detail"])

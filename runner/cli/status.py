@@ -83,8 +83,10 @@ def status(
     Reads only the run folder (no network, no lock: safe while a run is going on).
     """
     folder = find_run_folder(target, out, name, model, shard)
-    store = open_journal(folder)
-    if store is None:
+    store = Store.open_readonly(folder / JOURNAL_NAME) if as_json else open_journal(folder)
+    if store is None:  # --json: scripts get JSON whatever the folder holds
+        if as_json:
+            click.echo(json.dumps({"run_folder": str(folder), "state": "not started", "counts": {}}))
         return
     with store:
         data = status_data(folder, store, show_all=show_all, verify=verify)

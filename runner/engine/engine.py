@@ -131,6 +131,7 @@ class Engine:
         """Run until every task is settled or the run is stopped; return the summary."""
         self._started_local = self._clock.now()
         self._prepare()
+        self._status.refresh()
         try:
             async with anyio.create_task_group() as group:
                 self._group = group
@@ -149,7 +150,7 @@ class Engine:
         except* JournalFullError as full:
             self._journal_full(_first_leaf(full))
         finally:
-            self._status.write_final()
+            self._status.refresh()
         return self.summary()
 
     def request_stop(self, reason: str = "interrupted") -> None:

@@ -207,7 +207,8 @@ log = logging.getLogger(__name__)
 
 
 class StatusWriter:
-    """Rewrites status.csv/status.parquet every `every` seconds, and once at the end."""
+    """Rewrites status.csv/status.parquet at the start, every `every` seconds, and at the end, so
+    a run killed at any point still leaves a table at most `every` seconds old."""
 
     def __init__(
         self, run_dir: Path, store: Store, *, every: float, offload: Callable[[Callable[[], None]], Awaitable[None]]
@@ -223,8 +224,9 @@ class StatusWriter:
             await anyio.sleep(self._every)
             await self._offload(self._write_snapshot)
 
-    def write_final(self) -> None:
-        """The last rewrite, on the run's own journal connection (none if nothing changed)."""
+    def refresh(self) -> None:
+        """Rewrite now, on the run's own journal connection (not if nothing changed): at the
+        start and at the end of a run."""
         try:
             refresh_status_table(self._run_dir, self._store)
         except OSError as error:
