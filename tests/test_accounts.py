@@ -103,6 +103,11 @@ def test_two_shards_run_on_two_accounts_side_by_side(tmp_path: Path) -> None:
             env = {"FIRST_KEY": "sk-first"}
             plan = _runner("plan", str(path), "--out", str(out))
             assert "Time estimated for 2 accounts side by side (first, second)" in plan.output
+            both = json.loads(_runner("plan", str(path), "--out", str(out), "--json").output)
+            one = json.loads(
+                _runner("plan", str(path), "--out", str(out), "--json", "--account", "first").output
+            )
+            assert both["wall_time"]["seconds"] < one["wall_time"]["seconds"]  # the quotas add up
             runs = [
                 run_cli("run", path, "--shard", f"{i}/2", "--out", out, "--no-progress", env=env)
                 for i in (0, 1)

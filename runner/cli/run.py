@@ -144,36 +144,36 @@ def run(
     folder = run_folder(loaded, out)
     console = Console(highlight=False)
     live = console.is_terminal if progress is None else progress
-    with Interrupts() as interrupts:  # until the summary is out: a 2nd Ctrl-C quits, never a traceback
-        with run_logging(console, live, secrets=[key], verbose=verbose):
-            config = _engine_config(loaded, queue_ahead, data_url_max, max_attempts, retry_failed, retry_code)
-            config = replace(config, verify=verify, max_video_mb=max_video_mb)
-            with _open_journal(folder) as store:
-                rebuild = store.new and has_earlier_run(folder)
-                if rebuild:
-                    check_sidecars(folder, endpoint)
-                claim_folder(store, folder, endpoint, key)
-                whole = loaded.whole()
-                changed = store.add_tasks(loaded.specs, whole.positions)
-                if rebuild:
-                    rebuilt = rebuild_journal(store, folder)
-                    log.warning("The journal was missing or empty; rebuilt from the folder: %s.", rebuilt)
-                keep_earlier_videos(folder, store)
-                if changed:
-                    log.warning("%s", describe_edits(changed, loaded.specs, endpoint))
-                # A re-run with nothing left to do keeps the facts of the run that did the work.
-                states = store.counts(earlier_versions=True)
-                has_work = retry_failed or any(state not in TERMINAL_STATES for state in states)
-                if has_work:
-                    _record_run_start(store, manifest, endpoint, whole)
-                    store.set_meta(ACCOUNT_META, loaded.account.name if loaded.account else "")
-                sim = SimOptions(sim_profile, sim_time_scale, sim_seed, memory=folder / SIM_MEMORY_NAME)
-                engine, summary = anyio.run(
-                    _execute, store, folder, endpoint, key, config, sim, loaded, console, live, interrupts
-                )
-                if has_work:
-                    _record_run_end(store, summary)
-                write_report(folder, store)
+    # the handlers stay until the summary is out: a 2nd Ctrl-C then quits, never a traceback
+    with Interrupts() as interrupts, run_logging(console, live, secrets=[key], verbose=verbose):
+        config = _engine_config(loaded, queue_ahead, data_url_max, max_attempts, retry_failed, retry_code)
+        config = replace(config, verify=verify, max_video_mb=max_video_mb)
+        with _open_journal(folder) as store:
+            rebuild = store.new and has_earlier_run(folder)
+            if rebuild:
+                check_sidecars(folder, endpoint)
+            claim_folder(store, folder, endpoint, key)
+            whole = loaded.whole()
+            changed = store.add_tasks(loaded.specs, whole.positions)
+            if rebuild:
+                rebuilt = rebuild_journal(store, folder)
+                log.warning("The journal was missing or empty; rebuilt from the folder: %s.", rebuilt)
+            keep_earlier_videos(folder, store)
+            if changed:
+                log.warning("%s", describe_edits(changed, loaded.specs, endpoint))
+            # A re-run with nothing left to do keeps the facts of the run that did the work.
+            states = store.counts(earlier_versions=True)
+            has_work = retry_failed or any(state not in TERMINAL_STATES for state in states)
+            if has_work:
+                _record_run_start(store, manifest, endpoint, whole)
+                store.set_meta(ACCOUNT_META, loaded.account.name if loaded.account else "")
+            sim = SimOptions(sim_profile, sim_time_scale, sim_seed, memory=folder / SIM_MEMORY_NAME)
+            engine, summary = anyio.run(
+                _execute, store, folder, endpoint, key, config, sim, loaded, console, live, interrupts
+            )
+            if has_work:
+                _record_run_end(store, summary)
+            write_report(folder, store)
         click.echo(terminal_safe(render_summary(summary)))
         click.echo(f"Output: {folder}/ (videos/, status.csv, status.parquet, report.html, {JOURNAL_NAME})")
         code = exit_code(summary, engine.account_error)

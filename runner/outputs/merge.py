@@ -133,16 +133,14 @@ def _distinct(out: Path, folders: Sequence[Path]) -> list[Path]:
 
 
 def _read(path: Path) -> _Folder:
-    store = Store.open_readonly(path / JOURNAL_NAME) or _no_journal(path)
+    store = Store.open_readonly(path / JOURNAL_NAME)
+    if store is None:  # its run is creating the journal this instant
+        raise ConfigError(f"{path} has no journal yet; merge it once its run has started.")
     with store:
         names = (*_CARRIED_META, SHARD_META, MERGED_FROM_META, ACCOUNT_META)
         meta = {name: store.get_meta(name) or "" for name in names}
         specs = {spec.id: spec for spec in store.specs()}
         return _Folder(path, meta, store.records(), specs, store.positions(), folder_in_use(path))
-
-
-def _no_journal(path: Path) -> Store:
-    raise ConfigError(f"{path} has no {JOURNAL_NAME}.")
 
 
 def _check_compatible(sources: list[_Folder], allow_mixed: bool) -> None:
