@@ -19,8 +19,13 @@ from loopback_sim import run_cli
 
 from runner.cli import main
 
+# 10-second tasks, at 0.2 real seconds per simulated second in both runs of a test: the resumed
+# run takes up the killed run's tasks from the simulator's memory (same settings), whether or not
+# the kill came before the first submission
+SCALE = "0.2"
 MANIFEST = "name: live\nendpoint: sim\nmodel: wan2.6-i2v-flash\ndefaults: {audio: false}\ntasks:\n" + "".join(
-    f'  - {{id: t{i}, prompt: "Scene {i}", img_url: "https://img.example/{i}.png"}}\n' for i in range(12)
+    f'  - {{id: t{i}, prompt: "Scene {i} [sim-time:10]", img_url: "https://img.example/{i}.png"}}\n'
+    for i in range(12)
 )
 
 
@@ -36,7 +41,7 @@ def test_status_says_running_then_interrupted_after_a_kill_and_how_to_resume(tmp
     before = CliRunner().invoke(main, ["status", str(manifest), "--out", str(out), "--json"])
     assert json.loads(before.output)["state"] == "not started"  # JSON even before any run
     command = [sys.executable, "-m", "runner", "run", str(manifest), "--out", str(out), "--no-progress"]
-    process = subprocess.Popen([*command, "--sim-time-scale", "0.2"], stdout=subprocess.PIPE, text=True)
+    process = subprocess.Popen([*command, "--sim-time-scale", SCALE], stdout=subprocess.PIPE, text=True)
     try:
         lock = out / "live" / "state.lock"
         while process.poll() is None and not (lock.is_file() and f"pid {process.pid}" in lock.read_text()):
@@ -62,7 +67,7 @@ def test_status_says_running_then_interrupted_after_a_kill_and_how_to_resume(tmp
     assert dead["efficiency"] == "—"
     human = CliRunner().invoke(main, ["status", str(out / "live")]).output
     assert "ended without finishing" in human
-    again = run_cli("run", manifest, "--out", out, "--no-progress", "--sim-time-scale", "0.002")
+    again = run_cli("run", manifest, "--out", out, "--no-progress", "--sim-time-scale", SCALE)
     assert again.returncode == 0, again.stderr
     assert _status(out / "live")["state"] == "finished"
     page = (out / "live" / "report.html").read_text(encoding="utf-8")
