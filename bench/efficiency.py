@@ -39,7 +39,7 @@ from runner.api.client import DashScopeClient
 from runner.core.efficiency import makespan_lower_bound
 from runner.core.endpoints import ENDPOINTS, SIM_API_KEY
 from runner.core.tasks import MediaItem, MediaRef, TaskSpec, TaskState, canonical_request, task_key
-from runner.engine import DEFAULT_QUEUE_AHEAD, Engine, EngineConfig
+from runner.engine import DEFAULT_QUEUE_AHEAD, AccountLink, Engine, EngineConfig
 from runner.journal.store import JOURNAL_NAME, Store
 from runner.planning.quotas import model_quotas
 from runner.simulator import SimConfig, create_app
@@ -159,7 +159,9 @@ async def _run_engine(scenario: Scenario, folder: Path) -> dict[str, Any]:
         transport = httpx.ASGITransport(app=app)
         async with httpx.AsyncClient(transport=transport, base_url="http://sim.local/api/v1") as http:
             client = DashScopeClient(http, SIM_API_KEY)
-            engine = Engine(store, client, folder, ENDPOINTS["sim"], engine_config, seed=scenario.seed)
+            engine = Engine(
+                store, AccountLink(client, ENDPOINTS["sim"]), folder, engine_config, seed=scenario.seed
+            )
             summary = await engine.run()
         done_at = {r.task_id: r.updated_at for r in store.records([TaskState.DONE])}
     return {

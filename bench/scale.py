@@ -31,7 +31,7 @@ from bench.plan_scale import write_rows
 from bench.processes import measure, peak_rss_kb
 from runner.api.client import DashScopeClient
 from runner.core.endpoints import ENDPOINTS, SIM_API_KEY
-from runner.engine import Engine, EngineConfig
+from runner.engine import AccountLink, Engine, EngineConfig
 from runner.journal.store import JOURNAL_NAME, Store
 from runner.outputs.status_table import write_status_table
 from runner.simulator import SimConfig, create_app
@@ -84,7 +84,7 @@ async def _engine_pass(run_dir: Path, app: Any, count: int, time_scale: float) -
         transport = httpx.ASGITransport(app=app)
         async with httpx.AsyncClient(transport=transport, base_url="http://sim.local/api/v1") as http:
             client = DashScopeClient(http, SIM_API_KEY)
-            await Engine(store, client, run_dir, ENDPOINTS["sim"], config, seed=1).run()
+            await Engine(store, AccountLink(client, ENDPOINTS["sim"]), run_dir, config, seed=1).run()
 
 
 def _timed_pass(run_dir: Path, app: Any, count: int, time_scale: float) -> tuple[float, float, float]:

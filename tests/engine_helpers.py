@@ -25,7 +25,7 @@ from runner.api.client import DashScopeClient
 from runner.api.wire import ResolvedInputs, build_create_body
 from runner.core.endpoints import ENDPOINTS, SIM_API_KEY
 from runner.core.tasks import RunSummary, TaskSpec, TaskState
-from runner.engine import Engine, EngineConfig
+from runner.engine import AccountLink, Engine, EngineConfig
 from runner.journal.store import JOURNAL_NAME, Store
 from runner.simulator import LoopClock, SimConfig, canonical_sha256, create_app
 from runner.simulator.server import serve_in_thread
@@ -111,7 +111,9 @@ async def run_batch(
     try:
         store.add_tasks(specs)
         async with sim_client(app, api_key, loopback=loopback) as client:
-            engine = Engine(store, client, run_dir, ENDPOINTS["sim"], EngineConfig(**values), seed=1)
+            engine = Engine(
+                store, AccountLink(client, ENDPOINTS["sim"]), run_dir, EngineConfig(**values), seed=1
+            )
             if stop_after is not None:
                 import anyio
 

@@ -9,7 +9,7 @@ from engine_helpers import assert_folder_complete, make_specs, run_batch, sim_ap
 from factories import local_png, spec
 
 from runner.core.endpoints import ENDPOINTS
-from runner.engine import Engine, EngineConfig
+from runner.engine import AccountLink, Engine, EngineConfig
 from runner.journal.store import JOURNAL_NAME, Store
 
 pytestmark = [pytest.mark.anyio, pytest.mark.virtual_time]
@@ -55,7 +55,7 @@ async def test_queue_ahead_is_dropped_when_the_server_rejects_surplus(tmp_path: 
     app = sim_app("fast", time_scale=0.002, seed=3, concurrency_mode="reject")
     batch = await run_batch(tmp_path, make_specs(12), app, concurrency=5, queue_ahead=2)
     assert batch.summary.done == 12
-    assert batch.engine.queue_ahead == 0
+    assert batch.engine.workers[0].lanes.queue_ahead.current == 0
     assert batch.ledger["throttled"].get("create", 0) == 1
 
 
@@ -103,7 +103,9 @@ async def test_progress_cost_counts_each_success_once(tmp_path: Path) -> None:
     try:
         store.add_tasks(make_specs(6))
         async with sim_client(app) as client:
-            engine = Engine(store, client, tmp_path, ENDPOINTS["sim"], EngineConfig(5, 5.0, time_scale=0.002))
+            engine = Engine(
+                store, AccountLink(client, ENDPOINTS["sim"]), tmp_path, EngineConfig(5, 5.0, time_scale=0.002)
+            )
             summary = await engine.run()
             assert summary.done == 6
             assert engine.snapshot().cost == pytest.approx(summary.cost)

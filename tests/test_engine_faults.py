@@ -19,7 +19,7 @@ async def test_bad_downloads_are_retried_and_expired_urls_refreshed(tmp_path: Pa
     assert batch.summary.done == 12
     downloads = batch.ledger["downloads"]
     assert downloads["truncated"] + downloads["reset"] + downloads["expired"] > 0
-    assert batch.engine.downloader.retries > 0
+    assert batch.engine.workers[0].downloader.retries > 0
     assert_folder_complete(tmp_path, batch.ledger)
 
 
@@ -48,7 +48,7 @@ async def test_queue_ahead_returns_when_throttling_explains_the_surplus_429(
     assert batch.ledger["throttled"]["create"] == 2
     assert any("queue-ahead is off" in r.getMessage() for r in caplog.records)
     assert not any("refuses tasks beyond" in r.getMessage() for r in caplog.records)
-    assert batch.engine.queue_ahead == 2
+    assert batch.engine.workers[0].lanes.queue_ahead.current == 2
     # Creates 6 and 7 were refused, so any accepted task sent while 5 earlier ones were still on the
     # server was sent after queue-ahead came back.
     subs = batch.ledger["submissions"]
@@ -71,5 +71,5 @@ async def test_query_error_storm_only_delays_polls(tmp_path: Path) -> None:
         tmp_path, make_specs(10), sim_app("fast", time_scale=0.002, seed=10, faults=faults)
     )
     assert batch.summary.done == 10
-    assert batch.engine.poller.poll_errors > 0
+    assert batch.engine.workers[0].poller.poll_errors > 0
     assert_folder_complete(tmp_path, batch.ledger)

@@ -12,7 +12,7 @@ from engine_helpers import make_specs
 from runner.api.client import DashScopeClient
 from runner.core.endpoints import resolve_endpoint
 from runner.core.tasks import TaskState
-from runner.engine import Engine, EngineConfig
+from runner.engine import AccountLink, Engine, EngineConfig
 from runner.journal.store import JOURNAL_NAME, Store
 
 
@@ -31,7 +31,9 @@ async def test_unreachable_endpoint_stops_the_run_and_submits_nothing(tmp_path: 
     with Store.open(tmp_path / JOURNAL_NAME) as store:
         store.add_tasks(make_specs(3))
         async with httpx.AsyncClient(base_url=endpoint.base_url) as http:
-            engine = Engine(store, DashScopeClient(http, "sk-test"), tmp_path, endpoint, config, seed=1)
+            engine = Engine(
+                store, AccountLink(DashScopeClient(http, "sk-test"), endpoint), tmp_path, config, seed=1
+            )
             summary = await engine.run()
         assert summary.stopped_reason == "unreachable"
         assert {record.state for record in store.records()} == {TaskState.PLANNED}

@@ -15,7 +15,7 @@ from starlette.applications import Starlette
 from runner.cli.run import exit_code
 from runner.core.endpoints import ENDPOINTS, SIM_API_KEY
 from runner.core.tasks import TaskState
-from runner.engine import Engine, EngineConfig
+from runner.engine import AccountLink, Engine, EngineConfig
 from runner.journal.store import JOURNAL_NAME, Store
 from runner.simulator import Simulator
 
@@ -57,7 +57,7 @@ async def test_a_key_revoked_mid_run_stops_at_once_and_keeps_in_flight_tasks(tmp
     with Store.open(tmp_path / JOURNAL_NAME) as store:
         store.add_tasks(make_specs(TASKS))
         async with sim_client(RevokeAfter(app, 8)) as client:  # type: ignore[arg-type]
-            engine = Engine(store, client, tmp_path, ENDPOINTS["sim"], config, seed=1)
+            engine = Engine(store, AccountLink(client, ENDPOINTS["sim"]), tmp_path, config, seed=1)
             summary = await engine.run()
         records = store.records()
     assert engine.account_error is not None and "key" in str(engine.account_error).lower()

@@ -121,7 +121,7 @@ async def test_a_forbidden_task_list_does_not_stop_the_run(tmp_path: Path) -> No
     }
     batch = await run_batch(tmp_path, make_specs(8), sim_app("default", seed=43, faults=faults))
     assert batch.summary.done == 8 and batch.engine.account_error is None
-    assert batch.engine.poller.list_refused
+    assert batch.engine.workers[0].poller.list_refused
     assert len(batch.summary.possible_double_charges) == 1
     assert paid_twice(batch.ledger) == 1  # the one the summary reports
     assert_own_videos(tmp_path, batch.ledger)

@@ -34,9 +34,10 @@ def test_each_model_gets_its_catalogue_quota_or_the_runs_limit() -> None:
     assert model_quotas([FAST, SLOW], Limits(concurrency=3)) == {FAST: Quota(5.0, 3), SLOW: Quota(2.0, 3)}
 
 
-def test_lanes_route_tasks_by_model_and_share_one_cost_budget() -> None:
+def test_lanes_route_tasks_by_model_and_count_what_they_reserve() -> None:
     """Each task lands in its model's lane with that model's quota; a model the config does not
-    list gets the config's own numbers; `--max-cost` counts what every lane reserves."""
+    list gets the config's own numbers; the lanes add up what their held tasks could cost
+    (`--max-cost` counts it: tests/test_accounts_in_one_run.py)."""
     config = EngineConfig(concurrency=1, submit_rate=1.0, quotas=model_quotas([FAST, SLOW]))
     models = {"a": FAST, "b": SLOW, "c": "wan2.5-i2v-preview"}
     lanes = Lanes(models, config, AnyioClock(), ENDPOINTS["sim"])
@@ -47,25 +48,12 @@ def test_lanes_route_tasks_by_model_and_share_one_cost_budget() -> None:
     }
     assert lanes.of("b").model == SLOW
     assert lanes.capacity == 5 + 2 + 1
-    held = spec("a")
+    held, other = spec("a"), spec("b", model=SLOW)
     lanes.of("a").slots.hold("a", held)
-    other = spec("b", model=SLOW)
+    lanes.of("b").slots.hold("b", other)
     cost = reserved_cost(held, ENDPOINTS["sim"]) + reserved_cost(other, ENDPOINTS["sim"])
-    assert lanes.held == 1
-    assert not lanes.over_budget(other, spent=0.0, limit=cost)
-    assert lanes.over_budget(other, spent=0.0, limit=cost - 0.01)  # a's reservation counts for b
-
-
-def test_time_left_is_the_slowest_lanes() -> None:
-    """Ten tasks waiting on 5 slots and six on 2: the lanes run side by side, so the time left is
-    the 2-slot lane's three rounds, not sixteen tasks over seven slots."""
-    models = {f"f{n}": FAST for n in range(10)} | {f"s{n}": SLOW for n in range(6)}
-    lanes = Lanes(
-        models, EngineConfig(1, 1.0, quotas=model_quotas([FAST, SLOW])), AnyioClock(), ENDPOINTS["sim"]
-    )
-    for task in models:
-        lanes.of(task).queue.append(task)
-    assert lanes.time_left(100.0) == pytest.approx(300.0)
+    assert lanes.held == 2
+    assert lanes.reserved == pytest.approx(cost)
 
 
 def _most_running_at_once(submissions: list[dict[str, Any]]) -> int:

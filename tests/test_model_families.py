@@ -16,7 +16,7 @@ from engine_helpers import SIM_BASE, sim_app
 from runner.api.client import DashScopeClient
 from runner.core import ManifestError, TaskState
 from runner.core.endpoints import ENDPOINTS, SIM_API_KEY
-from runner.engine import Engine, EngineConfig
+from runner.engine import AccountLink, Engine, EngineConfig
 from runner.journal.store import JOURNAL_NAME, Store
 from runner.manifest import load_manifest
 
@@ -192,7 +192,11 @@ async def test_each_family_runs_with_its_documented_body(tmp_path: Path, family:
         ) as http:
             config = EngineConfig(concurrency=5, submit_rate=5.0, time_scale=1.0, worker_threads=False)
             engine = Engine(
-                store, DashScopeClient(http, SIM_API_KEY), run_dir, ENDPOINTS["sim"], config, seed=1
+                store,
+                AccountLink(DashScopeClient(http, SIM_API_KEY), ENDPOINTS["sim"]),
+                run_dir,
+                config,
+                seed=1,
             )
             summary = await engine.run()
         done = store.record(spec.id)

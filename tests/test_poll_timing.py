@@ -119,7 +119,7 @@ async def test_without_a_server_queue_one_list_call_looks_at_every_running_task(
     requests = batch.ledger["requests"]
     assert sum(requests["list"].values()) > 30
     assert sum(requests["query"].values()) / 30 < 8
-    assert batch.engine.poller.sweeps > 0
+    assert batch.engine.workers[0].poller.sweeps > 0
     with Store.open(tmp_path / JOURNAL_NAME) as store:
         started = {e["id"] for e in store.events() if e["event"] == Event.STARTED.value}
     assert len(started) >= 27  # a task shorter than any seen before may first be seen SUCCEEDED

@@ -160,11 +160,37 @@ def test_a_damaged_page_is_found_when_the_journal_opens(tmp_path: Path) -> None:
 
 
 def test_assets_round_trip(store: Store) -> None:
-    """An uploaded asset is remembered per (sha256, model)."""
+    """An uploaded asset is remembered per (sha256, model, account): another account's key
+    cannot read an upload, so each account has its own."""
     asset = Asset(sha256="ab" * 32, model="wan2.6-i2v-flash", url="oss://x/y.png", expires_at=1.0)
     store.put_asset(asset)
     assert store.asset(asset.sha256, asset.model) == asset
     assert store.asset(asset.sha256, "other") is None
+    assert store.asset(asset.sha256, asset.model, "lab2") is None
+    theirs = dataclasses.replace(asset, url="oss://lab2/y.png", account="lab2")
+    store.put_asset(theirs)
+    assert store.asset(asset.sha256, asset.model, "lab2") == theirs
+    assert store.asset(asset.sha256, asset.model) == asset
+
+
+def test_a_version_2_journal_gains_accounts_and_keeps_its_uploads(tmp_path: Path) -> None:
+    """Opening a journal of schema 2 migrates it: tasks gain an account column (none for its
+    rows: they belong to the run's first account) and its uploads stay, as the unnamed account's."""
+    path = tmp_path / "state.sqlite"
+    with Store.open(path) as store:
+        store.add_tasks([make_spec("a")])
+    db = sqlite3.connect(path)
+    db.executescript(
+        "DROP TABLE assets; CREATE TABLE assets (sha256 TEXT NOT NULL, model TEXT NOT NULL,"
+        " url TEXT NOT NULL, expires_at REAL NOT NULL, PRIMARY KEY (sha256, model));"
+        " INSERT INTO assets VALUES ('cd', 'm', 'oss://old', 9.0);"
+        " ALTER TABLE tasks DROP COLUMN account; PRAGMA user_version=2;"
+    )
+    db.close()
+    with Store.open(path) as store:
+        assert store.record("a").account is None
+        assert store.asset("cd", "m") == Asset("cd", "m", "oss://old", 9.0)
+    assert sqlite3.connect(path).execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION
 
 
 def test_transition_returns_the_record_as_stored(store: Store) -> None:

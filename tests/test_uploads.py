@@ -65,7 +65,7 @@ async def test_one_audio_file_used_by_100_tasks_is_uploaded_once(tmp_path: Path)
     assert batch.summary.done == 100
     assert batch.ledger["uploads"] == 1
     assert requests(batch.ledger, "upload_policy") == {"200": 1}
-    assert batch.engine.uploader.uploads == 1
+    assert batch.engine.workers[0].uploader.uploads == 1
 
 
 async def test_concurrent_requests_for_one_file_wait_for_a_single_upload(tmp_path: Path) -> None:

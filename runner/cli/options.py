@@ -100,9 +100,9 @@ shard_option = click.option(
 )
 
 
-def load_from_options(path: Path, options: dict[str, Any], *, one_account: bool = True) -> Manifest:
+def load_from_options(path: Path, options: dict[str, Any]) -> Manifest:
     """Load the manifest with the values of `manifest_options` as overrides, take its shard and
-    the account this process drives (`one_account=False`: keep them all, when none is named)."""
+    the account this process drives (all of them when there are several and none is named)."""
     shard = parse_shard(options["shard"]) if options.get("shard") else None
     overrides = {key: options.get(key) for key in _OVERRIDE_OPTIONS}
     loaded = take_shard(
@@ -115,8 +115,6 @@ def load_from_options(path: Path, options: dict[str, Any], *, one_account: bool 
     )
     accounts = loaded.accounts if listed is None else tuple(listed)
     name = options.get("account")
-    if not one_account and name is None and shard is None and len(accounts) > 1:
-        return dataclasses.replace(loaded, accounts=accounts)
     base_url = os.environ.get(BASE_URL_VARIABLE, "").strip()
     if loaded.endpoint is None and base_url:  # neither --endpoint nor the manifest names one
         loaded = dataclasses.replace(loaded, endpoint=base_url)

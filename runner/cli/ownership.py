@@ -51,8 +51,9 @@ def check_sidecars(folder: Path, endpoint: Endpoint) -> None:
         raise ConfigError(msg)
 
 
-def claim_folder(store: Store, folder: Path, endpoint: Endpoint, key: str) -> None:
-    """Refuse another endpoint's folder, and a merged one; record this endpoint and key on first use."""
+def claim_folder(store: Store, folder: Path, endpoint: Endpoint, key: str, account: str = "") -> None:
+    """Refuse another endpoint's folder, and a merged one; record this endpoint and the key of
+    `account` (of `accounts:`; "" for a manifest without) on first use."""
     if store.get_meta(MERGED_FROM_META):
         msg = (
             f"{folder} was made by `runner merge`: it is a result, not a run. Run the shards in their "
@@ -63,15 +64,17 @@ def claim_folder(store: Store, folder: Path, endpoint: Endpoint, key: str) -> No
     if _owner(store) is None:
         store.set_meta(ENDPOINT_META, endpoint.identity)
     fingerprint = hashlib.sha256(f"runner key fingerprint:{key}".encode()).hexdigest()[:16]
-    earlier = store.get_meta(_KEY_PRINT)
+    name = f"{_KEY_PRINT}.{account}" if account else _KEY_PRINT
+    earlier = store.get_meta(name)
     if earlier is not None and earlier != fingerprint:
         log.warning(
-            "The API key differs from the one earlier runs of %s used. If it belongs to another "
+            "The API key%s differs from the one earlier runs of %s used. If it belongs to another "
             "Alibaba Cloud account, the tasks still in flight cannot be seen with it and will "
             "come back expired.",
+            f" of the account {account!r}" if account else "",
             folder,
         )
-    store.set_meta(_KEY_PRINT, fingerprint)
+    store.set_meta(name, fingerprint)
 
 
 def foreign_owner(store: Store, endpoint: Endpoint) -> str | None:

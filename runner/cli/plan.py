@@ -97,7 +97,7 @@ def plan(
     manifest is not valid. With --check-urls, asks each remote media URL's host (never
     DashScope) whether it serves an image or audio file, and exits 1 if one does not.
     """
-    loaded = load_from_options(manifest, options, one_account=False)
+    loaded = load_from_options(manifest, options)
     folder = run_folder(loaded, out)
     pooled = loaded.accounts if loaded.account is None else ()
     endpoint = resolve_endpoint(pooled[0].endpoint if pooled else loaded.endpoint)
@@ -127,11 +127,15 @@ def _accounts_note(accounts: Sequence[Account], endpoint: Endpoint) -> str:
     names = ", ".join(account.name for account in accounts)
     note = (
         f"Time estimated for {len(accounts)} accounts side by side ({names}): their quotas add up. "
-        f"Run one shard per account (--shard i/{len(accounts)}) or all of them with --ray."
+        "`runner run` drives them all in one process; or run one shard per account "
+        f"(--shard i/{len(accounts)}), or all of them with --ray."
     )
     regions = {resolve_endpoint(account.endpoint).price_region for account in accounts}
     if len(regions) > 1:
-        note += f" Costs are at {endpoint.price_region} prices; each account pays its own region's."
+        note += (
+            f" Costs are at {endpoint.price_region} prices; each account pays its own region's, and "
+            "accounts of different regions run as shards of their own."
+        )
     return note
 
 

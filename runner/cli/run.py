@@ -1,9 +1,9 @@
-"""`runner run MANIFEST` and `runner cancel MANIFEST`.
+"""`runner run MANIFEST`.
 
 `run` executes the manifest's tasks (resuming whatever the run folder's journal says is
 unfinished), shows progress, prints a summary and exits 0 all done · 1 bad input ·
 3 finished with failed tasks · 4 stopped early, resumable · 5 account-level error.
-`cancel` cancels the run's tasks still queued (PENDING) on DashScope.
+With several accounts (the manifest's `accounts:`, none picked), one process drives them all.
 """
 
 from __future__ import annotations
@@ -21,37 +21,28 @@ from rich.console import Console
 
 from runner.cli.exitcodes import EXIT_ACCOUNT, EXIT_FAILED_TASKS, EXIT_OK, EXIT_STOPPED
 from runner.cli.interrupts import Interrupts
+from runner.cli.links import AccountPlan, account_plans, open_links
 from runner.cli.logs import run_logging
-from runner.cli.options import load_from_options, manifest_options, shard_option
-from runner.cli.ownership import check_owner, check_sidecars, claim_folder
+from runner.cli.options import load_from_options, manifest_options
+from runner.cli.ownership import check_sidecars, claim_folder
 from runner.cli.progress import show_progress
 from runner.cli.ray_shards import run_on_ray
 from runner.cli.terminal import terminal_safe
-from runner.cli.wiring import (
-    DEFAULT_SIM_TIME_SCALE,
-    SIM_MEMORY_NAME,
-    SimOptions,
-    open_connection,
-    resolve_api_key,
-)
+from runner.cli.wiring import DEFAULT_SIM_TIME_SCALE, SIM_MEMORY_NAME, SimOptions
 from runner.core import (
     TERMINAL_STATES,
     AccountError,
-    ApiError,
     ConfigError,
     Endpoint,
-    Event,
     JournalDamagedError,
     RunSummary,
-    TaskRejectedError,
     TaskState,
-    resolve_endpoint,
 )
 from runner.engine import (
     DEFAULT_QUEUE_AHEAD,
+    AccountLink,
     Engine,
     EngineConfig,
-    Pacer,
     UploadSettings,
     has_earlier_run,
     rebuild_journal,
@@ -70,7 +61,7 @@ from runner.manifest import Manifest, Slice, run_folder
 from runner.outputs import describe_edits, keep_earlier_videos, render_summary, write_report
 from runner.planning import Quota, catalogue_quota, model_quotas
 
-__all__ = ["COMMANDS", "cancel", "exit_code", "run"]
+__all__ = ["COMMANDS", "exit_code", "run"]
 
 log = logging.getLogger("runner")
 
@@ -139,20 +130,35 @@ def run(
     if ray or shards is not None or ray_address is not None:
         sys.exit(_on_ray(manifest, out, options, ray, shards, ray_address))
     loaded = load_from_options(manifest, options)
-    endpoint = resolve_endpoint(loaded.endpoint)
-    key = _api_key(loaded, endpoint, api_key_file)
+    plans = account_plans(loaded, api_key_file)
+    endpoint = plans[0].endpoint
     folder = run_folder(loaded, out)
     console = Console(highlight=False)
     live = console.is_terminal if progress is None else progress
+    keys = [plan.key for plan in plans]
     # the handlers stay until the summary is out: a 2nd Ctrl-C then quits, never a traceback
-    with Interrupts() as interrupts, run_logging(console, live, secrets=[key], verbose=verbose):
-        config = _engine_config(loaded, queue_ahead, data_url_max, max_attempts, retry_failed, retry_code)
-        config = replace(config, verify=verify, max_video_mb=max_video_mb)
+    with Interrupts() as interrupts, run_logging(console, live, secrets=keys, verbose=verbose):
+        configs = [
+            replace(
+                _engine_config(
+                    replace(loaded, limits=plan.limits),
+                    queue_ahead,
+                    data_url_max,
+                    max_attempts,
+                    retry_failed,
+                    retry_code,
+                ),
+                verify=verify,
+                max_video_mb=max_video_mb,
+            )
+            for plan in plans
+        ]
         with _open_journal(folder) as store:
             rebuild = store.new and has_earlier_run(folder)
             if rebuild:
                 check_sidecars(folder, endpoint)
-            claim_folder(store, folder, endpoint, key)
+            for plan in plans:
+                claim_folder(store, folder, plan.endpoint, plan.key, account=plan.name)
             whole = loaded.whole()
             changed = store.add_tasks(loaded.specs, whole.positions)
             if rebuild:
@@ -166,11 +172,12 @@ def run(
             has_work = retry_failed or any(state not in TERMINAL_STATES for state in states)
             if has_work:
                 _record_run_start(store, manifest, endpoint, whole)
-                store.set_meta(ACCOUNT_META, loaded.account.name if loaded.account else "")
-            sim = SimOptions(sim_profile, sim_time_scale, sim_seed, memory=folder / SIM_MEMORY_NAME)
+                store.set_meta(ACCOUNT_META, ", ".join(plan.name for plan in plans if plan.name))
+            sim = SimOptions(sim_profile, sim_time_scale, sim_seed)
             engine, summary = anyio.run(
-                _execute, store, folder, endpoint, key, config, sim, loaded, console, live, interrupts
-            )
+                _execute, store, folder, list(zip(plans, configs, strict=True)), sim, loaded, console, live,
+                interrupts,
+            )  # fmt: skip
             if has_work:
                 _record_run_end(store, summary)
             write_report(folder, store)
@@ -185,22 +192,29 @@ def run(
 async def _execute(
     store: Store,
     folder: Path,
-    endpoint: Endpoint,
-    key: str,
-    config: EngineConfig,
+    accounts: list[tuple[AccountPlan, EngineConfig]],
     sim: SimOptions,
     loaded: Manifest,
     console: Console,
     live: bool,
     interrupts: Interrupts,
 ) -> tuple[Engine, RunSummary]:
+    plans = [plan for plan, _ in accounts]
     try:
-        async with open_connection(endpoint, key, sim) as connection:
-            if connection.forgets_tasks:
+        async with open_links(plans, sim, folder) as connections:
+            if any(connection.forgets_tasks for connection in connections):
                 _warn_sim_forgot(store)
-            config = _with_clock(config, connection.time_scale, connection.learn_clock)
+            links = [
+                AccountLink(
+                    connection.client,
+                    plan.endpoint,
+                    plan.name,
+                    _with_clock(config, connection.time_scale, connection.learn_clock),
+                )
+                for (plan, config), connection in zip(accounts, connections, strict=True)
+            ]
             ids = [spec.id for spec in loaded.specs]
-            engine = Engine(store, connection.client, folder, endpoint, config, task_ids=ids)
+            engine = Engine(store, links, folder, links[0].config or accounts[0][1], task_ids=ids)
             interrupts.arm(lambda: engine.request_stop("interrupted"))
             async with anyio.create_task_group() as group:
                 group.start_soon(show_progress, engine.snapshot, console, live)
@@ -216,17 +230,9 @@ def _on_ray(
 ) -> int:
     if not ray or shards is None or options.get("shard"):
         raise ConfigError("Run shards on Ray with --ray --shards N (and no --shard: Ray runs them all).")
-    loaded = load_from_options(manifest, options, one_account=False)
+    loaded = load_from_options(manifest, options)
     context = click.get_current_context()
     return run_on_ray(context.command, manifest, loaded, out, context.params, count=shards, address=address)
-
-
-def _api_key(loaded: Manifest, endpoint: Endpoint, key_file: Path | None) -> str:
-    """The key of the account this process drives: --api-key-file, else its file or variable."""
-    account = loaded.account
-    if account is None or key_file is not None:
-        return resolve_api_key(endpoint, key_file)
-    return resolve_api_key(endpoint, account.key_file, account.key_env)
 
 
 def _open_journal(folder: Path) -> Store:
@@ -339,75 +345,4 @@ def _warn_sim_forgot(store: Store) -> None:
         )
 
 
-@click.command()
-@click.argument("manifest", type=click.Path(path_type=Path))  # the loader explains a folder
-@click.option(
-    "--out", type=click.Path(path_type=Path, file_okay=False), default=Path("outputs"), show_default=True
-)
-@click.option("--name", help="Run name, when the run was started with --name.")
-@click.option("--endpoint", help="sim, beijing, singapore, virginia or a base URL (default: the manifest's).")
-@shard_option
-@click.option("--account", help="The account the run used (of the manifest's `accounts:`).")
-@click.option("--accounts", "accounts_file", type=click.Path(path_type=Path, dir_okay=False))
-@click.option("--api-key-file", type=click.Path(path_type=Path, dir_okay=False), help="File holding the key.")
-def cancel(
-    manifest: Path,
-    out: Path,
-    name: str | None,
-    endpoint: str | None,
-    shard: str | None,
-    account: str | None,
-    accounts_file: Path | None,
-    api_key_file: Path | None,
-) -> None:
-    """Cancel MANIFEST's tasks still queued (PENDING) on DashScope; running ones cannot be cancelled."""
-    options = {"name": name, "endpoint": endpoint, "shard": shard, "account": account}
-    loaded = load_from_options(manifest, options | {"accounts_file": accounts_file})
-    target = resolve_endpoint(loaded.endpoint)
-    folder = run_folder(loaded, out)
-    if not (folder / JOURNAL_NAME).is_file():
-        raise ConfigError(
-            f"{folder} has no journal: `runner run {manifest}` has not started, nothing to cancel."
-        )
-    if target.is_simulator:
-        raise ConfigError(
-            "The built-in simulator lives inside each `runner run` process: its tasks end with it, "
-            "there is nothing to cancel. Use `runner sim serve` and --endpoint http://127.0.0.1:PORT "
-            "to rehearse cancellation."
-        )
-    key = _api_key(loaded, target, api_key_file)
-    with Store.open(folder / JOURNAL_NAME) as store:
-        check_owner(store, folder, target)
-        lines = anyio.run(_cancel_all, store, target, key, folder)
-    for line in lines:
-        click.echo(terminal_safe(line))
-
-
-async def _cancel_all(store: Store, endpoint: Endpoint, key: str, folder: Path) -> list[str]:
-    lines: list[str] = []
-    cancelled = 0
-    async with open_connection(endpoint, key, SimOptions(memory=folder / SIM_MEMORY_NAME)) as connection:
-        pacer = Pacer(15.0)
-        for record in store.records([TaskState.PENDING, TaskState.RUNNING]):
-            if record.state is TaskState.RUNNING or record.task_id is None:
-                lines.append(f"{record.id}: running on DashScope; running tasks cannot be cancelled.")
-                continue
-            await pacer.wait()
-            try:
-                await connection.client.cancel(record.task_id)
-            except TaskRejectedError:
-                lines.append(f"{record.id}: already running or finished; it cannot be cancelled.")
-                continue
-            except ApiError as error:
-                lines.append(f"{record.id}: not cancelled: {error}")
-                continue
-            store.transition(record.id, Event.CANCELLED, detail={"by": "runner cancel"})
-            cancelled += 1
-    planned = store.counts().get(TaskState.PLANNED, 0)
-    lines.append(f"Cancelled {cancelled} queued task(s).")
-    if planned:
-        lines.append(f"{planned} task(s) were never submitted; `runner run` would submit them.")
-    return lines
-
-
-COMMANDS: list[click.Command] = [run, cancel]
+COMMANDS: list[click.Command] = [run]

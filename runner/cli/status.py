@@ -115,6 +115,10 @@ def status_data(
         "state": header["state"],
         "state_detail": header["state_detail"],
         "account": header["account"],
+        "accounts": {
+            name: {k: v for k, v in share.items() if k != "line"}
+            for name, share in header["accounts"].items()
+        },
         "shard": header["shard"],
         "started_at": header["started_at"],
         "finished_at": header["finished_at"],
@@ -153,6 +157,8 @@ def print_status(console: Console, data: dict[str, Any]) -> None:
     console.print(_counts_line(data))
     cost = f"{data['cost']:.2f} {data['currency'] or ''}".strip()
     console.print(Text(f"Cost {cost}  ·  wall time {data['wall_time']}  ·  efficiency {data['efficiency']}"))
+    if len(data["accounts"]) > 1:
+        console.print(_accounts_table(data["accounts"], data["currency"] or ""))
     if data["possible_double_charges"]:
         console.print(_double_charges_line(data["possible_double_charges"]))
     if "video_problems" in data:
@@ -160,6 +166,17 @@ def print_status(console: Console, data: dict[str, Any]) -> None:
     if data["failures_by_code"]:
         console.print(_failures_table(data["failures_by_code"]))
     _print_tasks(console, data)
+
+
+def _accounts_table(accounts: dict[str, dict[str, Any]], currency: str) -> Table:
+    """What each account sent: its tasks by state and its spend."""
+    table = Table(title="Per account", title_justify="left", box=None, pad_edge=False)
+    for column in ("account", "tasks", "cost"):
+        table.add_column(column, justify="right" if column == "cost" else "left")
+    for name, share in accounts.items():
+        counts = " · ".join(f"{state} {count}" for state, count in sorted(share["counts"].items()))
+        table.add_row(name, counts, f"{share['cost']:.2f} {currency}".strip())
+    return table
 
 
 def _video_problems_text(problems: list[dict[str, str]]) -> Text:

@@ -217,6 +217,9 @@ class TaskRecord:
     #: set on an earlier version kept under its own id (`<id>~<key8>`) when the manifest changed
     #: the task's content: the id of the task that replaced it
     superseded_by: str | None = None
+    #: the account (of the manifest's `accounts:`) that sent the current attempt; None: the
+    #: run's only account
+    account: str | None = None
 
 
 @dataclass(slots=True)
@@ -241,3 +244,5 @@ class RunSummary:
     resubmitted_after_ambiguity: int = 0  #: ambiguous submissions not found, submitted again
     #: task → DashScope tasks that may have been its own, left unclaimed (the folder's, all runs)
     possible_double_charges: dict[str, list[str]] = field(default_factory=dict)
+    #: accounts the service refused during the run (name → why); the others went on
+    dropped_accounts: dict[str, str] = field(default_factory=dict)

@@ -1,6 +1,7 @@
 """Layer 3: `runner run`'s engine: submit -> poll -> download, within the account's budgets.
 
-engine          the Engine: four budgets, the journal before every action, the run's stop
+engine          the Engine: the run's accounts, the journal before every action, the run's stop
+account         one account's share: its lanes, poller, downloads, uploads, reconciliation
 config          the run's limits and knobs (EngineConfig)
 lanes           one lane per model: its queue, pacer and slots (and opt-in queue-ahead)
 submission      one create, journalled around the POST; what waits to be sent, and backoff
@@ -17,6 +18,7 @@ crashpoints     named places a test can kill the process at
 
 from __future__ import annotations
 
+from runner.engine.account import AccountLink
 from runner.engine.config import DEFAULT_QUEUE_AHEAD, EngineConfig
 from runner.engine.engine import Engine
 from runner.engine.ratelimit import Pacer
@@ -26,6 +28,7 @@ from runner.engine.uploads import UploadSettings
 
 __all__ = [
     "DEFAULT_QUEUE_AHEAD",
+    "AccountLink",
     "Engine",
     "EngineConfig",
     "Pacer",

@@ -1,28 +1,29 @@
-"""The engine of `runner run`: submit → poll → download, within the account's four budgets.
+"""The engine of `runner run`: submit → poll → download, within each account's four budgets.
 
-1. Submit pacing and 2. in-flight slots, per model (runner.engine.lanes): a smooth GCRA at
-   the model's rate, halved on a 429 and regrown; its concurrency quota, held from the
-   submit intent to a terminal state. One submit loop per model.
-3. One poll scheduler (runner.engine.polling) within the task-endpoint budget.
+1. Submit pacing and 2. in-flight slots, per account and model (runner.engine.lanes): a
+   smooth GCRA at the model's rate, halved on a 429 and regrown; its concurrency quota, held
+   from the submit intent to a terminal state.
+3. One poll scheduler per account (runner.engine.polling) within its task-endpoint budget.
 4. A download pool (runner.engine.downloads) that never holds a slot.
 
-Every transition is journalled before the action it announces; the submit intent is
-committed durably before the POST, so a crash at any instant is resumable. Failures of
-one task are recorded and summarised, never raised; an account-level error stops the
-run at once (`account_error`). All scheduling uses the monotonic clock.
+A run drives one account, or several (runner.engine.account): each model's waiting tasks are
+shared, and the account whose slot frees first sends the next one. Every transition is
+journalled before the action it announces; the submit intent (naming its account) is
+committed durably before the POST, so a crash at any instant is resumable. Failures of one
+task are recorded and summarised, never raised; an account the service refuses is dropped
+and the run stops only when no account is left (`account_error`). All scheduling uses the
+monotonic clock.
 """
 
 from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Collection
-from dataclasses import replace
+from collections.abc import Collection, Sequence
 from pathlib import Path
 
 import anyio
 
-from runner.api import DashScopeClient
 from runner.core import (
     TERMINAL_STATES,
     AccountError,
@@ -33,21 +34,17 @@ from runner.core import (
     RunSummary,
     TaskSpec,
     TaskState,
-    TransientApiError,
+    reserved_cost,
 )
+from runner.engine.account import AccountLink, AccountWorker
 from runner.engine.config import EngineConfig
-from runner.engine.downloads import Downloader
-from runner.engine.lanes import Lane, Lanes
-from runner.engine.polling.estimates import ClockMap
-from runner.engine.polling.poller import Poller
-from runner.engine.ratelimit import AnyioClock, Clock, Pacer
-from runner.engine.reconciliation.passes import Reconciler
+from runner.engine.ratelimit import AnyioClock, Clock
 from runner.engine.runstats import RunStats, Snapshot, build_summary, is_retryable
 from runner.engine.startup import recover_journal
-from runner.engine.submission import Outcome, Reachability, SubmitBackoff, SubmitResult, submit_task
-from runner.engine.uploads import AssetUploader
+from runner.engine.submission import SubmitQueue
 from runner.journal import Store
 from runner.outputs import StatusWriter
+from runner.planning import Quota
 
 __all__ = ["Engine"]
 
@@ -55,14 +52,13 @@ log = logging.getLogger(__name__)
 
 
 class Engine:
-    """Runs the journal's tasks to completion (or until stopped) against one client."""
+    """Runs the journal's tasks to completion (or until stopped) with one or more accounts."""
 
     def __init__(
         self,
         store: Store,
-        client: DashScopeClient,
+        accounts: AccountLink | Sequence[AccountLink],
         run_dir: Path,
-        endpoint: Endpoint,
         config: EngineConfig,
         *,
         clock: Clock | None = None,
@@ -70,50 +66,27 @@ class Engine:
         task_ids: Collection[str] | None = None,
     ) -> None:
         """`task_ids`: submit only these (the manifest's tasks); None: every planned task."""
+        links = [accounts] if isinstance(accounts, AccountLink) else list(accounts)
+        if not links:
+            raise ValueError("An engine needs at least one account.")
         self._store = store
         self._only = None if task_ids is None else frozenset(task_ids)
-        self._client = client
         self._run_dir = run_dir
-        self._endpoint = endpoint
         self.config = config
         self._clock: Clock = clock or AnyioClock()
-        self._backoff = SubmitBackoff(time_scale=config.time_scale, seed=seed)
-        scale = config.time_scale
-        uploads = replace(config.uploads, time_scale=scale)
-        self.uploader = AssetUploader(store, client, uploads, clock=self._clock)
-        self.lanes = Lanes(store.models(), config, self._clock, endpoint)
-        clock_map = ClockMap(1.0 / scale, fit_slope=config.learn_clock)
-        poll_pacer = Pacer(config.poll_rate / scale, clock=self._clock)
-        self.poller = Poller(
-            store,
-            client,
-            poll_pacer,
-            self,
-            endpoint=endpoint,
-            concurrency=lambda model: config.quota(model).concurrency,
-            clock_map=clock_map,
-            seed=seed,
-        )
-        self.downloader = Downloader(
-            store,
-            client,
-            self.poller,
-            run_dir,
-            self,
-            transfers=config.download_transfers,
-            retry_delay=0.2,
-            offload=config.offload,
-            max_video_mb=config.max_video_mb,
-        )
         self.stats = RunStats()
-        self.account_error: AccountError | None = None
+        self.endpoint: Endpoint = links[0].endpoint  #: the run's prices and currency
+        models = store.models()
+        self._queues = {model: SubmitQueue() for model in sorted(set(models.values()))}
+        self.workers = [
+            AccountWorker(
+                link, self, store, run_dir, self._queues, run_config=config, clock=self._clock, seed=seed
+            )
+            for link in links
+        ]
         self.disk_error: DownloadError | None = None
         self.journal_error: BaseException | None = None  #: JournalFullError that stopped the run
         self._status = StatusWriter(run_dir, store, every=config.status_every, offload=config.offload)
-        self._reconciler = Reconciler(
-            store, self.poller, self.stats, self, time_scale=scale, wait_s=config.reconcile_wait_s
-        )
-        self._reachability = Reachability(config.unreachable_give_up_s, base_url=endpoint.base_url)
         self._stop_reason: str | None = None
         self._finished = anyio.Event()
         self._changed = anyio.Event()
@@ -122,10 +95,20 @@ class Engine:
     # -- public ------------------------------------------------------------------------
 
     @property
-    def queue_ahead(self) -> int:
-        """Tasks that may be submitted beyond each model's concurrency quota (0 once the server
-        refused one)."""
-        return self.lanes.queue_ahead.current
+    def account_error(self) -> AccountError | None:
+        """Why the run could not finish for want of an account: every account was dropped, or
+        a dropped one still holds tasks it sent; None when the others did all the work."""
+        dropped = [worker for worker in self.workers if worker.error is not None]
+        if not dropped:
+            return None
+        if len(dropped) == len(self.workers) or any(worker.busy for worker in dropped):
+            return dropped[0].error
+        return None
+
+    @property
+    def stopping(self) -> str | None:
+        """Why the run is stopping, once it is."""
+        return self._stop_reason
 
     async def run(self) -> RunSummary:
         """Run until every task is settled or the run is stopped; return the summary."""
@@ -134,17 +117,12 @@ class Engine:
         self._status.refresh()
         try:
             async with anyio.create_task_group() as group:
-                self._group = group
-                group.start_soon(self.poller.run)
-                group.start_soon(self.downloader.run)
                 group.start_soon(self._status.run)
                 if self.config.max_wall_time is not None:
                     group.start_soon(self._wall_time_guard, self.config.max_wall_time)
-                await self._reconciler.claim_orphans(self.lanes)
-                await self._reconciler.run_pass(group)
-                for lane in self.lanes:
-                    group.start_soon(self._submit_loop, lane)
-                self._check_finished()
+                for worker in self.workers:
+                    group.start_soon(worker.run)
+                self.check_finished()
                 await self._finished.wait()
                 group.cancel_scope.cancel()
         except* JournalFullError as full:
@@ -155,45 +133,49 @@ class Engine:
 
     def request_stop(self, reason: str = "interrupted") -> None:
         """Stop now (Ctrl-C, a deadline): no new submissions, in-flight tasks stay journalled."""
-        self._stop(reason, now=True)
+        self.stop(reason, now=True)
 
     def snapshot(self) -> Snapshot:
         """Counts, cost, rates and ETA for a progress display (cheap enough for 2 Hz)."""
         counts = self._store.counts()
         remaining = sum(n for state, n in counts.items() if state not in TERMINAL_STATES)
-        median = self.poller.typical_duration_local()
-        eta = self.lanes.time_left(median) if median and remaining else None
+        active = self._active()
+        median = next((m for w in active if (m := w.poller.typical_duration_local())), None)
+        eta = self.time_left(median) if median and remaining else None
         return Snapshot(
             counts=counts,
             total=sum(counts.values()),
             done_this_run=self.stats.done,
             cost=self.stats.cost_so_far(),
-            currency=self._endpoint.currency,
-            submit_rate=self.lanes.submit_rate * self.config.time_scale,
+            currency=self.endpoint.currency,
+            submit_rate=sum(w.lanes.submit_rate for w in active) * self.config.time_scale,
             submitted=self.stats.submitted,
-            slots_used=self.lanes.held,
-            slots_capacity=self.lanes.capacity,
-            polls=self.poller.polls,
+            slots_used=sum(w.lanes.held for w in active),
+            slots_capacity=sum(w.lanes.capacity for w in active),
+            polls=sum(w.poller.polls for w in self.workers),
             elapsed_s=self._clock.now() - self._started_local,
             eta_s=eta,
             stopping=self._stop_reason,
         )
 
     def summary(self) -> RunSummary:
-        return build_summary(
+        summary = build_summary(
             self._store,
             self.stats,
-            currency=self._endpoint.currency,
+            currency=self.endpoint.currency,
             wall_time_s=self._clock.now() - self._started_local,
             stopped_reason=self._stop_reason,
-            quota_of=self.config.quota,
-            slope=self.poller.clock_map.slope,
+            quota_of=self._pooled_quota,
+            slope=self.workers[0].poller.clock_map.slope,
         )
+        summary.dropped_accounts = {w.name: str(w.error) for w in self.workers if w.error is not None}
+        return summary
 
     # -- startup -----------------------------------------------------------------------
 
     def _prepare(self) -> None:
-        """Repair the journal of an interrupted run; hold slots for what is still in flight."""
+        """Repair the journal of an interrupted run; give each account what it still has in
+        flight; queue what is left to send."""
         store = self._store
         recovered = recover_journal(
             store,
@@ -206,18 +188,36 @@ class Engine:
         self.stats.skipped = recovered.done_before
         self.stats.count_cost_from(store)
         self.stats.retried += recovered.retried
-        self._reconciler.load_known()
+        for worker in self.workers:
+            worker.reconciler.load_known()
+        stranded: dict[str, int] = {}
         for record in recovered.in_flight:
-            spec = store.spec(record.id)
-            self.lanes.of(record.id).slots.hold(record.id, spec)
-            if record.state is not TaskState.AMBIGUOUS:
-                self.poller.watch(
-                    record.id, spec, sent_local=self._local_of(record.submitted_at), fresh=False
-                )
+            owner = self._owner(record.id, record.account)
+            if owner is None:
+                stranded[record.account or ""] = stranded.get(record.account or "", 0) + 1
+                continue
+            owner.take_over(record, self._local_of(record.submitted_at))
         for task in recovered.to_download:
-            self.downloader.enqueue(task)
+            (self._owner(task, store.record(task).account) or self.workers[0]).downloader.enqueue(task)
         for task in recovered.to_submit:
-            self.lanes.of(task).queue.append(task)
+            self._queues[store.spec(task).model].append(task)
+        for account, count in stranded.items():
+            log.warning(
+                "%d task(s) in flight were sent with the account %r, which this run does not use: "
+                "they stay in the journal. Add the account back (accounts:) and run again to finish them.",
+                count,
+                account,
+            )
+
+    def _owner(self, task: str, account: str | None) -> AccountWorker | None:
+        """The worker of the account that sent `task`. A task journalled with no account (a run
+        with one unnamed account, or a journal of an earlier version) belongs to the first."""
+        if account is None:
+            worker = self.workers[0]
+            if worker.account is not None:  # from now on its account is on record
+                self._store.amend(task, "account_assumed", account=worker.account)
+            return worker
+        return next((worker for worker in self.workers if worker.account == account), None)
 
     def _local_of(self, wall: float | None) -> float | None:
         """A journalled wall-clock instant on our monotonic clock (to learn the server's clock)."""
@@ -226,70 +226,18 @@ class Engine:
     def _wanted(self, task: str) -> bool:
         return self._only is None or task in self._only
 
-    # -- submitting --------------------------------------------------------------------
+    # -- what the accounts ask (runner.engine.account.RunDesk) -----------------------------
 
-    async def _submit_loop(self, lane: Lane) -> None:
-        """Submit one model's tasks within its quota, until none is left or the run stops."""
-        queue, slots = lane.queue, lane.slots
-        while self._stop_reason is None:
-            task = queue.take(self._clock.now())
-            if task is None:
-                await self._wait_for_change(queue.wait_hint(self._clock.now()))
-                continue
-            spec = self._store.spec(task)
-            if self._blocked(lane):
-                queue.put_back(task)
-                await self._wait_for_change(None)
-                continue
-            if self._over_budget(spec):
-                queue.put_back(task)
-                self._stop("max-cost", now=False)
-                return
-            await lane.pacer.wait()
-            if self._stop_reason is not None or self._blocked(lane):
-                queue.put_back(task)
-                continue
-            beyond = slots.beyond_quota()
-            slots.hold(task, spec)
-            slots.posting_started(beyond)
-            self._group.start_soon(self._submit_one, task, spec, beyond)
+    def over_budget(self, spec: TaskSpec, endpoint: Endpoint) -> bool:
+        """Whether holding one more task could take the run's cost past --max-cost."""
+        limit = self.config.max_cost
+        if limit is None:
+            return False
+        reserved = sum(worker.reserved for worker in self.workers)
+        spent = self.stats.cost_so_far()
+        return spent + reserved + reserved_cost(spec, endpoint) > limit + 1e-9
 
-    def _blocked(self, lane: Lane) -> bool:
-        return self._reconciler.running or lane.slots.blocked()
-
-    async def _submit_one(self, task: str, spec: TaskSpec, beyond: bool) -> None:
-        try:
-            with anyio.CancelScope(shield=True):  # a stop must not strand a sent request unjournalled
-                result = await submit_task(self._store, self._client, task, spec, self._clock, self.uploader)
-                self._after_submit(task, spec, result, beyond)
-        finally:
-            self.lanes.of(task).slots.posting_ended(beyond)
-            self._notify()
-
-    def _after_submit(self, task: str, spec: TaskSpec, result: SubmitResult, beyond: bool) -> None:
-        error = result.error
-        if result.outcome is Outcome.ACCEPTED and result.task_id is not None:
-            self._reachability.answered()
-            self._reconciler.created(result.task_id)
-            self._backoff.accepted(task)
-            self.stats.submitted += 1
-            self.stats.note_submit(task, self._clock.now())
-            self.poller.watch(task, spec, sent_local=result.sent_local)
-        elif result.outcome is Outcome.AMBIGUOUS:
-            log.warning("Task %r: %s", task, error)
-            self._reconciler.schedule(self._group)
-        elif result.outcome is Outcome.DEFERRED and isinstance(error, TransientApiError):
-            self.lanes.of(task).slots.release(task)
-            self._defer(task, error, beyond)
-        else:
-            self.lanes.of(task).slots.release(task)
-            if isinstance(error, AccountError):
-                self.account_failed(error)
-            elif result.outcome is Outcome.REJECTED and self._retry(task):
-                # refused for a reason that may pass (an input the service timed out downloading)
-                self.lanes.of(task).queue.defer(task, self._clock.now() + self._backoff.delay(task, None))
-
-    def _retry(self, task: str) -> bool:
+    def retry(self, task: str) -> bool:
         """Plan a failed task again if its failure may pass and it has attempts left."""
         record = self._store.record(task)
         worth = record.state is TaskState.FAILED and is_retryable(record.error_code, record.error_message)
@@ -299,116 +247,87 @@ class Engine:
         self.stats.retried += 1
         return True
 
-    def _defer(self, task: str, error: TransientApiError, beyond: bool) -> None:
-        """Back off a task whose create was refused before anything was created."""
-        unreachable = error.status_code is None and error.code is None
-        if unreachable and self._reachability.should_give_up(self._clock.now(), error):
-            self._stop("unreachable", now=True)
-        lane = self.lanes.of(task)
-        if error.status_code == 429:
-            self.stats.throttled += 1
-            lane.pacer.throttled(error.retry_after)
-            self.lanes.queue_ahead.throttled(beyond)
-        lane.queue.defer(task, self._clock.now() + self._backoff.delay(task, error.retry_after))
-        self._notify()
-
-    def _over_budget(self, spec: TaskSpec) -> bool:
-        limit = self.config.max_cost
-        if limit is None:
-            return False
-        return self.lanes.over_budget(spec, spent=self.stats.cost_so_far(), limit=limit)
-
-    # -- what the reconciler reports ------------------------------------------------------
-
-    async def creates_settled(self) -> None:
-        while self.lanes.posting:
-            await self._wait_for_change(None)
-
-    def resubmit(self, task: str) -> None:
-        lane = self.lanes.of(task)
-        lane.slots.release(task)
-        lane.queue.put_back(task)
-        self._notify()
-
-    def reconciled(self) -> None:
-        self._notify()
-
-    # -- what the poller and the downloader report -----------------------------------------
-
-    def task_left_server(self, task: str) -> None:
-        self.lanes.of(task).slots.vacate(task)
-        self._wake()
-
-    def task_succeeded(self, task: str) -> None:
-        lane = self.lanes.of(task)
-        lane.slots.release(task)
-        self.stats.note_finished(task, self._store.record(task), self._clock.now(), model=lane.model)
-        self._wake()  # first: the freed slot's next submission goes before the download
-        self.downloader.enqueue(task)
-        self._check_finished()
-
-    def task_ended(self, task: str) -> None:
-        lane = self.lanes.of(task)
-        lane.slots.release(task)
-        self.stats.note_finished(task, self._store.record(task), self._clock.now(), model=lane.model)
-        if self._retry(task):
-            lane.queue.append(task)
-        self._notify()
-
-    def download_settled(self, task: str) -> None:
-        if self._store.record(task).state is TaskState.DONE:
-            self.stats.note_done(self._clock.now())
-        self._check_finished()
-
     def disk_full(self, error: DownloadError) -> None:
         self.disk_error = error
         log.error("%s", error)
-        self._stop("disk-full", now=False)
+        self.stop("disk-full", now=False)
 
     def _journal_full(self, error: BaseException) -> None:
         """The journal cannot grow: stop as a full disk stops downloads (exit 4, resumable)."""
         self.journal_error = error
         log.error("%s", error)
-        self._stop("disk-full", now=True)
+        self.stop("disk-full", now=True)
 
-    def account_failed(self, error: AccountError) -> None:
-        if self.account_error is None:
-            self.account_error = error
-        self._stop("account", now=True)
+    def account_dropped(self, worker: AccountWorker, error: AccountError) -> None:
+        """An account the service refused: the run goes on with the others, if any are left."""
+        if not self._active():
+            self.stop("account", now=True)
+            return
+        held = worker.lanes.unsettled
+        log.error(
+            "Account %r is out of this run: %s Its unsubmitted tasks go to the other accounts%s.",
+            worker.name,
+            error,
+            f"; the {held} task(s) it already sent stay with it until a run with a working key "
+            "finishes them (sending them again elsewhere could pay twice)"
+            if held
+            else "",
+        )
+        self.notify()
 
     # -- stopping and housekeeping --------------------------------------------------------
 
-    def _stop(self, reason: str, *, now: bool) -> None:
+    def stop(self, reason: str, *, now: bool) -> None:
         if self._stop_reason is None:
             self._stop_reason = reason
         if now:
             self._finished.set()
-        self._notify()
+        self.notify()
 
-    def _check_finished(self) -> None:
-        submitting = self._stop_reason is None and self.lanes.waiting
-        busy = self.lanes.unsettled or self.lanes.posting or self.downloader.queued
-        if not submitting and not busy:
+    def check_finished(self) -> None:
+        active = self._active()
+        submitting = self._stop_reason is None and any(self._queues.values())
+        if not active or not (submitting or any(worker.busy for worker in active)):
             self._finished.set()
 
-    def _notify(self) -> None:
-        self._wake()
-        self._check_finished()
+    def notify(self) -> None:
+        self.wake()
+        self.check_finished()
 
-    def _wake(self) -> None:
+    def wake(self) -> None:
         """Wake every waiter (each waits on the event current when it started waiting)."""
         self._changed.set()
         self._changed = anyio.Event()
 
-    async def _wait_for_change(self, delay: float | None) -> None:
+    async def wait_for_change(self, delay: float | None) -> None:
         changed = self._changed
         with anyio.move_on_after(delay):
             await changed.wait()
 
+    def _active(self) -> list[AccountWorker]:
+        return [worker for worker in self.workers if worker.error is None]
+
+    def _pooled_quota(self, model: str) -> Quota:
+        """A model's quota summed over the run's accounts (what its makespan bound assumes)."""
+        quotas = [worker.config.quota(model) for worker in self.workers]
+        return Quota(sum(q.submit_rate for q in quotas), sum(q.concurrency for q in quotas))
+
+    def time_left(self, typical_s: float) -> float:
+        """Seconds until the slowest model is through its waiting and held tasks, each taking
+        `typical_s` (models run side by side; a model's accounts share its queue)."""
+        active = self._active()
+        left = 0.0
+        for model, queue in self._queues.items():
+            lanes = [worker.lanes.by_model(model) for worker in active]
+            slots = sum(lane.quota.concurrency for lane in lanes)
+            work = len(queue) + sum(lane.slots.unsettled for lane in lanes)
+            left = max(left, work * typical_s / slots) if slots else left
+        return left
+
     async def _wall_time_guard(self, seconds: float) -> None:
         await anyio.sleep(seconds)
         log.warning("The run reached its wall-time limit; in-flight tasks stay in the journal.")
-        self._stop("max-wall-time", now=True)
+        self.stop("max-wall-time", now=True)
 
 
 def _first_leaf(error: BaseException) -> BaseException:

@@ -4,8 +4,9 @@ The submission rate and the concurrent tasks are counted independently for each 
 (docs/dashscope-api.md, quotas), so each model's tasks are submitted in a lane of their
 own: its submit queue, its pacer (halved on a 429 and regrown) and its slots. A manifest
 that compares a 5/s·5 model with a 2/s·2 one keeps both quotas busy. The task-endpoint
-budget, the poller, the download pool, `--max-cost` and what queue-ahead learned (whether
-the server refuses tasks beyond a quota: one fact about the server) stay shared by the run.
+budget, the poller, the download pool and what queue-ahead learned (whether the server
+refuses tasks beyond a quota: one fact about the server) are the account's; a model's
+queue may be shared by several accounts' lanes (runner.engine.account).
 
 - `Slots`: a lane's in-flight budget. A slot is held from a task's submit intent until the
   server reports it terminal; the costs held tasks could reach count against `--max-cost`
@@ -35,8 +36,15 @@ class Lane:
     """One model's submissions: what waits, how fast it may go, what it holds."""
 
     def __init__(
-        self, model: str, config: EngineConfig, clock: Clock, endpoint: Endpoint, queue_ahead: QueueAhead
+        self,
+        model: str,
+        config: EngineConfig,
+        clock: Clock,
+        endpoint: Endpoint,
+        queue_ahead: QueueAhead,
+        queue: SubmitQueue | None = None,
     ) -> None:
+        """`queue`: the model's tasks waiting to be sent, shared by every account's lane of it."""
         self.model = model
         self.quota: Quota = config.quota(model)
         scale = config.time_scale
@@ -46,21 +54,30 @@ class Lane:
         self.slots = Slots(
             self.quota.concurrency, queue_ahead, endpoint, max_posts=config.max_posts_in_flight
         )
-        self.queue = SubmitQueue()
+        self.queue = queue if queue is not None else SubmitQueue()
 
 
 class Lanes:
     """The run's lanes by model, and the task → model map that routes every task to its lane."""
 
     def __init__(
-        self, models: Mapping[str, str], config: EngineConfig, clock: Clock, endpoint: Endpoint
+        self,
+        models: Mapping[str, str],
+        config: EngineConfig,
+        clock: Clock,
+        endpoint: Endpoint,
+        queues: Mapping[str, SubmitQueue] | None = None,
     ) -> None:
-        """`models`: every journalled task's model, by task."""
+        """`models`: every journalled task's model, by task; `queues`: each model's waiting
+        tasks when several accounts' lanes share them (default: queues of their own)."""
         self._model_of = dict(models)
         self._endpoint = endpoint
         self.queue_ahead = QueueAhead(config.queue_ahead, clock=clock, time_scale=config.time_scale)
         names = sorted(set(self._model_of.values()))
-        self._lanes = {name: Lane(name, config, clock, endpoint, self.queue_ahead) for name in names}
+        shared = queues or {}
+        self._lanes = {
+            name: Lane(name, config, clock, endpoint, self.queue_ahead, shared.get(name)) for name in names
+        }
 
     def __iter__(self) -> Iterator[Lane]:
         return iter(self._lanes.values())
@@ -69,10 +86,8 @@ class Lanes:
         """The lane of `task`'s model."""
         return self._lanes[self._model_of[task]]
 
-    @property
-    def waiting(self) -> bool:
-        """Whether any task waits to be submitted."""
-        return any(lane.queue for lane in self)
+    def by_model(self, model: str) -> Lane:
+        return self._lanes[model]
 
     @property
     def held(self) -> int:
@@ -94,18 +109,6 @@ class Lanes:
     def reserved(self) -> float:
         """What every held task could still cost if they all succeed."""
         return sum(lane.slots.reserved for lane in self)
-
-    def over_budget(self, spec: TaskSpec, *, spent: float, limit: float) -> bool:
-        """Whether holding one more task could take the run's cost past `limit`."""
-        return spent + self.reserved + reserved_cost(spec, self._endpoint) > limit + 1e-9
-
-    def time_left(self, typical_s: float) -> float:
-        """Seconds until the slowest lane is through its waiting and held tasks, each taking
-        `typical_s` (the lanes run side by side)."""
-        return max(
-            ((len(lane.queue) + lane.slots.unsettled) * typical_s / lane.quota.concurrency for lane in self),
-            default=0.0,
-        )
 
     @property
     def submit_rate(self) -> float:

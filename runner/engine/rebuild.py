@@ -102,6 +102,7 @@ def _restore(store: Store, task: str, row: dict[str, str], result: Rebuilt) -> N
     common: dict[str, Any] = {
         "attempts": int(row.get("attempts") or 1),
         "request_id": row.get("request_id") or None,
+        "account": row.get("account") or None,  # its polls and reconciliation use that account
     }
     if state in _IN_FLIGHT and task_id:
         store.set_state(task, TaskState.PENDING, reason="rebuilt", task_id=task_id, **common)
@@ -130,6 +131,7 @@ _RESTORED: Final = (
     "attempts",
     "task_id",
     "request_id",
+    "account",
     "submit_time",
     "scheduled_time",
     "end_time",

@@ -94,8 +94,10 @@ async def submit_task(
     spec: TaskSpec,
     clock: Clock,
     uploader: AssetUploader | None = None,
+    account: str | None = None,
 ) -> SubmitResult:
-    """Journal the intent, send the create, journal what came back.
+    """Journal the intent (naming the `account` whose client sends it), send the create,
+    journal what came back.
 
     Local files are made ready (data: URL or upload) before the intent: a crash or failure
     meanwhile leaves the task planned, with nothing sent that could be paid for.
@@ -118,6 +120,7 @@ async def submit_task(
         durable=True,
         attempts=record.attempts + 1,
         submitted_at=time.time(),
+        account=account,
         **_CLEARED,
     )
     crash_point("after_intent")

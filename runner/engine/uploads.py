@@ -93,9 +93,12 @@ class AssetUploader:
         *,
         clock: Clock | None = None,
         wall: Callable[[], float] = time.time,
+        account: str = "",
     ) -> None:
-        """`clock` paces and backs off (monotonic); `wall` dates assets (epoch seconds)."""
+        """`clock` paces and backs off (monotonic); `wall` dates assets (epoch seconds);
+        `account`: whose key `client` holds (its uploads are readable by that account only)."""
         self.settings = settings or UploadSettings()
+        self._account = account
         self._store = store
         self._client = client
         self._clock: Clock = clock or AnyioClock()
@@ -123,7 +126,7 @@ class AssetUploader:
             refused = self._account_error or self._refused.get(key)
             if refused is not None:
                 raise refused
-            asset = self._store.asset(*key)
+            asset = self._store.asset(*key, self._account)
             if asset is not None and asset.expires_at - self._scaled(self.settings.margin_s) > self._wall():
                 if asset.url not in self._made:
                     self._reused[asset.url] = key
@@ -138,7 +141,7 @@ class AssetUploader:
                 self._account_error = error
                 raise
             expires_at = started + self._scaled(OSS_LIFETIME_S)  # counted from before the POST
-            self._store.put_asset(Asset(key[0], model, url, expires_at))
+            self._store.put_asset(Asset(key[0], model, url, expires_at, self._account))
             self._made.add(url)
             return url
 
@@ -156,9 +159,9 @@ class AssetUploader:
             key = self._reused.pop(url or "", None)
             if key is None:
                 continue
-            current = self._store.asset(*key)
+            current = self._store.asset(*key, self._account)
             if current is not None and current.url == url:  # not already replaced by another task
-                self._store.put_asset(Asset(key[0], key[1], current.url, 0.0))
+                self._store.put_asset(Asset(key[0], key[1], current.url, 0.0, self._account))
             forgotten = True
         return forgotten
 

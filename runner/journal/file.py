@@ -32,7 +32,7 @@ __all__ = [
 ]
 
 LOCK_NAME: Final = "state.lock"
-SCHEMA_VERSION: Final = 2
+SCHEMA_VERSION: Final = 3
 
 _SCHEMA_V1: Final = """
 CREATE TABLE tasks (
@@ -70,7 +70,22 @@ ALTER TABLE tasks ADD COLUMN superseded_by TEXT;
 CREATE INDEX events_by_task ON events(id, seq);
 """
 
-_MIGRATIONS: Final = (_SCHEMA_V1, _SCHEMA_V2)
+#: the account (of the manifest's `accounts:`) whose key sent a task's current attempt, so its
+#: polls, download, reconciliation and cancel use that account; an upload belongs to the account
+#: that made it (another account's key cannot read it), so assets are keyed by account too
+_SCHEMA_V3: Final = """
+ALTER TABLE tasks ADD COLUMN account TEXT;
+CREATE TABLE assets_v3 (
+    sha256 TEXT NOT NULL, model TEXT NOT NULL, account TEXT NOT NULL DEFAULT '',
+    url TEXT NOT NULL, expires_at REAL NOT NULL,
+    PRIMARY KEY (sha256, model, account)
+);
+INSERT INTO assets_v3 (sha256, model, url, expires_at) SELECT sha256, model, url, expires_at FROM assets;
+DROP TABLE assets;
+ALTER TABLE assets_v3 RENAME TO assets;
+"""
+
+_MIGRATIONS: Final = (_SCHEMA_V1, _SCHEMA_V2, _SCHEMA_V3)
 
 
 def connect(path: Path, *, readonly: bool = False) -> sqlite3.Connection:

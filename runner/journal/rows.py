@@ -46,6 +46,7 @@ class Asset:
     model: str
     url: str  #: oss://… (never a credential)
     expires_at: float  #: epoch seconds
+    account: str = ""  #: the account whose key uploaded it (only that account can read it)
 
 
 def spec_to_json(spec: TaskSpec) -> str:

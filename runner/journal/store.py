@@ -221,13 +221,15 @@ class Store:
             found.update((task_id, (intent or 0, seq)) for task_id, seq, intent in rows)
         return found
 
-    def latest_submit_before(self, seq: int) -> str | None:
-        """The latest server submit_time among the tasks whose create was answered (or adopted)
-        before event `seq`: a lower bound, on the server's clock, for any create sent after it."""
+    def latest_submit_before(self, seq: int, account: str | None = None) -> str | None:
+        """The latest server submit_time among `account`'s tasks whose create was answered (or
+        adopted) before event `seq`: a lower bound, on that account's server clock, for any
+        create it sent after it (another account's server may keep another time)."""
         row = self._db.execute(
-            "SELECT MAX(t.submit_time) FROM tasks t WHERE t.submit_time IS NOT NULL AND (SELECT MAX(e.seq)"
-            " FROM events e WHERE e.id = t.id AND e.event IN ('accepted', 'adopted')) < ?",
-            (seq,),
+            "SELECT MAX(t.submit_time) FROM tasks t WHERE t.submit_time IS NOT NULL AND t.account IS ?"
+            " AND (SELECT MAX(e.seq) FROM events e WHERE e.id = t.id"
+            " AND e.event IN ('accepted', 'adopted')) < ?",
+            (account, seq),
         ).fetchone()
         return None if row[0] is None else str(row[0])
 
@@ -332,18 +334,20 @@ class Store:
 
     # -- assets and run metadata --------------------------------------------------------
 
-    def asset(self, sha256: str, model: str) -> Asset | None:
+    def asset(self, sha256: str, model: str, account: str = "") -> Asset | None:
         row = self._db.execute(
-            "SELECT sha256, model, url, expires_at FROM assets WHERE sha256=? AND model=?",
-            (sha256, model),
+            "SELECT sha256, model, url, expires_at, account FROM assets"
+            " WHERE sha256=? AND model=? AND account=?",
+            (sha256, model, account),
         ).fetchone()
         return None if row is None else Asset(*row)
 
     def put_asset(self, asset: Asset) -> None:
         with self._tx():
             self._db.execute(
-                "INSERT OR REPLACE INTO assets (sha256, model, url, expires_at) VALUES (?, ?, ?, ?)",
-                (asset.sha256, asset.model, asset.url, asset.expires_at),
+                "INSERT OR REPLACE INTO assets (sha256, model, account, url, expires_at)"
+                " VALUES (?, ?, ?, ?, ?)",
+                (asset.sha256, asset.model, asset.account, asset.url, asset.expires_at),
             )
 
     @property

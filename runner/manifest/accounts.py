@@ -10,9 +10,10 @@ optionally, its workspace and raised quotas:
       - {name: lab2, endpoint: singapore, api_key_env: LAB2_DASHSCOPE_KEY, workspace: ws-123}
       - {name: cn,   endpoint: beijing,   api_key_file: ~/.keys/cn, concurrency: 10}
 
-One process drives one account: `--account NAME` picks it, and a shard (`--shard i/N`)
-takes account `i mod len(accounts)` unless told otherwise, so N shards spread over the
-accounts. `account_run` turns the chosen account into the manifest's endpoint and limits.
+One `runner run` drives them all (runner.engine.account: each account its own lanes, the
+next task to whichever frees a slot first); `--account NAME` picks one, and a shard
+(`--shard i/N`) takes account `i mod len(accounts)` unless told otherwise, so N shards on N
+machines spread over the accounts. `account_limits` gives an account's limits.
 """
 
 from __future__ import annotations
@@ -111,7 +112,8 @@ def read_accounts_file(path: Path, default_endpoint: object = None) -> list[Acco
 
 
 def choose_account(accounts: Sequence[Account], name: str | None, shard: Shard | None) -> Account | None:
-    """The account this process drives: `name`, else the shard's (index mod count), else the only one."""
+    """The one account this process drives: `name`, else the shard's (index mod count), else the
+    only one; None when there are several and none is chosen (the process drives them all)."""
     if not accounts:
         if name is not None:
             raise ConfigError(f"--account {name}: neither the manifest nor --accounts lists any account.")
@@ -124,16 +126,7 @@ def choose_account(accounts: Sequence[Account], name: str | None, shard: Shard |
         raise ConfigError(f"--account {name}: no such account; the accounts are {known}.")
     if shard is not None:
         return accounts[shard.index % len(accounts)]
-    if len(accounts) == 1:
-        return accounts[0]
-    names = ", ".join(account.name for account in accounts)
-    msg = (
-        f"The manifest lists {len(accounts)} accounts ({names}); one runner process drives one account. "
-        f"Run one shard per account (--shard i/{len(accounts)} takes account i; --shard auto/{len(accounts)} "
-        f"in a Kubernetes or Slurm array), run them all with --ray --shards {len(accounts)}, or pick one "
-        "with --account NAME."
-    )
-    raise ConfigError(msg)
+    return accounts[0] if len(accounts) == 1 else None
 
 
 def _account(

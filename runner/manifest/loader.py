@@ -93,13 +93,14 @@ def take_account(
     flags: Mapping[str, object] | None = None,
 ) -> Manifest:
     """The manifest as run by one account (`name`, or the shard's, or the only one: see
-    runner.manifest.accounts.choose_account): its endpoint and quota numbers in place.
+    runner.manifest.accounts.choose_account): its endpoint and quota numbers in place; with
+    several accounts and none chosen, the manifest as run by all of them (`account` None).
     `accounts` replaces the manifest's list (`--accounts FILE`); `flags` are the quota flags."""
     listed = tuple(accounts) if accounts is not None else manifest.accounts
     shard = manifest.part.shard if manifest.part is not None else None
     account = choose_account(listed, name, shard)
     if account is None:
-        return manifest
+        return replace(manifest, accounts=listed)
     limits = account_limits(manifest.limits, account, flags or {})
     return replace(manifest, accounts=listed, account=account, endpoint=account.endpoint, limits=limits)
 

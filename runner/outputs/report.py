@@ -32,6 +32,7 @@ from runner.journal import Store
 from runner.core import TERMINAL_STATES, MediaItem, MediaRef, TaskRecord, TaskSpec, TaskState
 
 __all__ = [
+    "account_shares",
     "META_NAMES",
     "PROBLEM_STATES",
     "REPORT_NAME",
@@ -117,6 +118,7 @@ def run_header(run_dir: Path, store: Store, records: list[TaskRecord]) -> dict[s
         "state": live.state,
         "state_detail": live.detail,
         "account": meta["account"] or "",
+        "accounts": account_shares(records, meta["currency"] or ""),
         "shard": meta["shard"] or "",
         "started_at": _when(meta["started_at"]),
         "finished_at": _when(meta["finished_at"]),
@@ -132,6 +134,23 @@ def run_header(run_dir: Path, store: Store, records: list[TaskRecord]) -> dict[s
         "generated_at": datetime.datetime.now().astimezone().strftime("%Y-%m-%d %H:%M %Z"),
         "runner_version": __version__,
     }
+
+
+def account_shares(records: list[TaskRecord], currency: str) -> dict[str, dict[str, Any]]:
+    """Per account (of `accounts:`) that sent tasks: its tasks by state, its spend, and a line
+    for people. Empty for a run with one unnamed account."""
+    shares: dict[str, dict[str, Any]] = {}
+    for record in records:
+        if record.account is None or record.state is TaskState.PLANNED:
+            continue
+        share = shares.setdefault(record.account, {"counts": {}, "cost": 0.0})
+        share["counts"][record.state.value] = share["counts"].get(record.state.value, 0) + 1
+        share["cost"] += record.cost or 0.0
+    for share in shares.values():
+        share["cost"] = round(share["cost"], 6)
+        counts = " · ".join(f"{state} {count}" for state, count in sorted(share["counts"].items()))
+        share["line"] = f"{counts} · {share['cost']:.2f} {currency}".strip()
+    return shares
 
 
 def _task_entry(run_dir: Path, spec: TaskSpec, record: TaskRecord, images: _InputImages) -> dict[str, Any]:

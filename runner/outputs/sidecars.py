@@ -59,6 +59,7 @@ def sidecar_data(spec: TaskSpec, record: TaskRecord) -> dict[str, Any]:
         "source": spec.location,
         "task_id": record.task_id,
         "request_id": record.request_id,
+        "account": record.account,
         "orig_prompt": record.orig_prompt,
         "actual_prompt": record.actual_prompt,
         "usage": record.usage,

@@ -35,6 +35,12 @@ def render_summary(summary: RunSummary) -> str:
         )
     if summary.possible_double_charges:
         lines.append(_double_charge_line(summary.possible_double_charges))
+    lines.extend(
+        f"Account {name!r} was taken out of the run: {why} Check its key, balance and access to "
+        "the model; its tasks already sent finish on the next run once it works."
+        for name, why in summary.dropped_accounts.items()
+        if summary.stopped_reason != "account"  # then the error below says it
+    )
     lines.append(_cost_line(summary))
     if summary.stopped_reason:
         lines.append(stop_advice(summary.stopped_reason))

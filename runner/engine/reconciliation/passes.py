@@ -89,9 +89,12 @@ class Reconciler:
         *,
         time_scale: float = 1.0,
         wait_s: float = 1800.0,
+        account: str | None = None,
     ) -> None:
-        """`wait_s`: server seconds a row waits for its candidates' echoes before it is settled."""
+        """`wait_s`: server seconds a row waits for its candidates' echoes before it is settled;
+        `account`: the account whose rows this reconciler settles (its poller's key lists its tasks)."""
         self.running = False  #: a first look is on: no create may start
+        self._account = account
         self._store = store
         self._poller = poller
         self._stats = stats
@@ -152,13 +155,16 @@ class Reconciler:
             for _ in range(min(suspects, len(lane.queue))):
                 task = lane.queue.take(self._poller.clock.now())
                 if task is not None:
-                    self._store.set_state(task, TaskState.AMBIGUOUS, reason="maybe_sent")
+                    self._store.set_state(
+                        task, TaskState.AMBIGUOUS, reason="maybe_sent", account=self._account
+                    )
                     lane.slots.hold(task, self._store.spec(task))
         self._store.set_meta(ORPHAN_CHECK, "0")
 
     async def run_pass(self, group: TaskGroup) -> None:
         """Look at new ambiguous rows, read the candidates' news, settle what the evidence allows."""
-        rows = [record.id for record in self._store.records([TaskState.AMBIGUOUS])]
+        ambiguous = self._store.records([TaskState.AMBIGUOUS])
+        rows = [record.id for record in ambiguous if record.account == self._account]
         if not rows:
             return
         try:
@@ -216,7 +222,7 @@ class Reconciler:
         server's clock, in the zone the server writes its stamps in), so a long run's first
         look reads a page, not a day of tasks. No filter (the last 24 h) without one."""
         intents = [self._store.last_event_seq(task, Event.SUBMIT_INTENT) or 0 for task in tasks]
-        stamp = self._store.latest_submit_before(min(intents))
+        stamp = self._store.latest_submit_before(min(intents), self._account)
         seconds = server_seconds(stamp)
         if seconds is None:
             return {}
