@@ -11,6 +11,8 @@ from typing import Any
 import click
 import yaml
 
+from runner.cli.wiring import KEY_FILE_VARIABLE, resolve_api_key
+from runner.core import resolve_endpoint
 from runner.simulator import DEFAULT_API_KEY, PROFILES, SimConfig, create_app
 from runner.simulator.server import serve
 
@@ -72,10 +74,17 @@ def serve_command(
 
 @sim.command("ledger")
 @click.argument("url")
-@click.option("--api-key", default=DEFAULT_API_KEY, show_default=True, help="The simulator's key.")
+@click.option("--api-key", help="The simulator's key (default: found as `runner run` finds one).")
+@click.option("--api-key-file", type=click.Path(path_type=Path, dir_okay=False), help="File holding the key.")
 @click.option("--reset", is_flag=True, help="Clear the ledger (POST /_sim/reset) after printing it.")
-def ledger_command(url: str, api_key: str, reset: bool) -> None:
-    """Print the ledger of a running simulator as JSON; URL is its base URL (…/api/v1)."""
+def ledger_command(url: str, api_key: str | None, api_key_file: Path | None, reset: bool) -> None:
+    """Print the ledger of a running simulator as JSON; URL is its base URL (…/api/v1).
+
+    The key is --api-key, else the one `runner run` would send to URL: --api-key-file,
+    DASHSCOPE_API_KEY, DASHSCOPE_API_KEY_FILE_PATH, else (on loopback) sk-sim-local.
+    """
+    if api_key is None:
+        api_key = resolve_api_key(resolve_endpoint(url), api_key_file)
     root = url.rstrip("/").removesuffix("/api/v1")
     click.echo(json.dumps(_call(f"{root}/_sim/ledger", api_key, "GET"), indent=2))
     if reset:
@@ -91,7 +100,9 @@ def _call(url: str, api_key: str, method: str) -> Any:
             return json.loads(response.read())
     except urllib.error.HTTPError as exc:
         raise click.ClickException(
-            f"The simulator at {url} answered HTTP {exc.code}; check the URL and --api-key."
+            f"The simulator at {url} answered HTTP {exc.code}; check the URL, and that the key "
+            f"(--api-key, --api-key-file, DASHSCOPE_API_KEY or {KEY_FILE_VARIABLE}, else "
+            f"{DEFAULT_API_KEY}) is the one `runner sim serve --api-key` was given."
         ) from exc
     except (urllib.error.URLError, OSError) as exc:
         raise click.ClickException(
