@@ -9,7 +9,9 @@ import pytest
 from click.testing import CliRunner
 
 from runner.cli import main
+from runner.cli.wiring import DEFAULT_SIM_TIME_SCALE
 from runner.simulator import ManualClock, SimConfig, create_app
+from runner.simulator.process import spawn_server
 from runner.simulator.server import serve_in_thread
 
 pytestmark = pytest.mark.slow
@@ -35,3 +37,26 @@ def test_ledger_sends_the_key_run_would_send(tmp_path: Path, monkeypatch: pytest
         from_file = CliRunner().invoke(main, ["sim", "ledger", url])
         assert from_file.exit_code == 0, from_file.output
     assert _KEY not in refused.output + from_variable.output + from_file.output
+
+
+@pytest.mark.parametrize(
+    ("args", "config", "scale"),
+    [
+        ((), None, DEFAULT_SIM_TIME_SCALE),  # the speed `runner run --endpoint sim` runs at
+        (("--time-scale", "1"), None, 1.0),  # real time, on request
+        ((), "profile: fast\n", 0.001),  # a profile's own speed
+        (("--profile", "fast"), "time_scale: 0.5\n", 0.5),  # a config file's speed
+    ],
+)
+def test_sim_serve_runs_at_the_embedded_simulators_speed(
+    tmp_path: Path, args: tuple[str, ...], config: str | None, scale: float
+) -> None:
+    """`runner sim serve` defaults to the time scale of the embedded `sim` endpoint, and says so."""
+    if config is not None:
+        (tmp_path / "sim.yaml").write_text(config)
+        args = (*args, "--config", str(tmp_path / "sim.yaml"))
+    log = tmp_path / "serve.log"
+    with spawn_server(*args, stderr_path=log) as server:
+        assert server.ledger()["time_scale"] == scale
+    speed = "real time" if scale == 1 else f"time scale {scale:g} (a 90 s task takes {90 * scale:g} s"
+    assert speed in log.read_text()

@@ -33,6 +33,7 @@ from runner.cli.wiring import (
     SimOptions,
     open_connection,
     resolve_api_key,
+    simulator_time_scale,
 )
 from runner.core import (
     TERMINAL_STATES,
@@ -101,8 +102,9 @@ log = logging.getLogger("runner")
 @click.option("--api-key-file", type=click.Path(path_type=Path, dir_okay=False), help="File holding the key.")
 @click.option("--sim-profile", default="default", show_default=True, help="Embedded simulator preset.")
 @click.option(
-    "--sim-time-scale", type=click.FloatRange(min=0, min_open=True), default=DEFAULT_SIM_TIME_SCALE,
-    show_default=True, help="Embedded simulator: real seconds per simulated second.",
+    "--sim-time-scale", type=click.FloatRange(min=0, min_open=True),
+    help=f"Embedded simulator: real seconds per simulated second (default {DEFAULT_SIM_TIME_SCALE}, "
+    "the fast profile's 0.001; 1 is real time).",
 )  # fmt: skip
 @click.option("--sim-seed", type=int, help="Embedded simulator seed.")
 @click.option("--progress/--no-progress", default=None, help="Live display (default: on a terminal).")
@@ -122,7 +124,7 @@ def run(
     max_video_mb: float | None,
     api_key_file: Path | None,
     sim_profile: str,
-    sim_time_scale: float,
+    sim_time_scale: float | None,
     sim_seed: int | None,
     progress: bool | None,
     verbose: bool,
@@ -167,7 +169,8 @@ def run(
             if has_work:
                 _record_run_start(store, manifest, endpoint, whole)
                 store.set_meta(ACCOUNT_META, loaded.account.name if loaded.account else "")
-            sim = SimOptions(sim_profile, sim_time_scale, sim_seed, memory=folder / SIM_MEMORY_NAME)
+            scale = simulator_time_scale(sim_profile, sim_time_scale)
+            sim = SimOptions(sim_profile, scale, sim_seed, memory=folder / SIM_MEMORY_NAME)
             engine, summary = anyio.run(
                 _execute, store, folder, endpoint, key, config, sim, loaded, console, live, interrupts
             )

@@ -11,7 +11,7 @@ from typing import Any
 import click
 import yaml
 
-from runner.cli.wiring import KEY_FILE_VARIABLE, resolve_api_key
+from runner.cli.wiring import DEFAULT_SIM_TIME_SCALE, KEY_FILE_VARIABLE, resolve_api_key, simulator_time_scale
 from runner.core import resolve_endpoint
 from runner.simulator import DEFAULT_API_KEY, PROFILES, SimConfig, create_app
 from runner.simulator.server import serve
@@ -35,7 +35,12 @@ def sim() -> None:
 )
 @click.option("--profile", type=click.Choice(sorted(PROFILES)), help="Preset to start from.")
 @click.option("--api-key", help="The API key clients must send (default sk-sim-local).")
-@click.option("--time-scale", type=float, help="Real seconds per simulated second.")
+@click.option(
+    "--time-scale",
+    type=click.FloatRange(min=0, min_open=True),
+    help=f"Real seconds per simulated second (default {DEFAULT_SIM_TIME_SCALE}, the fast profile's "
+    "0.001, or the config's time_scale; 1 is real time).",
+)
 @click.option("--seed", type=int, help="Seed for generation times, ids and faults.")
 @click.option("--video-bytes", type=int, help="Size of each generated video in bytes.")
 def serve_command(
@@ -63,13 +68,21 @@ def serve_command(
     }
     config = config.replace(**{k: v for k, v in overrides.items() if v is not None})
     click.echo(
-        f"DashScope simulator: time scale {config.time_scale}, "
+        f"DashScope simulator: {_speed(config.time_scale)}, "
         f"seed {config.seed if config.seed is not None else 'random'}; "
         "point clients (dashscope.base_http_api_url, or a manifest endpoint) at the URL "
         "printed on stdout. Ctrl-C stops it.",
         err=True,
     )
     serve(create_app(config), host=host, port=port)
+
+
+def _speed(time_scale: float) -> str:
+    if time_scale == 1:
+        return "real time (time scale 1)"
+    return (
+        f"time scale {time_scale:g} (a 90 s task takes {90 * time_scale:g} s; --time-scale 1 for real time)"
+    )
 
 
 @sim.command("ledger")
@@ -111,7 +124,8 @@ def _call(url: str, api_key: str, method: str) -> Any:
 
 
 def _load(config_path: Path | None, profile: str | None) -> SimConfig:
-    """The config from the file (if any); --profile replaces the file's `profile` key."""
+    """The config from the file (if any); --profile replaces the file's `profile` key; with no
+    `time_scale` in the file, the speed `runner run`'s embedded simulator has (simulator_time_scale)."""
     try:
         data: dict[str, Any] = {}
         if config_path is not None:
@@ -121,6 +135,7 @@ def _load(config_path: Path | None, profile: str | None) -> SimConfig:
             data = loaded
         if profile is not None:
             data["profile"] = profile
+        data.setdefault("time_scale", simulator_time_scale(str(data.get("profile", "default"))))
         return SimConfig.from_mapping(data)
     except (ValueError, TypeError, yaml.YAMLError) as exc:
         raise click.UsageError(f"Cannot load the simulator config: {exc}") from exc
