@@ -57,7 +57,8 @@ def serve_command(
 
     Reserved input names rehearse media failures: image hosts ending `.invalid` cannot
     be downloaded, `not-an-image.example` or a path ending `.txt` is not an image. A
-    prompt containing `[sim-fail:CODE]` fails its task with CODE.
+    prompt containing `[sim-fail:CODE]` fails its task with CODE (InternalError.Timeout after
+    60 simulated seconds: timing.injected_timeout_s); `[sim-time:SECONDS]` fixes its run time.
     """
     config = _load(config_path, profile)
     overrides: dict[str, Any] = {
