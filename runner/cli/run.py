@@ -3,7 +3,7 @@
 `run` executes the manifest's tasks (resuming whatever the run folder's journal says is
 unfinished), shows progress, prints a summary and exits 0 all done · 1 bad input ·
 3 finished with failed tasks · 4 stopped early, resumable · 5 account-level error.
-`cancel` cancels the run's tasks still queued (PENDING) on DashScope.
+`cancel` cancels the run's tasks still queued (PENDING) on DashScope or the built-in simulator.
 """
 
 from __future__ import annotations
@@ -19,6 +19,7 @@ import anyio
 import click
 from rich.console import Console
 
+from runner.cli import embedded_sim
 from runner.cli.exitcodes import EXIT_ACCOUNT, EXIT_FAILED_TASKS, EXIT_OK, EXIT_STOPPED
 from runner.cli.interrupts import Interrupts
 from runner.cli.logs import run_logging
@@ -171,6 +172,7 @@ def run(
                 store.set_meta(ACCOUNT_META, loaded.account.name if loaded.account else "")
             scale = simulator_time_scale(sim_profile, sim_time_scale)
             sim = SimOptions(sim_profile, scale, sim_seed, memory=folder / SIM_MEMORY_NAME)
+            embedded_sim.remember_sim_options(store, endpoint, sim)
             engine, summary = anyio.run(
                 _execute, store, folder, endpoint, key, config, sim, loaded, console, live, interrupts
             )
@@ -372,28 +374,27 @@ def cancel(
         raise ConfigError(
             f"{folder} has no journal: `runner run {manifest}` has not started, nothing to cancel."
         )
-    if target.is_simulator:
-        raise ConfigError(
-            "The built-in simulator lives inside each `runner run` process: its tasks end with it, "
-            "there is nothing to cancel. Use `runner sim serve` and --endpoint http://127.0.0.1:PORT "
-            "to rehearse cancellation."
-        )
     key = _api_key(loaded, target, api_key_file)
     with Store.open(folder / JOURNAL_NAME) as store:
         check_owner(store, folder, target)
-        lines = anyio.run(_cancel_all, store, target, key, folder)
+        sim = embedded_sim.recorded_sim_options(store, folder) if target.is_simulator else SimOptions()
+        lines = anyio.run(_cancel_all, store, target, key, sim)
     for line in lines:
         click.echo(terminal_safe(line))
 
 
-async def _cancel_all(store: Store, endpoint: Endpoint, key: str, folder: Path) -> list[str]:
-    lines: list[str] = []
+async def _cancel_all(store: Store, endpoint: Endpoint, key: str, sim: SimOptions) -> list[str]:
+    lines = [embedded_sim.SIM_CANCEL_NOTE] if endpoint.is_simulator else []
     cancelled = 0
-    async with open_connection(endpoint, key, SimOptions(memory=folder / SIM_MEMORY_NAME)) as connection:
+    async with open_connection(endpoint, key, sim) as connection:
+        records = store.records([TaskState.PENDING, TaskState.RUNNING])
+        if records and connection.forgets_tasks:
+            return [embedded_sim.SIM_FORGOT_NOTE]
         pacer = Pacer(15.0)
-        for record in store.records([TaskState.PENDING, TaskState.RUNNING]):
+        server = "the built-in simulator" if endpoint.is_simulator else "DashScope"
+        for record in records:
             if record.state is TaskState.RUNNING or record.task_id is None:
-                lines.append(f"{record.id}: running on DashScope; running tasks cannot be cancelled.")
+                lines.append(f"{record.id}: running on {server}; running tasks cannot be cancelled.")
                 continue
             await pacer.wait()
             try:
