@@ -26,6 +26,7 @@ from runner.cli.logs import run_logging
 from runner.cli.options import load_from_options, manifest_options, shard_option
 from runner.cli.ownership import check_owner, check_sidecars, claim_folder
 from runner.cli.progress import show_progress
+from runner.cli.quiet import conclude, quiet_option
 from runner.cli.ray_shards import run_on_ray
 from runner.cli.terminal import terminal_safe
 from runner.cli.wiring import (
@@ -110,6 +111,7 @@ log = logging.getLogger("runner")
 @click.option("--sim-seed", type=int, help="Embedded simulator seed.")
 @click.option("--progress/--no-progress", default=None, help="Live display (default: on a terminal).")
 @click.option("--verbose", is_flag=True, help="Debug logs, HTTP requests included (the key is redacted).")
+@quiet_option
 @click.option("--ray", is_flag=True, help="Run --shards N shards as Ray tasks, then merge them.")
 @click.option("--ray-address", help="With --ray: the Ray cluster to use (default: start a local one).")
 @click.option("--shards", type=click.IntRange(min=1), help="With --ray: how many shards.")
@@ -129,6 +131,7 @@ def run(
     sim_seed: int | None,
     progress: bool | None,
     verbose: bool,
+    quiet: bool,
     ray: bool,
     ray_address: str | None,
     shards: int | None,
@@ -146,9 +149,9 @@ def run(
     key = _api_key(loaded, endpoint, api_key_file)
     folder = run_folder(loaded, out)
     console = Console(highlight=False)
-    live = console.is_terminal if progress is None else progress
+    live = not quiet and (console.is_terminal if progress is None else progress)
     # the handlers stay until the summary is out: a 2nd Ctrl-C then quits, never a traceback
-    with Interrupts() as interrupts, run_logging(console, live, secrets=[key], verbose=verbose):
+    with Interrupts() as interrupts, run_logging(console, live, secrets=[key], verbose=verbose, quiet=quiet):
         config = _engine_config(loaded, queue_ahead, data_url_max, max_attempts, retry_failed, retry_code)
         config = replace(config, verify=verify, max_video_mb=max_video_mb)
         with _open_journal(folder) as store:
@@ -179,9 +182,9 @@ def run(
             if has_work:
                 _record_run_end(store, summary)
             write_report(folder, store)
-        click.echo(terminal_safe(render_summary(summary)))
-        click.echo(f"Output: {folder}/ (videos/, status.csv, status.parquet, report.html, {JOURNAL_NAME})")
         code = exit_code(summary, engine.account_error)
+        output = f"Output: {folder}/ (videos/, status.csv, status.parquet, report.html, {JOURNAL_NAME})"
+        conclude([render_summary(summary), output], quiet=quiet, ok=code == EXIT_OK)
         if engine.account_error is not None:
             click.echo(f"Error: {terminal_safe(str(engine.account_error))}", err=True)
     sys.exit(code)
