@@ -58,8 +58,25 @@ def test_plan_of_a_fresh_manifest_lists_new_tasks_cost_and_time(manifest: Path, 
     assert "No run folder yet: all 4 tasks are new." in out
     assert "Estimated cost (USD)" in out
     assert "0.50" in out  # 4 × 5 s × $0.025 (silent)
-    assert "Estimated wall time: about 1 min 34 s" in out  # max(4/5, 4·52.5/5) + 52.5 = 94.5
+    assert "Estimated wall time on DashScope: about 1 min 34 s" in out  # max(4/5, 4·52.5/5) + 52.5 = 94.5
     assert not (tmp_path / "out").exists()  # plan writes nothing
+
+
+def test_plan_on_sim_shows_the_simulators_time_beside_dashscopes(manifest: Path, tmp_path: Path) -> None:
+    """On `sim` both estimates show, labelled: DashScope's, and the simulator's at its default speed
+    (94.5 s × 0.05 = 4.7 s), which is also what a max_wall_time is compared with; elsewhere, one."""
+    on_sim = invoke("plan", str(manifest), "--out", str(tmp_path), "--max-wall-time", "30s")
+    assert on_sim.exit_code == 0, on_sim.output
+    assert "Estimated wall time on DashScope: about 1 min 34 s" in on_sim.output
+    assert "on the built-in simulator at its default speed (time scale 0.05): about 4.7 s" in on_sim.output
+    assert "below the estimate" not in on_sim.output
+    real = invoke(
+        "plan", str(manifest), "--out", str(tmp_path), "--endpoint", "singapore", "--max-wall-time", "30s"
+    )
+    assert real.exit_code == 0, real.output
+    assert "Estimated wall time: about 1 min 34 s" in real.output
+    assert "simulator" not in real.output
+    assert "max_wall_time 30.0 s is below the estimate" in real.output
 
 
 def seed_partial_run(manifest: Path, out: Path) -> list[str]:

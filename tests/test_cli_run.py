@@ -77,15 +77,6 @@ def test_real_endpoint_without_key_says_how_to_try_the_simulator(
     assert "--endpoint sim" in result.output
 
 
-def test_cancel_refuses_the_embedded_simulator(tmp_path: Path) -> None:
-    """Cancelling a sim run explains that the embedded simulator's tasks end with its process."""
-    manifest = write_manifest(tmp_path, MANIFEST)
-    CliRunner().invoke(main, ["run", str(manifest), "--out", str(tmp_path), *FAST])
-    result = CliRunner().invoke(main, ["cancel", str(manifest), "--out", str(tmp_path)])
-    assert result.exit_code == 1
-    assert "runner sim serve" in result.output
-
-
 def test_run_writes_report_and_run_information(tmp_path: Path) -> None:
     """Every run ends with report.html and the run facts that `runner status` shows."""
     from runner.journal.store import Store

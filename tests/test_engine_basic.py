@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import anyio
 import pytest
 from engine_helpers import assert_folder_complete, make_specs, run_batch, sim_app, sim_client
 from factories import local_png, spec
@@ -77,6 +78,17 @@ async def test_retryable_task_failure_is_resubmitted_up_to_max_attempts(tmp_path
     assert len(batch.ledger["submissions"]) == 3
     with Store.open(tmp_path / JOURNAL_NAME) as store:
         assert store.record("flaky").attempts == 3
+
+
+async def test_a_rehearsed_timeout_costs_seconds_at_the_default_speed(tmp_path: Path) -> None:
+    """[sim-fail:InternalError.Timeout] at time scale 0.05: three attempts in well under a minute of
+    (virtual) time, where each used to hold its slot for the 3-hour limit, 9 minutes each."""
+    specs = [spec("slow", "A scene [sim-fail:InternalError.Timeout]")]
+    started = anyio.current_time()
+    batch = await run_batch(tmp_path, specs, sim_app("default", time_scale=0.05, seed=5), max_attempts=3)
+    assert batch.summary.failed_by_code == {"InternalError.Timeout": 1}
+    assert len(batch.ledger["submissions"]) == 3
+    assert anyio.current_time() - started < 30
 
 
 async def test_local_image_is_sent_and_a_changed_one_fails_its_task(tmp_path: Path) -> None:

@@ -140,6 +140,17 @@ async def test_running_past_max_run_fails_with_timeout() -> None:
         assert (output["task_status"], output["code"]) == ("FAILED", "InternalError.Timeout")
 
 
+async def test_an_injected_timeout_fails_after_a_short_simulated_time() -> None:
+    """[sim-fail:InternalError.Timeout] fails after injected_timeout_s (60 s), not max_run_s (3 h)."""
+    async with open_sim(timing={"dispatch_delay_s": (0.0, 0.0)}) as h:
+        task_id = await h.submit_id(body(prompt="x [sim-fail:InternalError.Timeout]"))
+        h.clock.advance(59)
+        assert await h.status(task_id) == "RUNNING"
+        h.clock.advance(1)
+        output = (await h.query(task_id))["output"]
+        assert (output["task_status"], output["code"]) == ("FAILED", "InternalError.Timeout")
+
+
 async def test_prompt_markers_fix_outcome_and_time() -> None:
     """[sim-fail:CODE] fails the task with CODE; [sim-time:N] fixes its run time."""
     async with open_sim(timing={"dispatch_delay_s": (0.0, 0.0)}) as h:

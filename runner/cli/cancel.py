@@ -1,4 +1,5 @@
-"""`runner cancel MANIFEST`: cancel the run's tasks still queued (PENDING) on DashScope.
+"""`runner cancel MANIFEST`: cancel the run's tasks still queued (PENDING) on DashScope (or on
+the built-in simulator, reopened with the settings the run recorded).
 
 Each task is cancelled with the key of the account that sent it (the journal names it), so a
 run that drove several accounts is cancelled on all of them by one command.
@@ -12,6 +13,7 @@ import anyio
 import click
 
 from runner.api import DashScopeClient
+from runner.cli import embedded_sim
 from runner.cli.links import AccountPlan, account_plans, open_links
 from runner.cli.options import load_from_options, shard_option
 from runner.cli.ownership import check_owner
@@ -55,32 +57,33 @@ def cancel(
             f"{folder} has no journal: `runner run {manifest}` has not started, nothing to cancel."
         )
     plans = account_plans(loaded, api_key_file)
-    if plans[0].endpoint.is_simulator:
-        raise ConfigError(
-            "The built-in simulator lives inside each `runner run` process: its tasks end with it, "
-            "there is nothing to cancel. Use `runner sim serve` and --endpoint http://127.0.0.1:PORT "
-            "to rehearse cancellation."
-        )
+    on_sim = plans[0].endpoint.is_simulator
     with Store.open(folder / JOURNAL_NAME) as store:
         check_owner(store, folder, plans[0].endpoint)
-        lines = anyio.run(_cancel_all, store, plans, folder)
+        sim = embedded_sim.recorded_sim_options(store, folder) if on_sim else SimOptions()
+        lines = anyio.run(_cancel_all, store, plans, folder, sim)
     for line in lines:
         click.echo(terminal_safe(line))
 
 
-async def _cancel_all(store: Store, plans: list[AccountPlan], folder: Path) -> list[str]:
-    lines: list[str] = []
+async def _cancel_all(store: Store, plans: list[AccountPlan], folder: Path, sim: SimOptions) -> list[str]:
+    on_sim = plans[0].endpoint.is_simulator
+    lines = [embedded_sim.SIM_CANCEL_NOTE] if on_sim else []
     cancelled = 0
-    async with open_links(plans, SimOptions(), folder) as connections:
+    async with open_links(plans, sim, folder) as connections:
+        records = store.records([TaskState.PENDING, TaskState.RUNNING])
+        if records and any(connection.forgets_tasks for connection in connections):
+            return [embedded_sim.SIM_FORGOT_NOTE]
         clients = {plan.name: connection.client for plan, connection in zip(plans, connections, strict=True)}
         pacer = Pacer(15.0)
-        for record in store.records([TaskState.PENDING, TaskState.RUNNING]):
+        server = "the built-in simulator" if on_sim else "DashScope"
+        for record in records:
             client = _client_of(record, plans, clients)
             if client is None:
                 lines.append(f"{record.id}: sent with the account {record.account!r}, which is not listed.")
                 continue
             if record.state is TaskState.RUNNING or record.task_id is None:
-                lines.append(f"{record.id}: running on DashScope; running tasks cannot be cancelled.")
+                lines.append(f"{record.id}: running on {server}; running tasks cannot be cancelled.")
                 continue
             await pacer.wait()
             line = await _cancel_one(store, client, record)

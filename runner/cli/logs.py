@@ -70,8 +70,11 @@ def _quoted_forms(secret: str) -> set[str]:
 
 
 @contextmanager
-def run_logging(console: Console, live: bool, *, secrets: list[str], verbose: bool) -> Iterator[None]:
-    """Send runner's logs (and with `verbose`, HTTP debug logs) to the console, redacted."""
+def run_logging(
+    console: Console, live: bool, *, secrets: list[str], verbose: bool, quiet: bool = False
+) -> Iterator[None]:
+    """Send runner's logs (and with `verbose`, HTTP debug logs) to the console, redacted;
+    with `quiet` (and not `verbose`), only warnings and errors."""
     handler: logging.Handler
     if live:
         handler = RichHandler(console=console, show_path=False, markup=False)
@@ -85,7 +88,7 @@ def run_logging(console: Console, live: bool, *, secrets: list[str], verbose: bo
     saved = [(lg, lg.level, lg.propagate) for lg in loggers]
     for logger in loggers:
         logger.addHandler(handler)
-        logger.setLevel(logging.DEBUG if verbose else logging.INFO)
+        logger.setLevel(logging.DEBUG if verbose else logging.WARNING if quiet else logging.INFO)
         logger.propagate = logger.name == "runner"
     if not verbose:
         logging.getLogger(_RETRY_LOGGER).setLevel(logging.ERROR)

@@ -13,7 +13,7 @@ from pathlib import Path
 import click
 
 from runner.cli.exitcodes import EXIT_FAILED_TASKS, EXIT_OK
-from runner.cli.terminal import terminal_safe
+from runner.cli.quiet import conclude, quiet_option
 from runner.core import ConfigError, TaskState
 from runner.outputs import MergeResult, merge_folders
 
@@ -27,7 +27,8 @@ _SHOWN: int = 10  #: unsound videos listed one by one before "and N more"
 @click.argument("folders", nargs=-1, required=True)
 @click.option("--copy", is_flag=True, help="Copy the videos instead of hard-linking them.")
 @click.option("--allow-mixed", is_flag=True, help="Merge folders run from different manifests too.")
-def merge(out_dir: Path, folders: tuple[str, ...], copy: bool, allow_mixed: bool) -> None:
+@quiet_option
+def merge(out_dir: Path, folders: tuple[str, ...], copy: bool, allow_mixed: bool, quiet: bool) -> None:
     """Combine shard or run FOLDERS into OUT_DIR: one status table, one report, each task once.
 
     FOLDERS may be glob patterns ('outputs/dataset/shard-*'). Videos and sidecars are
@@ -35,8 +36,7 @@ def merge(out_dir: Path, folders: tuple[str, ...], copy: bool, allow_mixed: bool
     Merging again into the same OUT_DIR replaces the earlier merge.
     """
     result = merge_folders(out_dir, _expand(folders), allow_mixed=allow_mixed, copy=copy)
-    for line in summary_lines(result):
-        click.echo(terminal_safe(line))
+    conclude(summary_lines(result), quiet=quiet, ok=result.complete)
     sys.exit(EXIT_OK if result.complete else EXIT_FAILED_TASKS)
 
 

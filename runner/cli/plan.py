@@ -20,6 +20,7 @@ from rich.text import Text
 from runner.cli.options import load_from_options, manifest_options
 from runner.cli.ownership import foreign_owner
 from runner.cli.terminal import terminal_safe
+from runner.cli.wiring import simulator_time_scale
 from runner.core import Endpoint, TaskRecord, resolve_endpoint
 from runner.journal import JOURNAL_NAME, Store
 from runner.manifest import (
@@ -319,7 +320,9 @@ def _print_wall_time(console: Console, result: Plan) -> None:
     if not result.estimates:
         console.print("Nothing to run.")
         return
-    console.print(f"Estimated wall time: about [bold]{format_duration(result.wall_s)}[/bold]")
+    simulated = result.endpoint.is_simulator
+    where = " on DashScope" if simulated else ""
+    console.print(f"Estimated wall time{where}: about [bold]{format_duration(result.wall_s)}[/bold]")
     for e in result.estimates:
         console.print(
             f"  {e.model}: {e.tasks:,} task{'' if e.tasks == 1 else 's'}, {e.submit_rate:g} submits/s,"
@@ -330,6 +333,12 @@ def _print_wall_time(console: Console, result: Plan) -> None:
         console.print(
             "  Each model's tasks run within that model's own quota, side by side; the run takes as"
             " long as its slowest model."
+        )
+    if simulated:  # the same simulated seconds, compressed
+        scale = simulator_time_scale("default")
+        console.print(
+            f"Estimated wall time on the built-in simulator at its default speed (time scale {scale:g}): "
+            f"about [bold]{format_duration(result.wall_s * scale)}[/bold]"
         )
 
 
@@ -343,7 +352,8 @@ def _print_caps(console: Console, manifest: Manifest, result: Plan) -> None:
                 style="yellow",
             )
         )
-    if limits.max_wall_time is not None and result.wall_s > limits.max_wall_time:
+    scale = simulator_time_scale("default") if result.endpoint.is_simulator else 1.0
+    if limits.max_wall_time is not None and result.wall_s * scale > limits.max_wall_time:
         console.print(
             Text(
                 f"max_wall_time {format_duration(limits.max_wall_time)} is below the estimate; "

@@ -22,6 +22,7 @@ import click
 
 from runner.cli.exitcodes import EXIT_FAILED_TASKS, EXIT_OK, EXIT_STOPPED, EXIT_USAGE
 from runner.cli.merge import summary_lines
+from runner.cli.quiet import conclude
 from runner.core import ConfigError, TaskState
 from runner.journal import JOURNAL_NAME, Store
 from runner.manifest import Manifest, Shard, run_folder, take_shard
@@ -94,8 +95,10 @@ def run_on_ray(
     pending = {
         remote.remote(root, shard_argv(command, manifest_path, out, params, shard)): shard for shard in shards
     }
-    click.echo(
-        f"Running {count} shards on Ray ({_where(ray)}); folders {folders[0].parent}/shard-*-of-{count}/."
+    quiet = bool(params.get("quiet"))  # the shards get --quiet too (shard_argv)
+    _say(
+        quiet,
+        f"Running {count} shards on Ray ({_where(ray)}); folders {folders[0].parent}/shard-*-of-{count}/.",
     )
     codes: dict[Shard, int] = {}
     last = time.monotonic()
@@ -104,21 +107,28 @@ def run_on_ray(
         for ref in ready:
             shard = pending.pop(ref)
             codes[shard] = _exit_code(ray, ref, shard)
-            click.echo(f"Shard {shard} finished (exit {codes[shard]}): {_progress_of(folders[shard.index])}.")
+            _say(
+                quiet, f"Shard {shard} finished (exit {codes[shard]}): {_progress_of(folders[shard.index])}."
+            )
         if time.monotonic() - last >= _PROGRESS_EVERY_S and pending:
             last = time.monotonic()
-            click.echo(
-                "Progress: " + "; ".join(f"{s}: {_progress_of(folders[s.index])}" for s in pending.values())
+            _say(
+                quiet,
+                "Progress: " + "; ".join(f"{s}: {_progress_of(folders[s.index])}" for s in pending.values()),
             )
     result = merge_folders(
         folders[0].parent / MERGED_NAME, [f for f in folders if (f / JOURNAL_NAME).is_file()]
     )
-    for line in summary_lines(result):
-        click.echo(line)
     worst = max(codes.values(), default=EXIT_OK)
-    if worst != EXIT_OK:
-        return worst
-    return EXIT_OK if result.complete else EXIT_FAILED_TASKS
+    code = worst if worst != EXIT_OK else EXIT_OK if result.complete else EXIT_FAILED_TASKS
+    conclude(summary_lines(result), quiet=quiet, ok=code == EXIT_OK)
+    return code
+
+
+def _say(quiet: bool, line: str) -> None:
+    """A progress line, unless --quiet."""
+    if not quiet:
+        click.echo(line)
 
 
 def _run_shard(root: click.Command, argv: list[str]) -> int:

@@ -19,6 +19,7 @@ import anyio
 import click
 from rich.console import Console
 
+from runner.cli import embedded_sim
 from runner.cli.exitcodes import EXIT_ACCOUNT, EXIT_FAILED_TASKS, EXIT_OK, EXIT_STOPPED
 from runner.cli.interrupts import Interrupts
 from runner.cli.links import AccountPlan, account_plans, open_links
@@ -26,9 +27,10 @@ from runner.cli.logs import run_logging
 from runner.cli.options import load_from_options, manifest_options
 from runner.cli.ownership import check_sidecars, claim_folder
 from runner.cli.progress import show_progress
+from runner.cli.quiet import conclude, quiet_option
 from runner.cli.ray_shards import run_on_ray
 from runner.cli.terminal import terminal_safe
-from runner.cli.wiring import DEFAULT_SIM_TIME_SCALE, SIM_MEMORY_NAME, SimOptions
+from runner.cli.wiring import DEFAULT_SIM_TIME_SCALE, SimOptions, simulator_time_scale
 from runner.core import (
     TERMINAL_STATES,
     AccountError,
@@ -92,12 +94,14 @@ log = logging.getLogger("runner")
 @click.option("--api-key-file", type=click.Path(path_type=Path, dir_okay=False), help="File holding the key.")
 @click.option("--sim-profile", default="default", show_default=True, help="Embedded simulator preset.")
 @click.option(
-    "--sim-time-scale", type=click.FloatRange(min=0, min_open=True), default=DEFAULT_SIM_TIME_SCALE,
-    show_default=True, help="Embedded simulator: real seconds per simulated second.",
+    "--sim-time-scale", type=click.FloatRange(min=0, min_open=True),
+    help=f"Embedded simulator: real seconds per simulated second (default {DEFAULT_SIM_TIME_SCALE}, "
+    "the fast profile's 0.001; 1 is real time).",
 )  # fmt: skip
 @click.option("--sim-seed", type=int, help="Embedded simulator seed.")
 @click.option("--progress/--no-progress", default=None, help="Live display (default: on a terminal).")
 @click.option("--verbose", is_flag=True, help="Debug logs, HTTP requests included (the key is redacted).")
+@quiet_option
 @click.option("--ray", is_flag=True, help="Run --shards N shards as Ray tasks, then merge them.")
 @click.option("--ray-address", help="With --ray: the Ray cluster to use (default: start a local one).")
 @click.option("--shards", type=click.IntRange(min=1), help="With --ray: how many shards.")
@@ -113,10 +117,11 @@ def run(
     max_video_mb: float | None,
     api_key_file: Path | None,
     sim_profile: str,
-    sim_time_scale: float,
+    sim_time_scale: float | None,
     sim_seed: int | None,
     progress: bool | None,
     verbose: bool,
+    quiet: bool,
     ray: bool,
     ray_address: str | None,
     shards: int | None,
@@ -134,10 +139,10 @@ def run(
     endpoint = plans[0].endpoint
     folder = run_folder(loaded, out)
     console = Console(highlight=False)
-    live = console.is_terminal if progress is None else progress
+    live = not quiet and (console.is_terminal if progress is None else progress)
     keys = [plan.key for plan in plans]
     # the handlers stay until the summary is out: a 2nd Ctrl-C then quits, never a traceback
-    with Interrupts() as interrupts, run_logging(console, live, secrets=keys, verbose=verbose):
+    with Interrupts() as interrupts, run_logging(console, live, secrets=keys, verbose=verbose, quiet=quiet):
         configs = [
             replace(
                 _engine_config(
@@ -173,7 +178,8 @@ def run(
             if has_work:
                 _record_run_start(store, manifest, endpoint, whole)
                 store.set_meta(ACCOUNT_META, ", ".join(plan.name for plan in plans if plan.name))
-            sim = SimOptions(sim_profile, sim_time_scale, sim_seed)
+            sim = SimOptions(sim_profile, simulator_time_scale(sim_profile, sim_time_scale), sim_seed)
+            embedded_sim.remember_sim_options(store, endpoint, sim)
             engine, summary = anyio.run(
                 _execute, store, folder, list(zip(plans, configs, strict=True)), sim, loaded, console, live,
                 interrupts,
@@ -181,9 +187,9 @@ def run(
             if has_work:
                 _record_run_end(store, summary)
             write_report(folder, store)
-        click.echo(terminal_safe(render_summary(summary)))
-        click.echo(f"Output: {folder}/ (videos/, status.csv, status.parquet, report.html, {JOURNAL_NAME})")
         code = exit_code(summary, engine.account_error)
+        output = f"Output: {folder}/ (videos/, status.csv, status.parquet, report.html, {JOURNAL_NAME})"
+        conclude([render_summary(summary), output], quiet=quiet, ok=code == EXIT_OK)
         if engine.account_error is not None:
             click.echo(f"Error: {terminal_safe(str(engine.account_error))}", err=True)
     sys.exit(code)
@@ -202,8 +208,9 @@ async def _execute(
     plans = [plan for plan, _ in accounts]
     try:
         async with open_links(plans, sim, folder) as connections:
-            if any(connection.forgets_tasks for connection in connections):
-                _warn_sim_forgot(store)
+            forgot = [plan.memory_name for plan, c in zip(plans, connections, strict=True) if c.forgets_tasks]
+            if forgot:
+                _warn_sim_forgot(store, ", ".join(forgot))
             links = [
                 AccountLink(
                     connection.client,
@@ -332,7 +339,7 @@ def _record_run_end(store: Store, summary: RunSummary) -> None:
         store.set_meta("efficiency", f"{summary.efficiency:.4f}")
 
 
-def _warn_sim_forgot(store: Store) -> None:
+def _warn_sim_forgot(store: Store, memory: str) -> None:
     counts = store.counts()
     in_flight = sum(counts.get(s, 0) for s in (TaskState.PENDING, TaskState.RUNNING, TaskState.SUCCEEDED))
     if in_flight:
@@ -341,7 +348,7 @@ def _warn_sim_forgot(store: Store) -> None:
             "memory of them: %s is missing or was written with other simulator settings. They will "
             "be reported expired (re-run with --retry-failed to generate them).",
             in_flight,
-            SIM_MEMORY_NAME,
+            memory,
         )
 
 

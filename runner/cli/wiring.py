@@ -31,6 +31,7 @@ __all__ = [
     "checked_key",
     "open_connection",
     "resolve_api_key",
+    "simulator_time_scale",
 ]
 
 DEFAULT_SIM_TIME_SCALE: Final = 0.05  #: the demo's 90 s tasks take 4.5 s
@@ -57,6 +58,16 @@ class Connection:
     time_scale: float  #: real seconds per server second (known only for the embedded simulator)
     learn_clock: bool  #: a loopback server may be a compressed simulator: learn its clock rate
     forgets_tasks: bool = False  #: an embedded simulator that did not take up the last run's tasks
+
+
+def simulator_time_scale(profile: str, chosen: float | None = None) -> float:
+    """The simulator's speed, the same for `runner run`'s embedded one and `runner sim serve`:
+    the one chosen, else the profile's own (`fast`: 0.001), else DEFAULT_SIM_TIME_SCALE."""
+    from runner.simulator import PROFILES
+
+    if chosen is not None:
+        return chosen
+    return float(PROFILES.get(profile, {}).get("time_scale", DEFAULT_SIM_TIME_SCALE))
 
 
 def is_loopback(endpoint: Endpoint) -> bool:

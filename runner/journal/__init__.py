@@ -16,6 +16,7 @@ from runner.journal.meta import (
     MANIFEST_TASKS_META,
     MERGED_FROM_META,
     SHARD_META,
+    SIM_SETTINGS_META,
     STOP_REASON_META,
 )
 from runner.journal.rows import Asset, Superseded
@@ -29,6 +30,7 @@ __all__ = [
     "MANIFEST_TASKS_META",
     "MERGED_FROM_META",
     "SHARD_META",
+    "SIM_SETTINGS_META",
     "STOP_REASON_META",
     "Asset",
     "Store",

@@ -14,6 +14,7 @@ __all__ = [
     "MANIFEST_TASKS_META",
     "MERGED_FROM_META",
     "SHARD_META",
+    "SIM_SETTINGS_META",
     "STOP_REASON_META",
 ]
 
@@ -26,3 +27,4 @@ STOP_REASON_META: Final = (
     "stop_reason"  #: why the last run stopped early (max-cost, interrupted…), else empty
 )
 MERGED_FROM_META: Final = "merged_from"  #: the folders `runner merge` combined (a JSON list)
+SIM_SETTINGS_META: Final = "sim_settings"  #: the embedded simulator's profile, time scale, seed (JSON)

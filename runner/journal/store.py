@@ -223,8 +223,7 @@ class Store:
 
     def latest_submit_before(self, seq: int, account: str | None = None) -> str | None:
         """The latest server submit_time among `account`'s tasks whose create was answered (or
-        adopted) before event `seq`: a lower bound, on that account's server clock, for any
-        create it sent after it (another account's server may keep another time)."""
+        adopted) before event `seq`: a lower bound, on its server's clock, for its later creates."""
         row = self._db.execute(
             "SELECT MAX(t.submit_time) FROM tasks t WHERE t.submit_time IS NOT NULL AND t.account IS ?"
             " AND (SELECT MAX(e.seq) FROM events e WHERE e.id = t.id"
@@ -335,11 +334,9 @@ class Store:
     # -- assets and run metadata --------------------------------------------------------
 
     def asset(self, sha256: str, model: str, account: str = "") -> Asset | None:
-        row = self._db.execute(
-            "SELECT sha256, model, url, expires_at, account FROM assets"
-            " WHERE sha256=? AND model=? AND account=?",
-            (sha256, model, account),
-        ).fetchone()
+        columns = "sha256, model, url, expires_at, account"
+        sql = f"SELECT {columns} FROM assets WHERE sha256=? AND model=? AND account=?"
+        row = self._db.execute(sql, (sha256, model, account)).fetchone()
         return None if row is None else Asset(*row)
 
     def put_asset(self, asset: Asset) -> None:

@@ -34,8 +34,9 @@ Key facts (details and every switch in config.py):
   `not-an-image.example` or a path ending `.txt` is not an image, `forbidden.example`
   is not authorised, `missing.example` is not found. Remote audio must end .wav/.mp3,
   remote video .mp4/.mov; uploads are judged by their bytes.
-* Prompt markers for exact rehearsals: `[sim-fail:CODE]` fails the task with CODE,
-  `[sim-time:SECONDS]` fixes its generation time.
+* Prompt markers for exact rehearsals: `[sim-fail:CODE]` fails the task with CODE
+  (InternalError.Timeout after `timing.injected_timeout_s`, 60 s, not the 3-hour
+  `max_run_s` a task that really outruns it takes), `[sim-time:SECONDS]` fixes its generation time.
 * Ledger: `GET /_sim/ledger` (same API key) or `app.state.simulator.ledger()`;
   `POST /_sim/reset` clears it.
 """

@@ -106,6 +106,9 @@ class TimingConfig:
     heavy_tail_alpha: float = 1.5
     dispatch_delay_s: tuple[float, float] = (0.05, 2.0)  # PENDING before a free slot takes it
     max_run_s: float = 10_800.0  # a task running longer fails with InternalError.Timeout
+    #: an injected InternalError.Timeout (a `[sim-fail:…]` marker or a fault rate) fails this soon,
+    #: so a rehearsal costs 3 real seconds at time scale 0.05, not the 9 minutes of max_run_s
+    injected_timeout_s: float = 60.0
 
 
 @dataclass(frozen=True)

@@ -82,7 +82,7 @@ class Simulator:
     def _forget(self) -> None:
         config = self.config
         self._generation += 1
-        self.board = TaskBoard(self.models, config.timing.max_run_s)
+        self.board = TaskBoard(self.models, config.timing)
         self.rates = RateBook()
         self.ledger_data = Ledger()
         self.uploads = UploadStore(

@@ -12,6 +12,7 @@ from __future__ import annotations
 from collections import deque
 from dataclasses import dataclass, field
 
+from runner.simulator.config import TimingConfig
 from runner.simulator.draws import TaskDraw, failure_message
 from runner.simulator.models import ModelSpec
 from runner.simulator.validation import CreateRequest
@@ -66,17 +67,23 @@ class Task:
         """When the task reached a terminal state (cancel time for a canceled task)."""
         return self.canceled_at if self.canceled_at is not None else self.end
 
-    def plan_run(self, max_run_s: float) -> float:
-        """Decide the outcome at admission; return how long the task occupies its slot."""
+    def plan_run(self, timing: TimingConfig) -> float:
+        """Decide the outcome at admission; return how long the task occupies its slot.
+
+        A task that outruns `max_run_s` times out when it is reached; a timeout that is injected
+        (`[sim-fail:InternalError.Timeout]`, a fault rate) fires after `injected_timeout_s`, so
+        rehearsing one costs seconds, not the hours of the service's limit."""
         request, draw = self.request, self.draw
         seconds = request.forced_seconds or draw.generation_seconds
         code = request.forced_failure or draw.failure_code
         if request.deferred is not None:
             self.failure = (request.deferred.code, request.deferred.message)
             return min(seconds, _QUICK_FAILURE_S)
-        if code == "InternalError.Timeout" or seconds > max_run_s:
+        if code == "InternalError.Timeout" or seconds > timing.max_run_s:
             self.failure = ("InternalError.Timeout", failure_message("InternalError.Timeout"))
-            return max_run_s
+            if seconds > timing.max_run_s:
+                return timing.max_run_s
+            return min(timing.injected_timeout_s, timing.max_run_s)
         if code is not None:
             self.failure = (code, failure_message(code))
             return seconds * draw.failure_fraction
@@ -98,7 +105,7 @@ class Lane:
         busy = sum(1 for t in self.running if t.end is not None and t.end > now)
         return busy + sum(1 for t in self.queue if t.canceled_at is None)
 
-    def advance(self, now: float, max_run_s: float) -> None:
+    def advance(self, now: float, timing: TimingConfig) -> None:
         """Admit queued tasks, in order, whose slot frees up at or before `now`."""
         while self.queue:
             head = self.queue[0]
@@ -111,7 +118,7 @@ class Lane:
             self.queue.popleft()
             self.running = [t for t in self.running if t.end is not None and t.end > start]
             head.scheduled = start
-            head.end = start + head.plan_run(max_run_s)
+            head.end = start + head.plan_run(timing)
             self.running.append(head)
             self.last_start = start
             self.peak = max(self.peak, len(self.running))
@@ -127,9 +134,9 @@ class Lane:
 class TaskBoard:
     """All tasks, by id and by model lane."""
 
-    def __init__(self, models: dict[str, ModelSpec], max_run_s: float) -> None:
+    def __init__(self, models: dict[str, ModelSpec], timing: TimingConfig) -> None:
         self._models = models
-        self._max_run_s = max_run_s
+        self._timing = timing
         self.tasks: dict[str, Task] = {}
         self.lanes: dict[str, Lane] = {}
 
@@ -142,7 +149,7 @@ class TaskBoard:
     def advance(self, now: float) -> None:
         """Bring every lane up to `now`."""
         for lane in self.lanes.values():
-            lane.advance(now, self._max_run_s)
+            lane.advance(now, self._timing)
 
     def add(self, task: Task) -> None:
         """Queue an accepted task (the caller has already checked the quotas)."""

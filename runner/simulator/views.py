@@ -165,6 +165,7 @@ def render_ledger(sim: Simulator) -> dict[str, Any]:
     return {
         "now": now,
         "seed": sim.seed,
+        "time_scale": sim.config.time_scale,
         "submissions": submissions,
         "peak_running": sim.board.peaks(),
         **sim.ledger_data.summary(),
