@@ -224,6 +224,7 @@ def test_two_served_accounts_survive_a_sigkill_and_resume_each_task_on_its_own(t
     bodies = Counter(entry["request_sha256"] for book in books.values() for entry in book["submissions"])
     assert max(bodies.values()) == 1, "a task was sent twice"
     assert all(book["submissions"] for book in books.values())
+    assert all(max(book["peak_running"].values()) <= 5 for book in books.values())  # never beyond a quota
     assert "Done: 16 of 16" in final.stdout
     status = subprocess.run(
         [sys.executable, "-m", "runner", "status", str(tmp_path / "two"), "--json"],
