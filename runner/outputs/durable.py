@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import errno
 import os
+import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -24,8 +25,9 @@ DISK_FULL_ERRNOS: Final = frozenset({errno.ENOSPC, errno.EDQUOT})
 def atomic_write(path: Path) -> Iterator[Path]:
     """Yield a `.part` path to write; on success fsync it and rename it over `path`."""
     path.parent.mkdir(parents=True, exist_ok=True)
-    # The pid keeps two writers (a run and `runner report`) from sharing one temporary file.
-    part = path.with_name(f"{path.name}.{os.getpid()}{PART_SUFFIX}")
+    # The pid and thread keep two writers (a run and `runner report`, or a run's status writer
+    # beside its event loop) from sharing one temporary file.
+    part = path.with_name(f"{path.name}.{os.getpid()}-{threading.get_native_id()}{PART_SUFFIX}")
     try:
         yield part
         with part.open("rb+") as handle:
