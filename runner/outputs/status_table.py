@@ -18,9 +18,9 @@ from __future__ import annotations
 
 import contextlib
 import logging
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING, Final
+from typing import TYPE_CHECKING, Any, Final
 
 import anyio
 
@@ -34,7 +34,14 @@ from runner.outputs.status_rows import STATUS_COLUMNS, TIME_COLUMNS, status_rows
 if TYPE_CHECKING:
     import pandas as pd
 
-__all__ = ["CSV_NAME", "PARQUET_NAME", "StatusWriter", "refresh_status_table", "write_status_table"]
+__all__ = [
+    "CSV_NAME",
+    "PARQUET_NAME",
+    "StatusWriter",
+    "refresh_status_table",
+    "write_parquet_table",
+    "write_status_table",
+]
 
 log = logging.getLogger(__name__)
 
@@ -42,7 +49,12 @@ CSV_NAME: Final = "status.csv"
 PARQUET_NAME: Final = "status.parquet"
 #: the table's layout: a new one makes a re-run rewrite tables that show an unchanged journal
 TABLE_LAYOUT: Final = 2
-_INTEGER_COLUMNS: Final = ("attempts", "duration", "seed", "video_size")
+#: the types of the columns of every table runner writes (the exports' too); the rest is text
+_INTEGER_COLUMNS: Final = frozenset(
+    {"attempts", "duration", "seed", "video_size", "width", "height", "frames"}
+)
+_FLOAT_COLUMNS: Final = frozenset({"cost", "fps", "video_duration"})
+_BOOLEAN_COLUMNS: Final = frozenset({"with_audio", "has_audio"})
 _FORMULA_STARTS: Final = ("=", "+", "-", "@", "\t", "\r")
 _SHOWN_META: Final = "status_table_shows"  #: the journal revision (and runner version) the table shows
 
@@ -68,22 +80,34 @@ def refresh_status_table(run_dir: Path, store: Store) -> bool:
     return True
 
 
+def write_parquet_table(path: Path, rows: list[dict[str, Any]], columns: Sequence[str]) -> None:
+    """Write `rows` as a Parquet file typed like the status table, atomically."""
+    with atomic_write(path) as part:
+        _typed(rows, columns).to_parquet(part, index=False)
+
+
 def _frame(run_dir: Path, store: Store) -> pd.DataFrame:
-    """The rows as typed columns: nullable integers, booleans, floats and text; UTC timestamps."""
+    rows, meta_names = status_rows(store, InputCopies(run_dir))
+    return _typed(rows, [*STATUS_COLUMNS, *meta_names])
+
+
+def _typed(rows: list[dict[str, Any]], columns: Sequence[str]) -> pd.DataFrame:
+    """The rows as typed columns: nullable integers, floats and booleans, UTC timestamps, text."""
     import pandas as pd  # here, not at the top: `runner --help` must not pay for pandas
 
-    rows, meta_names = status_rows(store, InputCopies(run_dir))
-    columns = [*STATUS_COLUMNS, *meta_names]
-    frame = pd.DataFrame.from_records(rows, columns=columns)
-    for name in _INTEGER_COLUMNS:
-        frame[name] = pd.to_numeric(frame[name]).astype("Int64")
-    frame["cost"] = pd.to_numeric(frame["cost"]).astype("Float64")
-    frame["with_audio"] = frame["with_audio"].astype("boolean")
-    for name in TIME_COLUMNS:
-        frame[name] = pd.to_datetime(frame[name], utc=True, format="ISO8601").astype("datetime64[ms, UTC]")
-    typed = {*_INTEGER_COLUMNS, *TIME_COLUMNS, "cost", "with_audio"}
-    for name in columns:
-        if name not in typed:
+    frame = pd.DataFrame.from_records(rows, columns=list(columns))
+    for name in frame.columns:
+        if name in _INTEGER_COLUMNS:
+            frame[name] = pd.to_numeric(frame[name]).astype("Int64")
+        elif name in _FLOAT_COLUMNS:
+            frame[name] = pd.to_numeric(frame[name]).astype("Float64")
+        elif name in _BOOLEAN_COLUMNS:
+            frame[name] = frame[name].astype("boolean")
+        elif name in TIME_COLUMNS:
+            frame[name] = pd.to_datetime(frame[name], utc=True, format="ISO8601").astype(
+                "datetime64[ms, UTC]"
+            )
+        else:
             frame[name] = frame[name].astype("string")
     return frame
 
@@ -115,7 +139,12 @@ class StatusWriter:
     a run killed at any point still leaves a table at most `every` seconds old."""
 
     def __init__(
-        self, run_dir: Path, store: Store, *, every: float, offload: Callable[[Callable[[], None]], Awaitable[None]]
+        self,
+        run_dir: Path,
+        store: Store,
+        *,
+        every: float,
+        offload: Callable[[Callable[[], None]], Awaitable[None]],
     ) -> None:
         self._run_dir = run_dir
         self._store = store
