@@ -11,6 +11,7 @@ import contextlib
 import errno
 import os
 import subprocess
+import threading
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -141,7 +142,7 @@ def test_a_sidecar_write_into_a_full_device_is_a_disk_full_download_error(tmp_pa
     (spec,) = make_specs(1)
     videos = tmp_path / "videos"
     videos.mkdir()
-    (videos / f"{spec.id}.json.{os.getpid()}.part").symlink_to("/dev/full")
+    (videos / f"{spec.id}.json.{os.getpid()}-{threading.get_native_id()}.part").symlink_to("/dev/full")
     with Store.open(tmp_path / JOURNAL_NAME) as store:
         store.add_tasks([spec])
         record = store.record(spec.id)

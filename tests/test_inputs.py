@@ -69,7 +69,8 @@ async def test_a_vanished_file_is_named(tmp_path: Path) -> None:
 
 
 async def test_outputs_record_local_paths_and_hashes_never_data_urls_or_credentials(tmp_path: Path) -> None:
-    """Sidecar, status table and journal name local inputs by path and sha256; no base64, no credential."""
+    """Sidecar, status table and journal name local inputs by path (the table: of their copy) and
+    sha256; no base64, no credential."""
     image = local_png(tmp_path / "in" / "a.png")
     audio = audio_ref(tmp_path / "in" / "a.wav")
     run_dir = tmp_path / "run"
@@ -86,7 +87,8 @@ async def test_outputs_record_local_paths_and_hashes_never_data_urls_or_credenti
     assert sidecar["request"]["audio"]["sha256"] == audio.sha256
     with (run_dir / "status.csv").open(newline="", encoding="utf-8") as handle:
         (row,) = list(csv.DictReader(handle))
-    assert row["img"] == image.path
+    assert row["img"] == f"inputs/{image.sha256[:16]}.png"  # its copy, inside the run folder
+    assert (run_dir / row["img"]).read_bytes() == (tmp_path / "in" / "a.png").read_bytes()
     with Store.open(run_dir / JOURNAL_NAME) as store:
         events = json.dumps(store.events())
     for text in ((run_dir / "videos" / "t.json").read_text(), (run_dir / "status.csv").read_text(), events):

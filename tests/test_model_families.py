@@ -237,7 +237,8 @@ EXAMPLE_MANIFESTS = ("wan2.7-i2v", "kf2v", "t2v", "r2v", "videoedit", "wan3.0", 
 @pytest.mark.parametrize("name", EXAMPLE_MANIFESTS)
 def test_each_example_manifest_runs_and_its_folder_shows_every_input(tmp_path: Path, name: str) -> None:
     """The shipped example of each family runs to the end on the simulator (real time, loopback
-    free), and the status table and report list each task's inputs and family parameters."""
+    free), and the status table and report list each task's inputs (by their copies in the run
+    folder, byte for byte) and family parameters."""
     import pandas as pd
     from click.testing import CliRunner
 
@@ -261,7 +262,11 @@ def test_each_example_manifest_runs_and_its_folder_shows_every_input(tmp_path: P
             str(row[c]) for c in ("img", "last_frame", "first_clip", "video", "references", "audio")
         )
         for item in spec.media:
-            assert (item.ref.path or "") in shown
+            assert item.ref.path is not None and item.ref.sha256 is not None
+            suffix = Path(item.ref.path).suffix.lower().replace("jpeg", "jpg")
+            copy = f"inputs/{item.ref.sha256[:16]}{suffix}"
+            assert copy in shown
+            assert (run_dir / copy).read_bytes() == Path(item.ref.path).read_bytes()
         for parameter in ("size", "ratio", "audio_setting"):
             expected = spec.parameters.get(parameter)
             assert (None if pd.isna(row[parameter]) else row[parameter]) == expected

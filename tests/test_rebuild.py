@@ -72,3 +72,29 @@ async def test_tasks_in_flight_and_tasks_sent_after_the_last_status_table_are_fo
     assert final.summary.reconciled > 0  # sent after the stale table: found by their echo
     assert_own_videos(tmp_path, final.ledger)
     assert_folder_complete(tmp_path, final.ledger)
+
+
+PREVIOUS_LAYOUT = (  # status.csv as runner wrote it before its dataset layout (naive UTC+8 times)
+    "id,key,state,attempts,error_code,error_message,task_id,request_id,model,resolution,size,ratio,"
+    "duration,seed,with_audio,audio_setting,prompt,actual_prompt,img,img_sha256,last_frame,first_clip,"
+    "video,references,audio,audio_sha256,submit_time,scheduled_time,end_time,cost,video_path,"
+    "video_sha256,video_size,double_charge_task_ids,superseded_by\n"
+    "{a},{ka},running,1,,,tid-a,req-a,wan2.6-i2v-flash,720P,,,5,,,,A scene for a,,/abs/a.png,,,,,,,,"
+    "2026-11-24 21:00:01.000,2026-11-24 21:00:02.000,,,,,,,\n"
+    "{b},{kb},failed,2,DataInspectionFailed,Inappropriate.,tid-b,req-b,wan2.6-i2v-flash,720P,,,5,,,,"
+    "A scene for b,,/abs/b.png,,,,,,,,2026-11-24 21:00:01.000,,2026-11-24 21:00:09.000,,,,,,\n"
+)
+
+
+def test_a_status_table_of_the_previous_layout_still_restores_its_tasks(tmp_path: Path) -> None:
+    """A folder last written by the previous version (no source/variant columns, naive times,
+    absolute input paths) still gives back its task in flight and its failure."""
+    specs = [spec("a"), spec("b")]
+    text = PREVIOUS_LAYOUT.format(a="a", ka=specs[0].key, b="b", kb=specs[1].key)
+    (tmp_path / "status.csv").write_text(text, encoding="utf-8")
+    with Store.open(tmp_path / JOURNAL_NAME) as store:
+        store.add_tasks(specs)
+        rebuilt = rebuild_journal(store, tmp_path)
+        assert (rebuilt.in_flight, rebuilt.ended) == (1, 1)
+        assert store.record("a").task_id == "tid-a" and store.record("a").state.value == "pending"
+        assert store.record("b").error_code == "DataInspectionFailed"

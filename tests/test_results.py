@@ -178,7 +178,8 @@ def test_sidecar_records_provenance_without_data_url_bytes(tmp_path: Path) -> No
 
 
 def test_status_table_has_one_row_per_task_in_manifest_order(tmp_path: Path) -> None:
-    """status.parquet keeps exact values and types; meta columns are prefixed `meta.`."""
+    """status.parquet keeps exact values and types; meta columns are prefixed `meta.`; inputs are
+    named by their copies in the run folder (a data: URL's decoded bytes too), URLs as given."""
     with seed_run(tmp_path / "run", tmp_path / "in") as store:
         write_status_table(tmp_path / "run", store)
     frame = pd.read_parquet(tmp_path / "run" / "status.parquet")
@@ -190,11 +191,41 @@ def test_status_table_has_one_row_per_task_in_manifest_order(tmp_path: Path) -> 
     assert int(frame.loc[0, "attempts"]) == 1 and float(frame.loc[0, "cost"]) == 0.25
     assert frame.loc[1, "prompt"].startswith("=HYPERLINK")  # Parquet is not neutralised
     assert frame.loc[4, "img"] == "https://example.com/cat.jpg"
-    assert frame.loc[5, "img"].startswith("data:image/png;sha256=") and "AAAA" not in frame.loc[5, "img"]
-    assert (
-        frame.loc[0, "img_sha256"] == hashlib.sha256((tmp_path / "in" / "fox.png").read_bytes()).hexdigest()
-    )
+    fox = (tmp_path / "in" / "fox.png").read_bytes()
+    assert frame.loc[0, "img_sha256"] == hashlib.sha256(fox).hexdigest()
+    assert frame.loc[0, "img"] == f"inputs/{frame.loc[0, 'img_sha256'][:16]}.png"
+    assert (tmp_path / "run" / frame.loc[0, "img"]).read_bytes() == fox
+    inline = tmp_path / "run" / frame.loc[5, "img"]
+    assert frame.loc[5, "img"].startswith("inputs/") and inline.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    assert frame.loc[5, "img_sha256"] == hashlib.sha256(inline.read_bytes()).hexdigest()
     assert frame["audio"].isna().all()  # no task of the seeded run has audio
+    assert frame.loc[0, "source"] == "manifest.yaml:fox-1"
+
+
+def test_status_table_is_a_typed_dataset_table(tmp_path: Path) -> None:
+    """Times are UTC: timestamp[ms, UTC] in Parquet (DashScope's UTC+8 stamps converted), ISO 8601
+    with the zone in the CSV; a column with no value at all keeps its type, never a float NaN."""
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    with seed_run(tmp_path / "run", tmp_path / "in") as store:
+        write_status_table(tmp_path / "run", store)
+    schema = pq.read_schema(tmp_path / "run" / "status.parquet")
+    for name in ("submit_time", "scheduled_time", "end_time"):
+        assert schema.field(name).type == pa.timestamp("ms", tz="UTC")
+    for name in ("negative_prompt", "variant", "audio", "last_frame", "size", "superseded_by"):
+        assert pa.types.is_string(schema.field(name).type) or pa.types.is_large_string(
+            schema.field(name).type
+        )
+    assert schema.field("seed").type == pa.int64() and schema.field("with_audio").type == pa.bool_()
+    frame = pd.read_parquet(tmp_path / "run" / "status.parquet")
+    assert frame.loc[0, "submit_time"] == pd.Timestamp("2026-11-24T13:00:01", tz="UTC")  # 21:00:01 UTC+8
+    assert pd.isna(frame.loc[5, "end_time"])  # still running: no end, a typed null
+    with (tmp_path / "run" / "status.csv").open(newline="", encoding="utf-8") as handle:
+        rows = list(csv.DictReader(handle))
+    assert rows[0]["submit_time"] == "2026-11-24T13:00:01.000+00:00"
+    assert rows[0]["end_time"] == "2026-11-24T13:01:10.000+00:00"
+    assert rows[5]["end_time"] == ""
 
 
 def test_status_table_is_rewritten_only_when_the_journal_changed(tmp_path: Path) -> None:

@@ -231,13 +231,16 @@ async def test_the_api_key_never_reaches_the_storage_host(tmp_path: Path) -> Non
 
 
 def test_status_table_records_local_audio_by_path_and_hash(tmp_path: Path) -> None:
-    """The demo's local audio track appears in status.csv as its path and sha256, never its bytes."""
+    """The demo's local audio track appears in status.csv as its copy in the run folder and its
+    sha256, never its bytes."""
     demo = Path(__file__).parent.parent / "manifests" / "demo.yaml"
     args = ["run", str(demo), "--out", str(tmp_path), "--sim-time-scale", "0.005", "--no-progress"]
     result = CliRunner().invoke(main, args)
     assert result.exit_code == 0, result.output
     frame = pd.read_csv(tmp_path / "demo" / "status.csv").set_index("id")
     wav = demo.parent / "audio" / "beat.wav"
-    assert frame.loc["rap-boy-noir-s1", "audio"] == str(wav.resolve())
-    assert frame.loc["rap-boy-noir-s1", "audio_sha256"] == hashlib.sha256(wav.read_bytes()).hexdigest()
+    digest = hashlib.sha256(wav.read_bytes()).hexdigest()
+    assert frame.loc["rap-boy-noir-s1", "audio"] == f"inputs/{digest[:16]}.wav"
+    assert (tmp_path / "demo" / "inputs" / f"{digest[:16]}.wav").read_bytes() == wav.read_bytes()
+    assert frame.loc["rap-boy-noir-s1", "audio_sha256"] == digest
     assert frame.loc["rooftop-cat-s1", "audio"] != frame.loc["rooftop-cat-s1", "audio"]  # NaN: no audio

@@ -12,7 +12,7 @@ from typing import Any
 
 import click
 
-from runner.cli import cancel, merge, models, plan, report, run, sim, status
+from runner.cli import cancel, export, merge, models, plan, report, run, sim, status
 from runner.cli.exitcodes import EXIT_ACCOUNT, EXIT_USAGE
 from runner.cli.terminal import terminal_safe
 from runner.core import AccountError, RunnerError
@@ -45,7 +45,7 @@ def main() -> None:
 
 
 def _register() -> None:
-    for module in (plan, run, cancel, sim, status, report, merge, models):
+    for module in (plan, run, cancel, sim, status, report, merge, export, models):
         for command in module.COMMANDS:
             main.add_command(command)
 

@@ -19,7 +19,7 @@ from runner.cli.options import find_run_folder, run_folder_options
 from runner.cli.terminal import terminal_safe_data
 from runner.core import TaskRecord, TaskState
 from runner.journal import JOURNAL_NAME, Store
-from runner.outputs import META_NAMES, PROBLEM_STATES, run_header, status_rows, video_problem
+from runner.outputs import META_NAMES, PROBLEM_STATES, InputCopies, run_header, status_rows, video_problem
 
 __all__ = ["COMMANDS", "open_journal", "status", "status_data"]
 
@@ -105,7 +105,7 @@ def status_data(
     (`verify`: and the done videos that are missing or altered)."""
     records = store.records()
     header = run_header(folder, store, records)
-    rows, _ = status_rows(store)
+    rows, _ = status_rows(store, InputCopies(folder, write=False))  # a reader: it copies nothing
     problem_values = {state.value for state in PROBLEM_STATES}
     listed = rows if show_all else [row for row in rows if _is_problem(row, problem_values)]
     return {

@@ -9,6 +9,7 @@ catalog     every model: its family, numbers, prices, quotas and regions
 endpoints   the regions, their shared and workspace domains, the simulator
 costs       what a task costs: estimated, reserved while it runs, billed from its usage
 efficiency  the makespan lower bound and efficiency (docs/performance.md)
+servertime  DashScope's zone-less time stamps as UTC instants
 """
 
 from __future__ import annotations
@@ -45,6 +46,7 @@ from runner.core.errors import (
 )
 from runner.core.families import FAMILIES, MEDIA_ROLES, RATIOS, SIZES, Family, MediaRule
 from runner.core.lifecycle import Event, advance, can_advance
+from runner.core.servertime import SERVER_ZONE, server_instant, utc_text
 from runner.core.tasks import (
     TERMINAL_STATES,
     MediaItem,
@@ -68,6 +70,7 @@ __all__ = [
     "RATIOS",
     "REGIONS",
     "SEED_MAX",
+    "SERVER_ZONE",
     "SIM_API_KEY",
     "SIZES",
     "TERMINAL_STATES",
@@ -111,8 +114,10 @@ __all__ = [
     "price_per_second",
     "reserved_cost",
     "resolve_endpoint",
+    "server_instant",
     "server_seconds",
     "task_cost",
     "task_key",
     "tier_of_size",
+    "utc_text",
 ]

@@ -14,13 +14,11 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Final
 
-from runner.core import Endpoint
-from runner.core import task_cost
-from runner.outputs.videos import VIDEOS_DIR
-from runner.outputs.sidecars import write_sidecar
+from runner.core import Endpoint, TaskSpec, TaskState, task_cost
 from runner.journal import Store, Superseded
-from runner.core import TaskSpec, TaskState
+from runner.outputs.sidecars import write_sidecar
 from runner.outputs.verify import video_problem
+from runner.outputs.videos import VIDEOS_DIR
 
 __all__ = ["describe_edits", "keep_earlier_videos"]
 

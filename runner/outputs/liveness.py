@@ -17,7 +17,9 @@ from runner.outputs.summary import stop_advice
 
 __all__ = ["RunState", "run_state"]
 
-_RESUME = "Run the same command again to resume; uncertain submissions are looked up before anything is sent again."
+_RESUME = (
+    "Run the same command again to resume; uncertain submissions are looked up before anything is sent again."
+)
 
 
 @dataclass(frozen=True, slots=True)

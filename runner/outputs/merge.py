@@ -14,9 +14,7 @@ second merge into it replaces it.
 from __future__ import annotations
 
 import dataclasses
-import errno
 import json
-import os
 import shutil
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -35,6 +33,7 @@ from runner.journal import (
     Store,
     folder_in_use,
 )
+from runner.outputs.durable import link_or_copy
 from runner.outputs.report import write_report
 from runner.outputs.status_table import write_status_table
 from runner.outputs.verify import video_problem
@@ -43,8 +42,14 @@ from runner.outputs.videos import INPUTS_DIR, VIDEOS_DIR
 __all__ = ["MergeResult", "merge_folders"]
 
 _SIMULATED: Final = frozenset({"sim", "loopback"})
-_COPY_INSTEAD: Final = frozenset({errno.EXDEV, errno.EPERM, errno.EMLINK, errno.ENOTSUP, errno.EACCES})
-_CARRIED_META: Final = ("manifest", "endpoint", "currency", ENDPOINT_META, MANIFEST_PRINT_META, MANIFEST_TASKS_META)
+_CARRIED_META: Final = (
+    "manifest",
+    "endpoint",
+    "currency",
+    ENDPOINT_META,
+    MANIFEST_PRINT_META,
+    MANIFEST_TASKS_META,
+)
 _JOURNAL_FILES: Final = (JOURNAL_NAME, f"{JOURNAL_NAME}-wal", f"{JOURNAL_NAME}-shm")
 
 
@@ -123,7 +128,10 @@ def _distinct(out: Path, folders: Sequence[Path]) -> list[Path]:
     seen: dict[Path, Path] = {}
     for folder in folders:
         if not (folder / JOURNAL_NAME).is_file():
-            msg = f"{folder} is not a run folder (it has no {JOURNAL_NAME}); give the folders `runner run` wrote."
+            msg = (
+                f"{folder} is not a run folder (it has no {JOURNAL_NAME}); give the folders "
+                "`runner run` wrote."
+            )
             raise ConfigError(msg)
         real = folder.resolve()
         if real == out.resolve():
@@ -147,11 +155,16 @@ def _check_compatible(sources: list[_Folder], allow_mixed: bool) -> None:
     currencies = {source.meta["currency"] for source in sources if source.meta["currency"]}
     if len(currencies) > 1:
         listed = _by_value(sources, "currency")
-        raise ConfigError(f"These folders' costs are in different currencies and cannot be added up: {listed}.")
+        raise ConfigError(
+            f"These folders' costs are in different currencies and cannot be added up: {listed}."
+        )
     kinds = {source.meta[ENDPOINT_META] in _SIMULATED for source in sources if source.meta[ENDPOINT_META]}
     if len(kinds) > 1:
         listed = _by_value(sources, ENDPOINT_META)
-        msg = f"Some folders hold the simulator's videos and others an account's: {listed}. Merge each kind apart."
+        msg = (
+            f"Some folders hold the simulator's videos and others an account's: {listed}. "
+            "Merge each kind apart."
+        )
         raise ConfigError(msg)
     prints = {source.meta[MANIFEST_PRINT_META] for source in sources}
     if len(prints) > 1 and not allow_mixed:
@@ -234,7 +247,9 @@ def _clear_earlier_merge(out: Path) -> None:
     shutil.rmtree(out / VIDEOS_DIR, ignore_errors=True)
 
 
-def _place_files(out: Path, sources: list[_Folder], picks: dict[str, _Pick], result: MergeResult, copy: bool) -> None:
+def _place_files(
+    out: Path, sources: list[_Folder], picks: dict[str, _Pick], result: MergeResult, copy: bool
+) -> None:
     (out / VIDEOS_DIR).mkdir(parents=True, exist_ok=True)
     for pick in picks.values():
         record = pick.record
@@ -254,22 +269,10 @@ def _place_files(out: Path, sources: list[_Folder], picks: dict[str, _Pick], res
 
 def _place(source: Path, target: Path, result: MergeResult, copy: bool) -> None:
     """`target` becomes `source`'s content: a hard link, or a copy where links cannot be made."""
-    target.parent.mkdir(parents=True, exist_ok=True)
-    part = target.with_name(f".{target.name}.merging")
-    part.unlink(missing_ok=True)
-    if not copy:
-        try:
-            os.link(source, part)
-        except OSError as exc:
-            if exc.errno not in _COPY_INSTEAD:
-                raise
-        else:
-            os.replace(part, target)
-            result.linked += 1
-            return
-    shutil.copyfile(source, part)
-    os.replace(part, target)
-    result.copied += 1
+    if link_or_copy(source, target, copy=copy):
+        result.linked += 1
+    else:
+        result.copied += 1
 
 
 def _write_journal(out: Path, sources: list[_Folder], picks: dict[str, _Pick]) -> None:

@@ -1,93 +1,76 @@
 """The status table: one row per task, as `status.csv` and `status.parquet` (the only pandas user).
 
 Rewritten whole and atomically from the journal, so it is always a consistent
-snapshot. The CSV is made safe for spreadsheets (formula-like cells are quoted);
-the Parquet file keeps the exact values and types. The journal remembers which of its
-revisions the table shows, so a re-run with nothing to do (seconds at 100,000 tasks) does
-not rewrite it. During a run, `StatusWriter` rewrites it every 30 s beside the event loop
-(a rewrite at 100,000 tasks takes seconds), with a read-only journal connection of its own.
+snapshot; its columns are runner.outputs.status_rows'. Both files are meant to be loaded as
+data: paths are relative to the run folder (inputs by their copies in `inputs/`), times are
+UTC, ISO 8601 text with the zone in the CSV and `timestamp[ms, UTC]` in Parquet, and every
+column of the Parquet file has a type even when it is empty (text, nullable integers and
+booleans, never a float NaN). The CSV is made safe for spreadsheets (formula-like cells are
+quoted); the Parquet file keeps the exact values.
+
+The journal remembers which of its revisions the table shows, so a re-run with nothing to do
+(seconds at 100,000 tasks) does not rewrite it. During a run, `StatusWriter` rewrites it every
+30 s beside the event loop (a rewrite at 100,000 tasks takes seconds), with a read-only journal
+connection of its own.
 """
 
 from __future__ import annotations
 
 import contextlib
-import hashlib
-from collections.abc import Awaitable, Callable
-import os
+import logging
+from collections.abc import Awaitable, Callable, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Final
 
+import anyio
+
 from runner import __version__
-from runner.core import JournalFullError
+from runner.core import JournalFullError, StoreError
 from runner.journal import Store
 from runner.outputs.durable import atomic_write
-from runner.core import MediaRef, TaskRecord, TaskSpec
-import logging
-import anyio
-from runner.core import StoreError
+from runner.outputs.inputs import InputCopies
+from runner.outputs.status_rows import STATUS_COLUMNS, TIME_COLUMNS, status_rows
 
 if TYPE_CHECKING:
     import pandas as pd
 
-__all__ = ["CSV_NAME", "PARQUET_NAME", "STATUS_COLUMNS", "StatusWriter", "media_label", "refresh_status_table", "status_rows", "write_status_table"]
+__all__ = [
+    "CSV_NAME",
+    "PARQUET_NAME",
+    "StatusWriter",
+    "refresh_status_table",
+    "write_parquet_table",
+    "write_status_table",
+]
+
+log = logging.getLogger(__name__)
 
 CSV_NAME: Final = "status.csv"
 PARQUET_NAME: Final = "status.parquet"
-STATUS_COLUMNS: Final = (
-    "id",
-    "key",
-    "state",
-    "attempts",
-    "error_code",
-    "error_message",
-    "task_id",
-    "request_id",
-    "account",
-    "model",
-    "resolution",
-    "size",
-    "ratio",
-    "duration",
-    "seed",
-    "with_audio",
-    "audio_setting",
-    "prompt",
-    "actual_prompt",
-    "img",
-    "img_sha256",
-    "last_frame",
-    "first_clip",
-    "video",
-    "references",
-    "audio",
-    "audio_sha256",
-    "submit_time",
-    "scheduled_time",
-    "end_time",
-    "cost",
-    "video_path",
-    "video_sha256",
-    "video_size",
-    "double_charge_task_ids",
-    "superseded_by",
+#: the table's layout: a new one makes a re-run rewrite tables that show an unchanged journal
+TABLE_LAYOUT: Final = 2
+#: the types of the columns of every table runner writes (the exports' too); the rest is text
+_INTEGER_COLUMNS: Final = frozenset(
+    {"attempts", "duration", "seed", "video_size", "width", "height", "frames"}
 )
-_INTEGER_COLUMNS: Final = ("attempts", "duration", "seed", "video_size")
+_FLOAT_COLUMNS: Final = frozenset({"cost", "fps", "video_duration"})
+_BOOLEAN_COLUMNS: Final = frozenset({"with_audio", "has_audio"})
 _FORMULA_STARTS: Final = ("=", "+", "-", "@", "\t", "\r")
 _SHOWN_META: Final = "status_table_shows"  #: the journal revision (and runner version) the table shows
 
 
 def write_status_table(run_dir: Path, store: Store) -> None:
     """Rewrite `status.csv` and `status.parquet` in `run_dir` from the journal, atomically."""
-    frame = _frame(store)
+    frame = _frame(run_dir, store)
     with atomic_write(run_dir / CSV_NAME) as part:
-        _spreadsheet_safe(frame).to_csv(part, index=False)
+        _spreadsheet_safe(_with_time_text(frame)).to_csv(part, index=False)
     with atomic_write(run_dir / PARQUET_NAME) as part:
         frame.to_parquet(part, index=False)
 
 
 def refresh_status_table(run_dir: Path, store: Store) -> bool:
     """Rewrite the table unless it already shows the journal as it is; whether it was rewritten."""
-    revision = f"{__version__}/{store.revision()}"  # a new version may add or change columns
+    revision = f"{__version__}/{TABLE_LAYOUT}/{store.revision()}"
     files = (run_dir / CSV_NAME, run_dir / PARQUET_NAME)
     if store.get_meta(_SHOWN_META) == revision and all(path.exists() for path in files):
         return False
@@ -97,99 +80,45 @@ def refresh_status_table(run_dir: Path, store: Store) -> bool:
     return True
 
 
-def status_rows(store: Store) -> tuple[list[dict[str, Any]], list[str]]:
-    """Every task as a dict of status columns (manifest order) and the `meta.` column names."""
-    specs = {spec.id: spec for spec in store.specs()}
-    rows: list[dict[str, Any]] = []
-    meta_names: dict[str, None] = {}
-    for record in store.records():
-        spec = specs[record.id]
-        row = _row(spec, record)
-        for name, value in spec.meta.items():
-            column = f"meta.{name}"
-            meta_names.setdefault(column)
-            row[column] = value
-        rows.append(row)
-    return rows, list(meta_names)
+def write_parquet_table(path: Path, rows: list[dict[str, Any]], columns: Sequence[str]) -> None:
+    """Write `rows` as a Parquet file typed like the status table, atomically."""
+    with atomic_write(path) as part:
+        _typed(rows, columns).to_parquet(part, index=False)
 
 
-def media_label(media: MediaRef) -> str:
-    """How an input appears in tables: its path, its URL, or for a data: URL its mime and hash."""
-    if media.path is not None:
-        return media.path
-    url = media.url or ""
-    if url.startswith("data:"):
-        mime = url[5:].split(";", 1)[0].split(",", 1)[0] or "unknown"
-        return f"data:{mime};sha256={hashlib.sha256(url.encode()).hexdigest()}"
-    return url
+def _frame(run_dir: Path, store: Store) -> pd.DataFrame:
+    rows, meta_names = status_rows(store, InputCopies(run_dir))
+    return _typed(rows, [*STATUS_COLUMNS, *meta_names])
 
 
-def _labels(spec: TaskSpec, *roles: str) -> str | None:
-    """The inputs of `roles`, as labels joined by " | " (None when there are none)."""
-    labels = [media_label(item.ref) for item in spec.media if item.role in roles]
-    return " | ".join(labels) or None
-
-
-def _first(spec: TaskSpec, role: str) -> MediaRef:
-    return spec.inputs(role)[0]
-
-
-def _row(spec: TaskSpec, record: TaskRecord) -> dict[str, Any]:
-    return {
-        "id": record.id,
-        "key": record.key,
-        "state": record.state.value,
-        "attempts": record.attempts,
-        "error_code": record.error_code,
-        "error_message": record.error_message,
-        "task_id": record.task_id,
-        "request_id": record.request_id,
-        "account": record.account,
-        "model": spec.model,
-        "resolution": spec.resolution or None,
-        "size": spec.parameters.get("size"),
-        "ratio": spec.parameters.get("ratio"),
-        "duration": spec.parameters.get("duration"),
-        "seed": spec.parameters.get("seed"),
-        "with_audio": spec.parameters.get("audio"),  # the `audio` switch: a silent video when false
-        "audio_setting": spec.parameters.get("audio_setting"),
-        "prompt": spec.prompt,
-        "actual_prompt": record.actual_prompt,
-        "img": _labels(spec, "first_frame"),
-        "img_sha256": _first(spec, "first_frame").sha256 if spec.inputs("first_frame") else None,
-        "last_frame": _labels(spec, "last_frame"),
-        "first_clip": _labels(spec, "first_clip"),
-        "video": _labels(spec, "video"),
-        "references": _labels(spec, "reference_image", "reference_video", "reference_audio"),
-        "audio": _labels(spec, "driving_audio"),
-        "audio_sha256": _first(spec, "driving_audio").sha256 if spec.inputs("driving_audio") else None,
-        "submit_time": record.submit_time,
-        "scheduled_time": record.scheduled_time,
-        "end_time": record.end_time,
-        "cost": record.cost,
-        "video_path": record.video_path,
-        "video_sha256": record.video_sha256,
-        "video_size": record.video_size,
-        # DashScope tasks that may have been this one's own, left unclaimed: possible double charges
-        "double_charge_task_ids": " ".join(record.double_charge_ids or []) or None,
-        "superseded_by": record.superseded_by,  # an earlier version the manifest's edit set aside
-    }
-
-
-def _frame(store: Store) -> pd.DataFrame:
+def _typed(rows: list[dict[str, Any]], columns: Sequence[str]) -> pd.DataFrame:
+    """The rows as typed columns: nullable integers, floats and booleans, UTC timestamps, text."""
     import pandas as pd  # here, not at the top: `runner --help` must not pay for pandas
 
-    rows, meta_names = status_rows(store)
-    columns = [*STATUS_COLUMNS, *meta_names]
-    frame = pd.DataFrame.from_records(rows, columns=columns)
-    for name in _INTEGER_COLUMNS:
-        frame[name] = pd.to_numeric(frame[name]).astype("Int64")
-    frame["cost"] = pd.to_numeric(frame["cost"]).astype("Float64")
-    frame["with_audio"] = frame["with_audio"].astype("boolean")
-    for name in columns:
-        if name not in _INTEGER_COLUMNS and name not in ("cost", "with_audio"):
+    frame = pd.DataFrame.from_records(rows, columns=list(columns))
+    for name in frame.columns:
+        if name in _INTEGER_COLUMNS:
+            frame[name] = pd.to_numeric(frame[name]).astype("Int64")
+        elif name in _FLOAT_COLUMNS:
+            frame[name] = pd.to_numeric(frame[name]).astype("Float64")
+        elif name in _BOOLEAN_COLUMNS:
+            frame[name] = frame[name].astype("boolean")
+        elif name in TIME_COLUMNS:
+            frame[name] = pd.to_datetime(frame[name], utc=True, format="ISO8601").astype(
+                "datetime64[ms, UTC]"
+            )
+        else:
             frame[name] = frame[name].astype("string")
     return frame
+
+
+def _with_time_text(frame: pd.DataFrame) -> pd.DataFrame:
+    """A copy whose times are ISO 8601 text with the zone: 2026-12-05T07:29:11.812+00:00."""
+    text = frame.copy()
+    for name in TIME_COLUMNS:
+        stamps = frame[name].dt.strftime("%Y-%m-%dT%H:%M:%S.%f").str.slice(0, 23) + "+00:00"
+        text[name] = stamps.astype("string")
+    return text
 
 
 def _spreadsheet_safe(frame: pd.DataFrame) -> pd.DataFrame:
@@ -205,15 +134,17 @@ def _spreadsheet_safe(frame: pd.DataFrame) -> pd.DataFrame:
     return safe
 
 
-log = logging.getLogger(__name__)
-
-
 class StatusWriter:
     """Rewrites status.csv/status.parquet at the start, every `every` seconds, and at the end, so
     a run killed at any point still leaves a table at most `every` seconds old."""
 
     def __init__(
-        self, run_dir: Path, store: Store, *, every: float, offload: Callable[[Callable[[], None]], Awaitable[None]]
+        self,
+        run_dir: Path,
+        store: Store,
+        *,
+        every: float,
+        offload: Callable[[Callable[[], None]], Awaitable[None]],
     ) -> None:
         self._run_dir = run_dir
         self._store = store

@@ -13,8 +13,8 @@ import hashlib
 from dataclasses import dataclass
 from pathlib import Path
 
-from runner.outputs.videos import VIDEOS_DIR
 from runner.core import TaskRecord
+from runner.outputs.videos import VIDEOS_DIR
 
 __all__ = ["VideoProblem", "video_problem"]
 

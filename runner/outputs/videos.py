@@ -7,16 +7,13 @@ in `.part`, so one sweep (`remove_stale_parts`) cleans up after a crash.
 
 from __future__ import annotations
 
-import errno
 import hashlib
-import json
 import os
-from collections.abc import Callable, Iterator, Mapping
-from contextlib import contextmanager
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from types import TracebackType
-from typing import IO, Any, Final, TypeVar
+from typing import IO, Final, TypeVar
 
 from runner.core import DownloadError
 from runner.outputs.durable import DISK_FULL_ERRNOS, PART_SUFFIX, fsync_dir
@@ -174,7 +171,9 @@ class VideoWriter:
                 raise
             saved = self._size
             self.abort()
-            raise disk_full_error(self._run_dir, f"the video of task {self.task!r} after {saved:,} bytes") from exc
+            raise disk_full_error(
+                self._run_dir, f"the video of task {self.task!r} after {saved:,} bytes"
+            ) from exc
 
 
 def disk_full_error(run_dir: Path, saving: str) -> DownloadError:
@@ -215,5 +214,3 @@ def _write_in_pieces(file: IO[bytes], data: bytes) -> None:
     view = memoryview(data)
     for start in range(0, len(view), _WRITE_BYTES):
         file.write(view[start : start + _WRITE_BYTES])
-
-
