@@ -30,6 +30,7 @@ from runner.core.tasks import RunSummary, TaskSpec, TaskState
 from runner.engine import AccountLink, Engine, EngineConfig
 from runner.journal.store import JOURNAL_NAME, Store
 from runner.outputs import render_summary
+from runner.planning import Quota
 from runner.simulator.process import fetch_ledger, spawn_server
 
 MODEL = "wan2.6-i2v-flash"  # 5 at once, 5/s per account
@@ -146,6 +147,32 @@ async def test_an_account_refused_mid_run_keeps_what_it_sent_for_a_later_run(tmp
             if account == "lab2"} == stuck  # fmt: skip
     assert len(ledger(main)["submissions"]) == 17 and len(ledger(lab2.app)["submissions"]) == 3
     assert ledger(main)["duplicate_bodies"] == ledger(lab2.app)["duplicate_bodies"] == 0
+
+
+@pytest.mark.anyio
+@pytest.mark.virtual_time
+async def test_each_account_keeps_its_own_quota(tmp_path: Path) -> None:
+    """An account whose quota is lower (2 at once, 2/s) next to one at the model's 5: each
+    simulator's peak is its own account's quota, and the larger account takes more of the work."""
+    apps = {
+        name: sim_app("fast", seed=seed, time_scale=SCALE, concurrency_mode="reject")
+        for name, seed in (("small", 11), ("large", 12))
+    }
+    small = EngineConfig(2, 2.0, time_scale=SCALE, worker_threads=False, quotas={MODEL: Quota(2.0, 2)})
+    with Store.open(tmp_path / JOURNAL_NAME) as store:
+        store.add_tasks(make_specs(28, model=MODEL))
+        async with sim_client(apps["small"]) as one, sim_client(apps["large"]) as other:
+            links = [
+                AccountLink(one, ENDPOINTS["sim"], "small", small),
+                AccountLink(other, ENDPOINTS["sim"], "large"),
+            ]
+            config = EngineConfig(5, 5.0, time_scale=SCALE, worker_threads=False)
+            summary = await Engine(store, links, tmp_path, config, seed=1).run()
+    assert summary.done == 28
+    assert ledger(apps["small"])["peak_running"] == {MODEL: 2}
+    assert ledger(apps["large"])["peak_running"] == {MODEL: 5}
+    shares = Counter(owners(tmp_path).values())
+    assert shares["large"] > 1.5 * shares["small"]
 
 
 @pytest.mark.anyio
