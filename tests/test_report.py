@@ -2,13 +2,17 @@
 
 from __future__ import annotations
 
+import hashlib
 import json
 import re
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
-from seeding import seed_run
+from data.media_fixtures import wav
+from factories import local_png, spec
+from seeding import seed_run, video_bytes
 
+from runner.core.tasks import MediaItem, MediaRef
 from runner.journal.store import JOURNAL_NAME, Store
 from runner.outputs.report import report_data, script_safe_json, write_report
 from runner.outputs.videos import INPUTS_DIR
@@ -96,3 +100,44 @@ def test_report_page_needs_no_network(tmp_path: Path) -> None:
     assert not re.search(r'<(script|link|img|iframe)[^>]+(src|href)="(https?:)?//', page)
     assert '<link rel="icon" href="data:,">' in page
     assert _embedded(page)["tasks"] == []
+
+
+def _local(path: Path, data: bytes, kind: Literal["audio", "video"], mime: str) -> MediaRef:
+    path.write_bytes(data)
+    digest = hashlib.sha256(data).hexdigest()
+    return MediaRef(kind, path=str(path), sha256=digest, size=len(data), mime=mime)
+
+
+def test_report_shows_every_input_under_its_role_and_the_negative_prompt(tmp_path: Path) -> None:
+    """First and last frame, two references, a video and audio: each listed in order under its
+    role (numbered when a role repeats), local ones copied into inputs/, oss:// named only."""
+    run, folder = tmp_path / "run", tmp_path / "in"
+    media = (
+        MediaItem("first_frame", local_png(folder / "first.png", rgb=(200, 40, 40))),
+        MediaItem("last_frame", local_png(folder / "last.png", rgb=(40, 40, 200))),
+        MediaItem("reference_image", MediaRef("image", url="https://example.com/ref.jpg")),
+        MediaItem("reference_image", MediaRef("image", url="oss://dashscope-instant/abc/cat.png")),
+        MediaItem("reference_video", _local(folder / "pan.mp4", video_bytes(), "video", "video/mp4")),
+        MediaItem("driving_audio", _local(folder / "beat.wav", wav(1.0), "audio", "audio/wav")),
+    )
+    task = spec("all-inputs", "A flight", media=media, negative_prompt="blurry, text")
+    with Store.open(run / JOURNAL_NAME) as store:
+        store.add_tasks([task])
+        entry = report_data(run, store)["tasks"][0]
+    assert entry["negative_prompt"] == "blurry, text"
+    shown = [(i["role"], i["kind"], i["name"]) for i in entry["inputs"]]
+    assert shown == [
+        ("first frame", "image", "first.png"),
+        ("last frame", "image", "last.png"),
+        ("reference image 1", "image", "ref.jpg"),
+        ("reference image 2", "image", "cat.png"),
+        ("reference video", "video", "pan.mp4"),
+        ("driving audio", "audio", "beat.wav"),
+    ]
+    sources = [i["src"] for i in entry["inputs"]]
+    assert sources[2] == "https://example.com/ref.jpg" and sources[3] is None
+    copied = (sources[0], sources[1], sources[4], sources[5])
+    for source, original in zip(copied, ("first.png", "last.png", "pan.mp4", "beat.wav"), strict=True):
+        assert source.startswith(f"{INPUTS_DIR}/") and source.endswith(original[-4:])
+        assert (run / source).read_bytes() == (folder / original).read_bytes()
+    assert entry["image"] == sources[0]

@@ -4,6 +4,7 @@ videos       verified videos: `.part`, hash, MP4 check, fsync, atomic rename
 sidecars     `videos/<id>.json`: each video's provenance
 status_table status.csv and status.parquet (the only pandas user), rewritten during a run
 report       report.html, a self-contained gallery
+report_inputs every input of a task as the report shows it, copied into inputs/
 summary      the lines `runner run` ends with
 liveness     is the folder's run going on, finished, stopped, or interrupted?
 verify       are the done videos still what the journal says?

@@ -2,34 +2,28 @@
 
 The page is one file: inline CSS and JS (`report_template.html`), the run's data
 embedded as JSON and rendered 60 cards at a time by a small script. Paths are
-relative (videos/…, inputs/…), so the folder can be moved or zipped. Local input
-images and data: URL images are copied into `inputs/` once per distinct content;
-http(s) inputs are shown from their URL. Every piece of data reaches the page as
+relative (videos/…, inputs/…), so the folder can be moved or zipped; each card shows
+every input of its task (report_inputs.py). Every piece of data reaches the page as
 JSON text read with `textContent`, never as markup.
 """
 
 from __future__ import annotations
 
-import base64
-import binascii
 import datetime
-import hashlib
 import html
 import json
-import shutil
-from dataclasses import dataclass, field
 from importlib import resources
-from pathlib import Path, PurePosixPath
+from pathlib import Path
 from typing import Any, Final
-from urllib.parse import quote, urlsplit
+from urllib.parse import quote
 
 from runner import __version__
-from runner.outputs.liveness import run_state
-from runner.outputs.videos import INPUTS_DIR
-from runner.outputs.durable import PART_SUFFIX, atomic_write
-from runner.outputs.summary import format_duration
+from runner.core import TERMINAL_STATES, TaskRecord, TaskSpec, TaskState
 from runner.journal import Store
-from runner.core import TERMINAL_STATES, MediaItem, MediaRef, TaskRecord, TaskSpec, TaskState
+from runner.outputs.durable import atomic_write
+from runner.outputs.liveness import run_state
+from runner.outputs.report_inputs import InputCopies
+from runner.outputs.summary import format_duration
 
 __all__ = [
     "META_NAMES",
@@ -59,14 +53,6 @@ PROBLEM_STATES: Final = frozenset({TaskState.FAILED, TaskState.EXPIRED, TaskStat
 _PART_RUN: Final = frozenset({"running", "interrupted", "stopped"})  #: no efficiency for a part-run
 _DATA_MARK: Final = "__REPORT_DATA__"
 _TITLE_MARK: Final = "__REPORT_TITLE__"
-_IMAGE_EXTENSIONS: Final = {
-    "image/png": "png",
-    "image/jpeg": "jpg",
-    "image/webp": "webp",
-    "image/bmp": "bmp",
-    "image/gif": "gif",
-}
-_EXTENSION_OF_SUFFIX: Final = {".png": "png", ".jpg": "jpg", ".jpeg": "jpg", ".webp": "webp", ".bmp": "bmp"}
 _MISSING: Final = "—"
 
 
@@ -99,8 +85,8 @@ def report_data(run_dir: Path, store: Store) -> dict[str, Any]:
     """Everything the page shows: a header summary and one entry per task, in manifest order."""
     specs = {spec.id: spec for spec in store.specs()}
     records = store.records()
-    images = _InputImages(run_dir)
-    tasks = [_task_entry(run_dir, specs[record.id], record, images) for record in records]
+    copies = InputCopies(run_dir)
+    tasks = [_task_entry(run_dir, specs[record.id], record, copies) for record in records]
     return {"run": run_header(run_dir, store, records), "tasks": tasks}
 
 
@@ -134,7 +120,7 @@ def run_header(run_dir: Path, store: Store, records: list[TaskRecord]) -> dict[s
     }
 
 
-def _task_entry(run_dir: Path, spec: TaskSpec, record: TaskRecord, images: _InputImages) -> dict[str, Any]:
+def _task_entry(run_dir: Path, spec: TaskSpec, record: TaskRecord, copies: InputCopies) -> dict[str, Any]:
     video = None
     if record.video_path and (run_dir / record.video_path).is_file():
         video = quote(record.video_path)
@@ -144,6 +130,7 @@ def _task_entry(run_dir: Path, spec: TaskSpec, record: TaskRecord, images: _Inpu
         "problem": record.state in PROBLEM_STATES,
         "model": spec.model,
         "prompt": spec.prompt or "",
+        "negative_prompt": spec.negative_prompt or "",
         "actual_prompt": record.actual_prompt or "",
         "seed": spec.seed,
         "resolution": spec.resolution or None,
@@ -157,85 +144,10 @@ def _task_entry(run_dir: Path, spec: TaskSpec, record: TaskRecord, images: _Inpu
         "superseded_by": record.superseded_by or "",
         "cost": record.cost,
         "video": video,
-        "image": None if spec.image is None else images.source(spec.image),
-        "inputs": [_input_entry(item, images) for item in spec.media],
+        "image": None if spec.image is None else copies.source(spec.image),
+        "inputs": copies.entries(spec.media),
         "meta": dict(spec.meta),
     }
-
-
-def _input_entry(item: MediaItem, images: _InputImages) -> dict[str, Any]:
-    """One input on a card: a thumbnail for images, a name (a link when public) for the rest."""
-    ref = item.ref
-    url = ref.url or ""
-    name = PurePosixPath(ref.path or urlsplit(url).path).name if not url.startswith("data:") else "inline"
-    link = url if url.startswith(("https://", "http://")) else None
-    source = images.source(ref) if ref.kind == "image" else None
-    return {"role": item.role.replace("_", " "), "kind": ref.kind, "src": source, "name": name, "link": link}
-
-
-@dataclass
-class _InputImages:
-    """Copies each distinct input image into `inputs/` once and answers the page's `src` for it."""
-
-    run_dir: Path
-    _done: dict[str, str | None] = field(default_factory=dict)
-
-    def source(self, media: MediaRef) -> str | None:
-        """A relative path into `inputs/`, an http(s) URL, or None when it cannot be shown."""
-        if media.path is not None:
-            return self._local(media)
-        url = media.url or ""
-        if url.startswith(("https://", "http://")):
-            return url
-        if url.startswith("data:"):
-            return self._data_url(url)
-        return None  # oss:// and friends are not viewable in a browser
-
-    def _local(self, media: MediaRef) -> str | None:
-        source = Path(media.path or "")
-        digest = media.sha256 or hashlib.sha256(str(source).encode()).hexdigest()
-        if digest not in self._done:
-            extension = _IMAGE_EXTENSIONS.get(media.mime or "") or _EXTENSION_OF_SUFFIX.get(
-                source.suffix.lower()
-            )
-            self._done[digest] = self._copy(source, digest, extension) if extension else None
-        return self._done[digest]
-
-    def _copy(self, source: Path, digest: str, extension: str) -> str | None:
-        relative = f"{INPUTS_DIR}/{digest[:16]}.{extension}"
-        target = self.run_dir / relative
-        if not target.is_file():
-            if not source.is_file():
-                return None  # the input moved since the run; the card says so
-            target.parent.mkdir(parents=True, exist_ok=True)
-            part = target.with_name(target.name + PART_SUFFIX)
-            shutil.copyfile(source, part)
-            part.replace(target)
-        return relative
-
-    def _data_url(self, url: str) -> str | None:
-        header, _, payload = url.partition(",")
-        mime = header[5:].split(";", 1)[0].lower()
-        extension = _IMAGE_EXTENSIONS.get(mime)
-        if extension is None or not header.endswith(";base64"):
-            return None
-        key = hashlib.sha256(url.encode()).hexdigest()
-        if key not in self._done:
-            self._done[key] = self._write_decoded(payload, extension)
-        return self._done[key]
-
-    def _write_decoded(self, payload: str, extension: str) -> str | None:
-        try:
-            content = base64.b64decode(payload, validate=True)
-        except (binascii.Error, ValueError):
-            return None
-        digest = hashlib.sha256(content).hexdigest()
-        relative = f"{INPUTS_DIR}/{digest[:16]}.{extension}"
-        target = self.run_dir / relative
-        if not target.is_file():
-            with atomic_write(target) as part:
-                part.write_bytes(content)
-        return relative
 
 
 def _when(value: str | None) -> str:
