@@ -67,7 +67,7 @@ from runner.journal import (
     set_aside_damaged,
 )
 from runner.manifest import Manifest, Slice, run_folder
-from runner.outputs import describe_edits, keep_earlier_videos, render_summary, write_report
+from runner.outputs import describe_edits, keep_earlier_videos, refresh_report, render_summary
 from runner.planning import Quota, catalogue_quota, model_quotas
 
 __all__ = ["COMMANDS", "cancel", "exit_code", "run"]
@@ -173,7 +173,7 @@ def run(
             )
             if has_work:
                 _record_run_end(store, summary)
-            write_report(folder, store)
+            refresh_report(folder, store)  # the run's last page: its end is recorded
         click.echo(terminal_safe(render_summary(summary)))
         click.echo(f"Output: {folder}/ (videos/, status.csv, status.parquet, report.html, {JOURNAL_NAME})")
         code = exit_code(summary, engine.account_error)

@@ -47,7 +47,7 @@ from runner.engine.startup import recover_journal
 from runner.engine.submission import Outcome, Reachability, SubmitBackoff, SubmitResult, submit_task
 from runner.engine.uploads import AssetUploader
 from runner.journal import Store
-from runner.outputs import StatusWriter
+from runner.outputs import ReportSnapshots, StatusWriter
 
 __all__ = ["Engine"]
 
@@ -109,7 +109,8 @@ class Engine:
         self.account_error: AccountError | None = None
         self.disk_error: DownloadError | None = None
         self.journal_error: BaseException | None = None  #: JournalFullError that stopped the run
-        self._status = StatusWriter(run_dir, store, every=config.status_every, offload=config.offload)
+        every, offload, report = config.status_every, config.offload, ReportSnapshots(run_dir, store)
+        self._status = StatusWriter(run_dir, store, every=every, offload=offload, also=report.refresh)
         self._reconciler = Reconciler(
             store, self.poller, self.stats, self, time_scale=scale, wait_s=config.reconcile_wait_s
         )
@@ -150,7 +151,7 @@ class Engine:
         except* JournalFullError as full:
             self._journal_full(_first_leaf(full))
         finally:
-            self._status.refresh()
+            self._status.refresh(also=False)  # the last report.html is the caller's, once it records the end
         return self.summary()
 
     def request_stop(self, reason: str = "interrupted") -> None:

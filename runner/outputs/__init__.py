@@ -3,7 +3,7 @@
 videos       verified videos: `.part`, hash, MP4 check, fsync, atomic rename
 sidecars     `videos/<id>.json`: each video's provenance
 status_table status.csv and status.parquet (the only pandas user), rewritten during a run
-report       report.html, a self-contained gallery
+report       report.html, a self-contained gallery, rewritten during a run
 report_inputs every input of a task as the report shows it, copied into inputs/
 summary      the lines `runner run` ends with
 liveness     is the folder's run going on, finished, stopped, or interrupted?
@@ -18,11 +18,19 @@ from __future__ import annotations
 from runner.outputs.edits import describe_edits, keep_earlier_videos
 from runner.outputs.liveness import RunState, run_state
 from runner.outputs.merge import MergeResult, merge_folders
-from runner.outputs.report import META_NAMES, PROBLEM_STATES, REPORT_NAME, run_header, write_report
+from runner.outputs.report import (
+    META_NAMES,
+    PROBLEM_STATES,
+    REPORT_NAME,
+    ReportSnapshots,
+    refresh_report,
+    run_header,
+    write_report,
+)
 from runner.outputs.sidecars import write_sidecar
 from runner.outputs.status_table import CSV_NAME, PARQUET_NAME, StatusWriter, status_rows, write_status_table
 from runner.outputs.summary import format_duration, render_summary, stop_advice
 from runner.outputs.verify import VideoProblem, video_problem
 from runner.outputs.videos import INPUTS_DIR, VIDEOS_DIR, VideoFile, VideoWriter, remove_stale_parts
 
-__all__ = ["CSV_NAME", "INPUTS_DIR", "META_NAMES", "MergeResult", "PARQUET_NAME", "PROBLEM_STATES", "REPORT_NAME", "RunState", "VIDEOS_DIR", "StatusWriter", "VideoFile", "VideoProblem", "VideoWriter", "describe_edits", "format_duration", "keep_earlier_videos", "merge_folders", "remove_stale_parts", "render_summary", "run_state", "stop_advice", "run_header", "status_rows", "video_problem", "write_report", "write_sidecar", "write_status_table"]
+__all__ = ["CSV_NAME", "INPUTS_DIR", "META_NAMES", "MergeResult", "PARQUET_NAME", "PROBLEM_STATES", "REPORT_NAME", "ReportSnapshots", "RunState", "VIDEOS_DIR", "StatusWriter", "VideoFile", "VideoProblem", "VideoWriter", "describe_edits", "format_duration", "keep_earlier_videos", "merge_folders", "remove_stale_parts", "render_summary", "run_state", "stop_advice", "run_header", "status_rows", "video_problem", "refresh_report", "write_report", "write_sidecar", "write_status_table"]

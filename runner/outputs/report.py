@@ -5,20 +5,30 @@ embedded as JSON and rendered 60 cards at a time by a small script. Paths are
 relative (videos/…, inputs/…), so the folder can be moved or zipped; each card shows
 every input of its task (report_inputs.py). Every piece of data reaches the page as
 JSON text read with `textContent`, never as markup.
+
+During a run the page is a snapshot: `ReportSnapshots` rewrites it at the start and on the
+status table's schedule (runner.outputs.status_table.StatusWriter), so a killed run still
+leaves a page listing its tasks; the run's caller refreshes it once the run's end is
+recorded. A page is rewritten only when what it shows has changed (the tasks, the run's
+facts, its state); the journal remembers what the page shows, so a re-run with nothing to
+do leaves it alone.
 """
 
 from __future__ import annotations
 
+import contextlib
 import datetime
+import hashlib
 import html
 import json
+import logging
 from importlib import resources
 from pathlib import Path
 from typing import Any, Final
 from urllib.parse import quote
 
 from runner import __version__
-from runner.core import TERMINAL_STATES, TaskRecord, TaskSpec, TaskState
+from runner.core import TERMINAL_STATES, JournalFullError, StoreError, TaskRecord, TaskSpec, TaskState
 from runner.journal import Store
 from runner.outputs.durable import atomic_write
 from runner.outputs.liveness import run_state
@@ -29,6 +39,8 @@ __all__ = [
     "META_NAMES",
     "PROBLEM_STATES",
     "REPORT_NAME",
+    "ReportSnapshots",
+    "refresh_report",
     "render_report",
     "report_data",
     "run_header",
@@ -54,6 +66,9 @@ _PART_RUN: Final = frozenset({"running", "interrupted", "stopped"})  #: no effic
 _DATA_MARK: Final = "__REPORT_DATA__"
 _TITLE_MARK: Final = "__REPORT_TITLE__"
 _MISSING: Final = "—"
+_SHOWN_META: Final = "report_shows"  #: the key (`_page_key`) of what report.html shows
+
+log = logging.getLogger(__name__)
 
 
 def write_report(run_dir: Path, store: Store) -> Path:
@@ -63,6 +78,55 @@ def write_report(run_dir: Path, store: Store) -> Path:
     with atomic_write(path) as part:
         part.write_text(page, encoding="utf-8")
     return path
+
+
+def refresh_report(run_dir: Path, store: Store) -> bool:
+    """Rewrite report.html unless it already shows the journal as it is; whether it was
+    rewritten. `store` is the run's own connection: the journal remembers what the page shows."""
+    key = _page_key(run_dir, store)
+    if store.get_meta(_SHOWN_META) == key and (run_dir / REPORT_NAME).is_file():
+        return False
+    write_report(run_dir, store)
+    with contextlib.suppress(JournalFullError):  # written all the same; the next refresh writes it again
+        store.set_meta(_SHOWN_META, key)
+    return True
+
+
+class ReportSnapshots:
+    """A running run's report.html, refreshed from the run's own connection (`owner`, at the
+    start) or from a read-only one beside the event loop, which cannot write the journal: then
+    the key of the last page written is kept here. Failures are logged, not raised: the run
+    goes on without its snapshot."""
+
+    def __init__(self, run_dir: Path, owner: Store) -> None:
+        self._run_dir = run_dir
+        self._owner = owner
+        self._shown: str | None = None  #: the key of the page last written
+
+    def refresh(self, store: Store) -> bool:
+        """Rewrite the page from `store` if what it shows has changed; whether it was rewritten."""
+        try:
+            if store is self._owner:
+                written = refresh_report(self._run_dir, store)
+                self._shown = store.get_meta(_SHOWN_META)
+                return written
+            key = _page_key(self._run_dir, store)
+            if key == self._shown and (self._run_dir / REPORT_NAME).is_file():
+                return False
+            write_report(self._run_dir, store)
+        except (OSError, StoreError) as error:
+            log.warning("Could not write %s: %s", REPORT_NAME, error)
+            return False
+        self._shown = key
+        return True
+
+
+def _page_key(run_dir: Path, store: Store) -> str:
+    """What the page shows, in short: the runner's version (the page's form), the journal's
+    revision (the tasks), the run's state and facts (the header)."""
+    facts = [__version__, store.revision(), run_state(run_dir, store).state]
+    facts += [store.get_meta(name) or "" for name in META_NAMES]
+    return hashlib.sha256(json.dumps(facts).encode()).hexdigest()[:32]
 
 
 def render_report(data: dict[str, Any]) -> str:
@@ -115,7 +179,7 @@ def run_header(run_dir: Path, store: Store, records: list[TaskRecord]) -> dict[s
         "double_charges": sum(1 for record in records if record.double_charge_ids),
         "finished": sum(counts.get(state.value, 0) for state in TERMINAL_STATES),
         "currency": meta["currency"] or "",
-        "generated_at": datetime.datetime.now().astimezone().strftime("%Y-%m-%d %H:%M %Z"),
+        "generated_at": datetime.datetime.now().astimezone().strftime("%Y-%m-%d %H:%M:%S %Z"),
         "runner_version": __version__,
     }
 
