@@ -143,6 +143,7 @@ async def _run_engine(scenario: Scenario, folder: Path) -> dict[str, Any]:
         seed=scenario.seed,
         concurrency_mode=scenario.mode,
         timing={"distribution": scenario.distribution},
+        video_content="plain",  # encoding thousands of scenes would take the runner's time
     )
     app = create_app(config)
     sim_start = app.state.simulator.clock._start  # monotonic instant of server t = 0

@@ -58,6 +58,7 @@ def _sim_config(time_scale: float) -> SimConfig:
         seed=3,
         time_scale=time_scale,
         video_bytes=2048,
+        video_content="plain",  # the runner's cost, not the simulator's encoder
         models={MODEL: {"concurrency": QUOTA, "submit_rate": float(QUOTA)}},
         timing={"distribution": "fixed", "median_s": 30.0, "dispatch_delay_s": (0.05, 0.2)},
     )

@@ -15,7 +15,8 @@ from data.media_fixtures import png
 from starlette.applications import Starlette
 
 from runner.simulator import ManualClock, SimConfig, Simulator, create_app
-from runner.simulator.video import clip_bytes
+from runner.simulator.scenes import Scene
+from runner.simulator.video import CLIP_FPS, clip_bytes
 
 __all__ = [
     "AUTH",
@@ -74,8 +75,8 @@ def png_url(width: int = 320, height: int = 240) -> str:
 
 
 def mp4(seconds: float, width: int = 160, height: int = 90) -> bytes:
-    """A real H.264 MP4 of that length and size (30 fps)."""
-    return clip_bytes(width, height, round(seconds * 30), 30)
+    """A real H.264 MP4 of that length and size (a gradient, no caption)."""
+    return clip_bytes(Scene(width, height, round(seconds * CLIP_FPS)))
 
 
 def video_shape(data: bytes) -> tuple[float, int, int]:

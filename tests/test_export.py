@@ -19,9 +19,9 @@ from runner.cli.export import parse_size
 from runner.core import ConfigError, TaskRecord, TaskSpec, TaskState, utc_text
 from runner.journal.store import JOURNAL_NAME, Store
 from runner.outputs.export import EXPORT_COLUMNS, UndecodableVideo, probe_video
-from runner.simulator.models import MODELS
 from runner.simulator.outcome import reduced
-from runner.simulator.video import clip_bytes, clip_size
+from runner.simulator.scenes import Scene
+from runner.simulator.video import CLIP_FPS, clip_bytes, clip_size
 
 FAST = ["--sim-time-scale", "0.002", "--no-progress"]
 IMAGES = {"cat.png": (320, 240), "wide.png": (480, 270)}
@@ -87,7 +87,7 @@ def _expected_picture(spec: TaskSpec) -> tuple[tuple[int, int], int]:
         ratio = str(spec.parameters["ratio"])
     else:
         ratio = reduced(*IMAGES[Path(spec.inputs("first_frame")[0].path or "").name])
-    return clip_size(ratio), MODELS[spec.model].rules.fps
+    return clip_size(ratio), CLIP_FPS
 
 
 def _sha256(path: Path) -> str:
@@ -283,9 +283,9 @@ def test_probing_reads_the_simulators_clip_and_refuses_what_is_not_a_video(tmp_p
     UndecodableVideo with FFmpeg's reason."""
     clip = tmp_path / "clip.mp4"
     width, height = clip_size("9:16")
-    clip.write_bytes(clip_bytes(width, height, 48, 24))
+    clip.write_bytes(clip_bytes(Scene(width, height, 2 * CLIP_FPS)))
     facts = probe_video(clip)
-    assert (facts.width, facts.height, facts.fps, facts.frames) == (width, height, 24.0, 48)
+    assert (facts.width, facts.height, facts.fps, facts.frames) == (width, height, CLIP_FPS, 2 * CLIP_FPS)
     assert facts.seconds == 2.0 and facts.codec == "h264" and not facts.has_audio
     broken = tmp_path / "broken.mp4"
     broken.write_bytes(b"not a video at all")

@@ -2,15 +2,27 @@
 
 from __future__ import annotations
 
+import hashlib
 import json
 import re
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
-from seeding import seed_run
+import pytest
+from data.media_fixtures import wav
+from engine_helpers import make_specs, run_batch, sim_app
+from factories import local_png, spec
+from seeding import seed_run, video_bytes
 
+from runner.core.tasks import MediaItem, MediaRef, TaskState
 from runner.journal.store import JOURNAL_NAME, Store
-from runner.outputs.report import report_data, script_safe_json, write_report
+from runner.outputs.report import (
+    ReportSnapshots,
+    refresh_report,
+    report_data,
+    script_safe_json,
+    write_report,
+)
 from runner.outputs.videos import INPUTS_DIR
 
 
@@ -96,3 +108,87 @@ def test_report_page_needs_no_network(tmp_path: Path) -> None:
     assert not re.search(r'<(script|link|img|iframe)[^>]+(src|href)="(https?:)?//', page)
     assert '<link rel="icon" href="data:,">' in page
     assert _embedded(page)["tasks"] == []
+
+
+def _local(path: Path, data: bytes, kind: Literal["audio", "video"], mime: str) -> MediaRef:
+    path.write_bytes(data)
+    digest = hashlib.sha256(data).hexdigest()
+    return MediaRef(kind, path=str(path), sha256=digest, size=len(data), mime=mime)
+
+
+def test_report_shows_every_input_under_its_role_and_the_negative_prompt(tmp_path: Path) -> None:
+    """First and last frame, two references, a video and audio: each listed in order under its
+    role (numbered when a role repeats), local ones copied into inputs/, oss:// named only."""
+    run, folder = tmp_path / "run", tmp_path / "in"
+    media = (
+        MediaItem("first_frame", local_png(folder / "first.png", rgb=(200, 40, 40))),
+        MediaItem("last_frame", local_png(folder / "last.png", rgb=(40, 40, 200))),
+        MediaItem("reference_image", MediaRef("image", url="https://example.com/ref.jpg")),
+        MediaItem("reference_image", MediaRef("image", url="oss://dashscope-instant/abc/cat.png")),
+        MediaItem("reference_video", _local(folder / "pan.mp4", video_bytes(), "video", "video/mp4")),
+        MediaItem("driving_audio", _local(folder / "beat.wav", wav(1.0), "audio", "audio/wav")),
+    )
+    task = spec("all-inputs", "A flight", media=media, negative_prompt="blurry, text")
+    with Store.open(run / JOURNAL_NAME) as store:
+        store.add_tasks([task])
+        entry = report_data(run, store)["tasks"][0]
+    assert entry["negative_prompt"] == "blurry, text"
+    shown = [(i["role"], i["kind"], i["name"]) for i in entry["inputs"]]
+    assert shown == [
+        ("first frame", "image", "first.png"),
+        ("last frame", "image", "last.png"),
+        ("reference image 1", "image", "ref.jpg"),
+        ("reference image 2", "image", "cat.png"),
+        ("reference video", "video", "pan.mp4"),
+        ("driving audio", "audio", "beat.wav"),
+    ]
+    sources = [i["src"] for i in entry["inputs"]]
+    assert sources[2] == "https://example.com/ref.jpg" and sources[3] is None
+    copied = (sources[0], sources[1], sources[4], sources[5])
+    for source, original in zip(copied, ("first.png", "last.png", "pan.mp4", "beat.wav"), strict=True):
+        assert source.startswith(f"{INPUTS_DIR}/") and source.endswith(original[-4:])
+        assert (run / source).read_bytes() == (folder / original).read_bytes()
+    assert entry["image"] == sources[0]
+
+
+def test_the_report_is_rewritten_only_when_what_it_shows_changed(tmp_path: Path) -> None:
+    """A task's change or the run's end rewrites the page; nothing new leaves it alone, and the
+    journal remembers what it shows, so a re-run with nothing to do does not rewrite it."""
+    run = tmp_path / "run"
+    with seed_run(run, tmp_path / "in") as store:
+        assert refresh_report(run, store)
+        assert not refresh_report(run, store)
+        store.set_state("queued", TaskState.FAILED, error_code="InternalError")
+        assert refresh_report(run, store)
+        store.set_meta("finished_at", "1764806400")
+        assert refresh_report(run, store)
+        assert not ReportSnapshots(run, store).refresh(store), "a new run's start: nothing changed"
+
+
+def test_snapshots_beside_the_loop_rewrite_from_a_read_only_connection(tmp_path: Path) -> None:
+    """A read-only connection cannot write the journal: the snapshots keep what they last wrote."""
+    run = tmp_path / "run"
+    with seed_run(run, tmp_path / "in") as store:
+        snapshots = ReportSnapshots(run, store)
+        assert snapshots.refresh(store)
+        reader = Store.open_readonly(run / JOURNAL_NAME)
+        assert reader is not None
+        with reader:
+            assert not snapshots.refresh(reader), "the page shows this journal already"
+            store.set_state("queued", TaskState.FAILED, error_code="InternalError")
+            assert snapshots.refresh(reader)
+            assert not snapshots.refresh(reader)
+        page = (run / "report.html").read_text(encoding="utf-8")
+    assert _by_id(_embedded(page))["queued"]["state"] == "failed"
+
+
+@pytest.mark.anyio
+async def test_a_run_rewrites_its_report_while_it_goes(tmp_path: Path) -> None:
+    """The engine writes report.html at its start and on the status table's schedule (its last
+    page is the caller's, `runner run`): what the page shows at the end of an engine run comes
+    from a snapshot taken while tasks were finishing."""
+    app = sim_app("fast", time_scale=0.002, seed=6)
+    batch = await run_batch(tmp_path, make_specs(30), app, status_every=0.005)
+    assert batch.summary.done == 30
+    tasks = _embedded((tmp_path / "report.html").read_text(encoding="utf-8"))["tasks"]
+    assert len(tasks) == 30 and any(task["state"] == "done" for task in tasks)

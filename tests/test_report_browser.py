@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import shutil
 import time
 from collections.abc import Iterator
@@ -9,12 +10,15 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from factories import spec
+from data.media_fixtures import wav
+from factories import local_png, spec
 from seeding import SIM_CLIP, seed_run
 
-from runner.core.tasks import MediaRef
+from runner.core.tasks import MediaItem, MediaRef, TaskState
 from runner.journal.store import JOURNAL_NAME, Store
 from runner.outputs.report import write_report
+from runner.simulator.scenes import Scene
+from runner.simulator.video import clip_bytes
 
 CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
 CHROMEDRIVER = shutil.which("chromedriver") or "/usr/bin/chromedriver"
@@ -152,6 +156,85 @@ def test_report_search_and_model_filter(opened_report: tuple[Path, Any]) -> None
     assert prompt.endswith("<script>alert(1)</script>")
     assert driver.execute_script("return document.scripts.length;") == 2
     assert _script_errors(driver) == []
+
+
+def _done(store: Store, run: Path, task: str, clip: bytes) -> None:
+    path = run / "videos" / f"{task}.mp4"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_bytes(clip)
+    store.set_state(task, TaskState.DONE, attempts=1, task_id=f"tid-{task}", video_path=f"videos/{task}.mp4")
+
+
+def test_tall_wide_and_square_videos_share_one_media_box(tmp_path: Path, browser: Any) -> None:
+    """Videos of every aspect are letterboxed in the same 16:9 box, so no card is taller for its
+    video and a row of cards leaves no gap."""
+    shapes = {"tall": (90, 160), "wide": (160, 90), "square": (90, 90), "strip": (360, 90)}
+    with Store.open(tmp_path / JOURNAL_NAME) as store:
+        store.add_tasks([spec(name, f"A {name} scene", model="wan2.7-t2v", media=()) for name in shapes])
+        for name, (width, height) in shapes.items():
+            _done(store, tmp_path, name, clip_bytes(Scene(width, height, 10, caption=name)))
+        report = write_report(tmp_path, store)
+    browser.get(report.as_uri())
+    _wait(browser, "[...document.querySelectorAll('video')].every(v => v.readyState >= 1)")
+    boxes = browser.execute_script(
+        "return [...document.querySelectorAll('.media')].map(m => {"
+        " const b = m.getBoundingClientRect(), v = m.querySelector('video').getBoundingClientRect();"
+        " return [b.width, b.height, v.width, v.height, m.closest('.card').getBoundingClientRect().height];"
+        " });"
+    )
+    widths, heights = {round(b[0]) for b in boxes}, {round(b[1]) for b in boxes}
+    assert len(widths) == 1 and len(heights) == 1, boxes
+    assert abs(boxes[0][0] * 9 / 16 - boxes[0][1]) <= 1
+    assert all((round(b[2]), round(b[3])) == (round(b[0]), round(b[1])) for b in boxes)
+    assert len({round(b[4]) for b in boxes}) == 1, "equal cards: the video decides no card's height"
+    assert _script_errors(browser) == []
+
+
+def _sha256(path: Path) -> str:
+    """The hash a manifest records for a local input (its copy in inputs/ is checked against it)."""
+    return hashlib.sha256(path.read_bytes()).hexdigest()
+
+
+def test_a_card_shows_every_input_and_the_negative_prompt(tmp_path: Path, browser: Any) -> None:
+    """First frame, last frame, a reference video and audio each appear under their role, from
+    the copies in inputs/; the negative prompt is on the card."""
+    folder = tmp_path / "in"
+    clip = folder / "pan.mp4"
+    folder.mkdir()
+    clip.write_bytes(clip_bytes(Scene(160, 90, 10)))
+    beat = folder / "beat.wav"
+    beat.write_bytes(wav(1.0))
+    video = MediaRef("video", path=str(clip), sha256=_sha256(clip), mime="video/mp4")
+    audio = MediaRef("audio", path=str(beat), sha256=_sha256(beat), mime="audio/wav")
+    media = (
+        MediaItem("first_frame", local_png(folder / "first.png", rgb=(200, 40, 40))),
+        MediaItem("last_frame", local_png(folder / "last.png", rgb=(40, 40, 200))),
+        MediaItem("reference_video", video),
+        MediaItem("driving_audio", audio),
+    )
+    with Store.open(tmp_path / JOURNAL_NAME) as store:
+        store.add_tasks([spec("all", "A flight", media=media, negative_prompt="blurry, watermark")])
+        report = write_report(tmp_path, store)
+    browser.get(report.as_uri())
+    _wait(
+        browser,
+        "document.querySelector('.inputs video') && document.querySelector('.inputs video').readyState >= 1",
+    )
+    captions = browser.execute_script(
+        "return [...document.querySelectorAll('.inputs figcaption')].map(c => c.textContent);"
+    )
+    assert captions == ["first frame", "last frame", "reference video", "driving audio"]
+    loaded = browser.execute_script(
+        "return [...document.querySelectorAll('.inputs img')].map(i => i.complete && i.naturalWidth > 0);"
+    )
+    assert loaded == [True, True]
+    links = browser.execute_script(
+        "return [...document.querySelectorAll('.inputs a')].map(a => a.getAttribute('href'));"
+    )
+    assert len(links) == 4 and all((tmp_path / link).is_file() for link in links)
+    negative = browser.find_element("css selector", ".card .negative").text
+    assert negative == "Negative: blurry, watermark"
+    assert _script_errors(browser) == []
 
 
 @pytest.mark.slow

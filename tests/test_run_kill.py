@@ -7,6 +7,7 @@ import hashlib
 import json
 import os
 import random
+import re
 import signal
 import subprocess
 import sys
@@ -173,3 +174,21 @@ def test_a_second_ctrl_c_quits_at_once_and_loses_nothing(tmp_path: Path, sim_url
     final = run_to_end(manifest, tmp_path)
     assert final.returncode == 0, final.stdout + final.stderr
     assert_complete_and_paid_once(tmp_path / "kill", sim_url)
+
+
+def test_a_killed_run_leaves_a_report_listing_its_tasks(tmp_path: Path, sim_url: str) -> None:
+    """SIGKILL after the first submission: report.html, written at the run's start (and every
+    30 s after), lists every task, as a page of a run that was running."""
+    manifest = write_manifest(tmp_path, sim_url)
+    process = subprocess.Popen(
+        runner_command(manifest, tmp_path), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
+    )
+    wait_for_a_submission(sim_url, process)
+    process.send_signal(signal.SIGKILL)
+    process.wait(timeout=10)
+    page = (tmp_path / "kill" / "report.html").read_text(encoding="utf-8")
+    match = re.search(r'<script type="application/json" id="report-data">(.*?)</script>', page, re.S)
+    assert match is not None
+    data = json.loads(match.group(1))
+    assert [task["id"] for task in data["tasks"]] == [f"k{i:02d}" for i in range(TASKS)]
+    assert data["run"]["state"] == "running"

@@ -60,7 +60,7 @@ from runner.journal import (
     set_aside_damaged,
 )
 from runner.manifest import Manifest, Slice, run_folder
-from runner.outputs import describe_edits, keep_earlier_videos, render_summary, write_report
+from runner.outputs import describe_edits, keep_earlier_videos, refresh_report, render_summary
 from runner.planning import Quota, catalogue_quota, model_quotas
 
 __all__ = ["COMMANDS", "exit_code", "run"]
@@ -186,7 +186,7 @@ def run(
             )  # fmt: skip
             if has_work:
                 _record_run_end(store, summary)
-            write_report(folder, store)
+            refresh_report(folder, store)  # the run's last page: its end is recorded
         code = exit_code(summary, engine.account_error)
         output = f"Output: {folder}/ (videos/, status.csv, status.parquet, report.html, {JOURNAL_NAME})"
         conclude([render_summary(summary), output], quiet=quiet, ok=code == EXIT_OK)

@@ -47,7 +47,7 @@ class EngineConfig:
     poll_rate: float = 15.0  #: task-endpoint requests per second (the account allows 20)
     time_scale: float = 1.0  #: real seconds per server second (only a simulator compresses time)
     learn_clock: bool = False  #: fit the server clock's rate (a simulator of unknown time scale)
-    status_every: float = 30.0  #: real seconds between status table rewrites
+    status_every: float = 30.0  #: real seconds between status table (and report.html) rewrites
     retry_failed: bool = False
     verify: bool = False  #: hash every done video at startup (its size is always checked)
     max_video_mb: float | None = None  #: a video's size cap (None: by its length, runner.engine.downloads)

@@ -43,7 +43,7 @@ from runner.engine.runstats import RunStats, Snapshot, build_summary, is_retryab
 from runner.engine.startup import recover_journal
 from runner.engine.submission import SubmitQueue
 from runner.journal import Store
-from runner.outputs import StatusWriter
+from runner.outputs import ReportSnapshots, StatusWriter
 from runner.planning import Quota
 
 __all__ = ["Engine"]
@@ -86,7 +86,8 @@ class Engine:
         ]
         self.disk_error: DownloadError | None = None
         self.journal_error: BaseException | None = None  #: JournalFullError that stopped the run
-        self._status = StatusWriter(run_dir, store, every=config.status_every, offload=config.offload)
+        every, offload, report = config.status_every, config.offload, ReportSnapshots(run_dir, store)
+        self._status = StatusWriter(run_dir, store, every=every, offload=offload, also=report.refresh)
         self._stop_reason: str | None = None
         self._finished = anyio.Event()
         self._changed = anyio.Event()
@@ -128,7 +129,7 @@ class Engine:
         except* JournalFullError as full:
             self._journal_full(_first_leaf(full))
         finally:
-            self._status.refresh()
+            self._status.refresh(also=False)  # the last report.html is the caller's, once it records the end
         return self.summary()
 
     def request_stop(self, reason: str = "interrupted") -> None:

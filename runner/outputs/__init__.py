@@ -5,7 +5,7 @@ sidecars     `videos/<id>.json`: each video's provenance
 status_rows  what one task is as a row of data: the status table's columns
 status_table status.csv and status.parquet (the only pandas user), rewritten during a run
 inputs       copies of the inputs in `inputs/`, so tables name them inside the folder
-report       report.html, a self-contained gallery
+report       report.html, a self-contained gallery, rewritten during a run
 summary      the lines `runner run` ends with
 liveness     is the folder's run going on, finished, stopped, or interrupted?
 verify       are the done videos still what the journal says?
@@ -33,7 +33,15 @@ from runner.outputs.export import (
 from runner.outputs.inputs import InputCopies, InputCopy
 from runner.outputs.liveness import RunState, run_state
 from runner.outputs.merge import MergeResult, merge_folders
-from runner.outputs.report import META_NAMES, PROBLEM_STATES, REPORT_NAME, run_header, write_report
+from runner.outputs.report import (
+    META_NAMES,
+    PROBLEM_STATES,
+    REPORT_NAME,
+    ReportSnapshots,
+    refresh_report,
+    run_header,
+    write_report,
+)
 from runner.outputs.sidecars import write_sidecar
 from runner.outputs.status_rows import STATUS_COLUMNS, status_row, status_rows
 from runner.outputs.status_table import CSV_NAME, PARQUET_NAME, StatusWriter, write_status_table
@@ -59,6 +67,7 @@ __all__ = [
     "InputCopy",
     "LeftOut",
     "MergeResult",
+    "ReportSnapshots",
     "RunState",
     "StatusWriter",
     "VideoFacts",
@@ -72,6 +81,7 @@ __all__ = [
     "keep_earlier_videos",
     "merge_folders",
     "probe_video",
+    "refresh_report",
     "remove_stale_parts",
     "render_summary",
     "run_header",

@@ -2,24 +2,43 @@
 
 The page is one file: inline CSS and JS (`report_template.html`), the run's data
 embedded as JSON and rendered 60 cards at a time by a small script. Paths are
-relative (videos/…, inputs/…), so the folder can be moved or zipped. Local input
-images and data: URL images are shown from their copies in `inputs/` (runner.outputs.inputs);
-http(s) inputs from their URL. Every piece of data reaches the page as
+relative (videos/…, inputs/…), so the folder can be moved or zipped; each card shows
+every input of its task, from its copy in `inputs/` (runner.outputs.inputs) or its http(s)
+URL. Every piece of data reaches the page as
 JSON text read with `textContent`, never as markup.
+
+During a run the page is a snapshot: `ReportSnapshots` rewrites it at the start and on the
+status table's schedule (runner.outputs.status_table.StatusWriter), so a killed run still
+leaves a page listing its tasks; the run's caller refreshes it once the run's end is
+recorded. A page is rewritten only when what it shows has changed (the tasks, the run's
+facts, its state); the journal remembers what the page shows, so a re-run with nothing to
+do leaves it alone.
 """
 
 from __future__ import annotations
 
+import contextlib
 import datetime
+import hashlib
 import html
 import json
+import logging
 from importlib import resources
 from pathlib import Path, PurePosixPath
 from typing import Any, Final
 from urllib.parse import quote, urlsplit
 
 from runner import __version__
-from runner.core import TERMINAL_STATES, MediaItem, MediaRef, TaskRecord, TaskSpec, TaskState
+from runner.core import (
+    TERMINAL_STATES,
+    JournalFullError,
+    MediaItem,
+    MediaRef,
+    StoreError,
+    TaskRecord,
+    TaskSpec,
+    TaskState,
+)
 from runner.journal import Store
 from runner.outputs.durable import atomic_write
 from runner.outputs.inputs import InputCopies
@@ -30,7 +49,9 @@ __all__ = [
     "META_NAMES",
     "PROBLEM_STATES",
     "REPORT_NAME",
+    "ReportSnapshots",
     "account_shares",
+    "refresh_report",
     "render_report",
     "report_data",
     "run_header",
@@ -55,15 +76,10 @@ PROBLEM_STATES: Final = frozenset({TaskState.FAILED, TaskState.EXPIRED, TaskStat
 _PART_RUN: Final = frozenset({"running", "interrupted", "stopped"})  #: no efficiency for a part-run
 _DATA_MARK: Final = "__REPORT_DATA__"
 _TITLE_MARK: Final = "__REPORT_TITLE__"
-_IMAGE_EXTENSIONS: Final = {
-    "image/png": "png",
-    "image/jpeg": "jpg",
-    "image/webp": "webp",
-    "image/bmp": "bmp",
-    "image/gif": "gif",
-}
-_EXTENSION_OF_SUFFIX: Final = {".png": "png", ".jpg": "jpg", ".jpeg": "jpg", ".webp": "webp", ".bmp": "bmp"}
 _MISSING: Final = "—"
+_SHOWN_META: Final = "report_shows"  #: the key (`_page_key`) of what report.html shows
+
+log = logging.getLogger(__name__)
 
 
 def write_report(run_dir: Path, store: Store) -> Path:
@@ -73,6 +89,55 @@ def write_report(run_dir: Path, store: Store) -> Path:
     with atomic_write(path) as part:
         part.write_text(page, encoding="utf-8")
     return path
+
+
+def refresh_report(run_dir: Path, store: Store) -> bool:
+    """Rewrite report.html unless it already shows the journal as it is; whether it was
+    rewritten. `store` is the run's own connection: the journal remembers what the page shows."""
+    key = _page_key(run_dir, store)
+    if store.get_meta(_SHOWN_META) == key and (run_dir / REPORT_NAME).is_file():
+        return False
+    write_report(run_dir, store)
+    with contextlib.suppress(JournalFullError):  # written all the same; the next refresh writes it again
+        store.set_meta(_SHOWN_META, key)
+    return True
+
+
+class ReportSnapshots:
+    """A running run's report.html, refreshed from the run's own connection (`owner`, at the
+    start) or from a read-only one beside the event loop, which cannot write the journal: then
+    the key of the last page written is kept here. Failures are logged, not raised: the run
+    goes on without its snapshot."""
+
+    def __init__(self, run_dir: Path, owner: Store) -> None:
+        self._run_dir = run_dir
+        self._owner = owner
+        self._shown: str | None = None  #: the key of the page last written
+
+    def refresh(self, store: Store) -> bool:
+        """Rewrite the page from `store` if what it shows has changed; whether it was rewritten."""
+        try:
+            if store is self._owner:
+                written = refresh_report(self._run_dir, store)
+                self._shown = store.get_meta(_SHOWN_META)
+                return written
+            key = _page_key(self._run_dir, store)
+            if key == self._shown and (self._run_dir / REPORT_NAME).is_file():
+                return False
+            write_report(self._run_dir, store)
+        except (OSError, StoreError) as error:
+            log.warning("Could not write %s: %s", REPORT_NAME, error)
+            return False
+        self._shown = key
+        return True
+
+
+def _page_key(run_dir: Path, store: Store) -> str:
+    """What the page shows, in short: the runner's version (the page's form), the journal's
+    revision (the tasks), the run's state and facts (the header)."""
+    facts = [__version__, store.revision(), run_state(run_dir, store).state]
+    facts += [store.get_meta(name) or "" for name in META_NAMES]
+    return hashlib.sha256(json.dumps(facts).encode()).hexdigest()[:32]
 
 
 def render_report(data: dict[str, Any]) -> str:
@@ -126,7 +191,7 @@ def run_header(run_dir: Path, store: Store, records: list[TaskRecord]) -> dict[s
         "double_charges": sum(1 for record in records if record.double_charge_ids),
         "finished": sum(counts.get(state.value, 0) for state in TERMINAL_STATES),
         "currency": meta["currency"] or "",
-        "generated_at": datetime.datetime.now().astimezone().strftime("%Y-%m-%d %H:%M %Z"),
+        "generated_at": datetime.datetime.now().astimezone().strftime("%Y-%m-%d %H:%M:%S %Z"),
         "runner_version": __version__,
     }
 
@@ -158,6 +223,7 @@ def _task_entry(run_dir: Path, spec: TaskSpec, record: TaskRecord, copies: Input
         "problem": record.state in PROBLEM_STATES,
         "model": spec.model,
         "prompt": spec.prompt or "",
+        "negative_prompt": spec.negative_prompt or "",
         "actual_prompt": record.actual_prompt or "",
         "seed": spec.seed,
         "resolution": spec.resolution or None,
@@ -171,30 +237,44 @@ def _task_entry(run_dir: Path, spec: TaskSpec, record: TaskRecord, copies: Input
         "superseded_by": record.superseded_by or "",
         "cost": record.cost,
         "video": video,
-        "image": None if spec.image is None else _image_source(copies, spec.image),
-        "inputs": [_input_entry(item, copies) for item in spec.media],
+        "image": None if spec.image is None else _source(copies, spec.image),
+        "inputs": _input_entries(spec.media, copies),
         "meta": dict(spec.meta),
     }
 
 
-def _input_entry(item: MediaItem, copies: InputCopies) -> dict[str, Any]:
-    """One input on a card: a thumbnail for images, a name (a link when public) for the rest."""
-    ref = item.ref
-    url = ref.url or ""
-    name = PurePosixPath(ref.path or urlsplit(url).path).name if not url.startswith("data:") else "inline"
-    link = url if url.startswith(("https://", "http://")) else None
-    source = _image_source(copies, ref) if ref.kind == "image" else None
-    return {"role": item.role.replace("_", " "), "kind": ref.kind, "src": source, "name": name, "link": link}
+def _input_entries(media: tuple[MediaItem, ...], copies: InputCopies) -> list[dict[str, Any]]:
+    """One entry per input, in the order sent: its role ("reference image 2" when there are
+    several), kind, `src` (a relative path or an http(s) URL; None: not viewable) and name."""
+    roles = [item.role for item in media]
+    seen: dict[str, int] = {}
+    entries = []
+    for item in media:
+        seen[item.role] = seen.get(item.role, 0) + 1
+        role = item.role.replace("_", " ")
+        if roles.count(item.role) > 1:
+            role += f" {seen[item.role]}"
+        ref = item.ref
+        entries.append({"role": role, "kind": ref.kind, "src": _source(copies, ref), "name": _name(ref)})
+    return entries
 
 
-def _image_source(copies: InputCopies, media: MediaRef) -> str | None:
-    """A picture's `src`: its copy in `inputs/`, its http(s) URL, or None when it cannot be shown
+def _source(copies: InputCopies, media: MediaRef) -> str | None:
+    """An input's `src`: its copy in `inputs/`, its http(s) URL, or None when it cannot be shown
     (oss:// and friends are not viewable in a browser)."""
     url = media.url or ""
     if url.startswith(("https://", "http://")):
         return url
     copy = copies.copy_of(media)
     return None if copy is None else copy.path
+
+
+def _name(ref: MediaRef) -> str:
+    """The file name a person knows the input by ("inline" for a data: URL)."""
+    url = ref.url or ""
+    if url.startswith("data:"):
+        return "inline"
+    return PurePosixPath(ref.path or urlsplit(url).path).name
 
 
 def _when(value: str | None) -> str:

@@ -136,7 +136,9 @@ def _spreadsheet_safe(frame: pd.DataFrame) -> pd.DataFrame:
 
 class StatusWriter:
     """Rewrites status.csv/status.parquet at the start, every `every` seconds, and at the end, so
-    a run killed at any point still leaves a table at most `every` seconds old."""
+    a run killed at any point still leaves a table at most `every` seconds old. `also` is
+    another file derived from the journal (report.html), refreshed at the start and with each
+    rewrite, from the same connection; it handles its own errors."""
 
     def __init__(
         self,
@@ -145,11 +147,13 @@ class StatusWriter:
         *,
         every: float,
         offload: Callable[[Callable[[], None]], Awaitable[None]],
+        also: Callable[[Store], object] | None = None,
     ) -> None:
         self._run_dir = run_dir
         self._store = store
         self._every = every
         self._offload = offload
+        self._also = also
 
     async def run(self) -> None:
         """Rewrite the table now and then, until cancelled."""
@@ -157,13 +161,16 @@ class StatusWriter:
             await anyio.sleep(self._every)
             await self._offload(self._write_snapshot)
 
-    def refresh(self) -> None:
+    def refresh(self, *, also: bool = True) -> None:
         """Rewrite now, on the run's own journal connection (not if nothing changed): at the
-        start and at the end of a run."""
+        start and at the end of a run. `also=False` leaves the other file alone (at the end,
+        when its caller writes it after recording the run's end)."""
         try:
             refresh_status_table(self._run_dir, self._store)
         except OSError as error:
             log.warning("Could not write the status table: %s", error)
+        if also and self._also is not None:
+            self._also(self._store)
 
     def _write_snapshot(self) -> None:
         try:
@@ -171,5 +178,7 @@ class StatusWriter:
             if reader is not None:
                 with reader:
                     write_status_table(self._run_dir, reader)
+                    if self._also is not None:
+                        self._also(reader)
         except (OSError, StoreError) as error:
             log.warning("Could not write the status table: %s", error)

@@ -27,7 +27,10 @@ Key facts (details and every switch in config.py):
   included) and wan2.2-t2v-plus; task endpoints 20/s; excess concurrent tasks queue as
   PENDING (`concurrency_mode`).
 * Videos are real H.264 clips (video.py) as long as the task's output and shaped like its
-  `ratio`, `size` or input image; usage bills input video seconds where the family does.
+  `ratio`, `size` or input image, made from the task's own input: a slow pan and zoom over
+  its first frame, fading to its last frame, with the prompt as a caption (scenes.py; the
+  pictures are kept as small stills, stills.py); a gradient of its own without a picture.
+  Usage bills input video seconds where the family does.
   A video input the simulator cannot read (a remote URL) counts as 5.0 s (outcome.py).
 * Reserved input names rehearse media failures without any network (media.py): hosts
   ending `.invalid` cannot be downloaded, `timeout.invalid` times out, host

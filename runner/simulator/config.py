@@ -153,6 +153,9 @@ class SimConfig:
     download_error_format: Literal["xml", "json"] = "xml"
     # Videos.
     video_bytes: int = 64 * 1024
+    # "scene": each clip shows its task's pictures and prompt (scenes.py); "plain": one clip per
+    # shape for every task, for benchmarks that measure the runner rather than the encoder
+    video_content: Literal["scene", "plain"] = "scene"
     download_bytes_per_s: float | None = None  # each download's speed; None: as fast as the host allows
     faults: FaultConfig = field(default_factory=FaultConfig)
 

@@ -5,10 +5,10 @@ DashScope keeps a task for 24 hours whatever happens to the client. The simulato
 flight (Ctrl-C, a crash, a kill) would find them unknown when resumed. With it, the next
 process's simulator continues the same timeline: the same seed, the same clock (simulated
 time kept running while no process did), every accepted task with its draw, every cancel and
-every file in the temporary storage.
+every file in the temporary storage, and the stills its videos are made from.
 
 The file is JSON lines: a header (seed, where simulated time 0 lies in Unix time, a fingerprint
-of the rest of the configuration), then one line per accepted task, cancel or upload.
+of the rest of the configuration), then one line per accepted task, cancel, upload or still.
 A line is flushed as it is written, so a killed process loses nothing it accepted. A file
 written under another configuration is not used: the simulator starts afresh and rewrites it.
 """
@@ -47,6 +47,7 @@ class Recollection:
     tasks: list[Task]
     cancels: list[tuple[str, float]]  #: (task id, simulated time) of each accepted cancel
     uploads: dict[str, StoredObject]  #: files uploaded to the temporary storage, by key
+    stills: list[bytes]  #: the pictures videos are made from (stills.py)
 
 
 class TaskMemory:
@@ -70,15 +71,18 @@ class TaskMemory:
         tasks: list[Task] = []
         cancels: list[tuple[str, float]] = []
         uploads: dict[str, StoredObject] = {}
+        stills: list[bytes] = []
         for entry in _entries(lines[1:]):  # a line cut short by a kill ends the file
             if "cancel" in entry:
                 cancels.append((str(entry["cancel"]), float(entry["at"])))
             elif "upload" in entry:
                 uploads[str(entry["upload"])] = _stored(entry)
+            elif "still" in entry:
+                stills.append(base64.b64decode(entry["jpeg"]))
             else:
                 tasks.append(_task(entry, models))
         seed, epoch, origin = int(header["seed"]), float(header["epoch"]), float(header["origin"])
-        return Recollection(seed, epoch, origin, tasks, cancels, uploads)
+        return Recollection(seed, epoch, origin, tasks, cancels, uploads, stills)
 
     def begin(self, config: SimConfig, seed: int, epoch: float, origin: float) -> None:
         """Start a fresh file for a new timeline (replacing any other)."""
@@ -116,7 +120,11 @@ class TaskMemory:
         """Remember an accepted upload (its first bytes, which is all the simulator keeps)."""
         head = base64.b64encode(stored.head).decode()
         entry = {"upload": key, "head": head, "size": stored.size, "model": stored.model}
-        self._append(entry | {"at": stored.uploaded})
+        self._append(entry | {"at": stored.uploaded, "still": stored.still})
+
+    def still(self, name: str, jpeg: bytes) -> None:
+        """Remember a still a video is made from (each once)."""
+        self._append({"still": name, "jpeg": base64.b64encode(jpeg).decode()})
 
     def close(self) -> None:
         if self._file is not None:
@@ -147,7 +155,14 @@ def _entries(lines: list[str]) -> Iterator[dict[str, Any]]:
 
 def _stored(entry: dict[str, Any]) -> StoredObject:
     head = base64.b64decode(entry["head"])
-    return StoredObject(head, int(entry["size"]), str(entry["model"]), float(entry["at"]))
+    still = entry.get("still")  # a file from before stills has none
+    return StoredObject(
+        head,
+        int(entry["size"]),
+        str(entry["model"]),
+        float(entry["at"]),
+        None if still is None else str(still),
+    )
 
 
 def _task(entry: dict[str, Any], models: dict[str, ModelSpec]) -> Task:

@@ -14,6 +14,7 @@ from runner.simulator.clock import Clock
 from runner.simulator.errors import oss_error_response
 from runner.simulator.faults import Disconnect, SimulatedDisconnect
 from runner.simulator.gateway import Context
+from runner.simulator.media import sniff_image, sniff_video
 from runner.simulator.uploads import HEAD_BYTES, UploadError
 from runner.simulator.video import VideoLayout
 
@@ -31,8 +32,13 @@ async def upload_form(request: Request, ctx: Context) -> Response:
         return _oss_error(ctx, 400, "InvalidArgument", "The form has no file field.")
     head = await upload.read(HEAD_BYTES)
     size = upload.size if upload.size is not None else len(head)
+
+    def still() -> str | None:  # from the whole (spooled) file: the store keeps only its head
+        pictured = sniff_image(head) is not None or sniff_video(head) is None
+        return ctx.sim.stills.from_file(upload.file) if pictured else None
+
+    outcome = ctx.sim.uploads.accept(fields, head, size, ctx.now, still)
     await upload.close()
-    outcome = ctx.sim.uploads.accept(fields, head, size, ctx.now)
     if isinstance(outcome, UploadError):
         return _oss_error(ctx, outcome.status, outcome.code, outcome.message)
     ctx.sim.ledger_data.uploads += 1

@@ -1,4 +1,5 @@
-"""What a task will produce: the output's aspect and length, and the input seconds it bills.
+"""What a task will produce: the output's aspect and length, the input seconds it bills, and
+which of its inputs its video shows (the first picture, and a last frame to fade to).
 
 The aspect follows the request the way the service's does: a `ratio` parameter, a `size`
 "W*H", or else the input (first frame, clip or video) when the simulator holds its bytes;
@@ -16,11 +17,12 @@ from __future__ import annotations
 from dataclasses import dataclass
 from math import gcd
 
+from runner.simulator.inputs import Item
 from runner.simulator.models import ModelSpec
 from runner.simulator.parameters import Settings
 from runner.simulator.probe import Facts
 
-__all__ = ["UNKNOWN_VIDEO_S", "Outcome", "plan_outcome", "reduced"]
+__all__ = ["UNKNOWN_VIDEO_S", "Outcome", "pictured", "plan_outcome", "reduced"]
 
 UNKNOWN_VIDEO_S = 5.0  #: the stand-in length of a video the simulator cannot read
 _CAPPED_INPUT_S = 5.0  #: r2v bills at most this many input video seconds (in all)
@@ -28,6 +30,8 @@ _MODEL_CHOOSES_S = 5.0  #: wan3.0's duration -1
 _DEFAULT_RATIO = "16:9"
 #: where the aspect comes from when no ratio or size sets it, in order of preference
 _VISUALS = ("first_frame", "first_clip", "video", "reference_image", "reference_video", "last_frame")
+#: what the simulated video opens on: the first input of the first of these types present
+_OPENING = _VISUALS[:-1]
 
 
 @dataclass(frozen=True)
@@ -46,6 +50,14 @@ def plan_outcome(spec: ModelSpec, settings: Settings, facts: tuple[Facts, ...]) 
         _output_seconds(settings.duration, facts),
         _billed_input(spec, facts),
     )
+
+
+def pictured(items: list[Item]) -> tuple[Item | None, Item | None]:
+    """The inputs the simulated video shows: the picture it opens on and the last frame it
+    fades to (None where there is none)."""
+    opening = next((item for kind in _OPENING for item in items if item.type == kind), None)
+    closing = next((item for item in items if item.type == "last_frame"), None)
+    return opening, closing
 
 
 def reduced(width: int, height: int) -> str:

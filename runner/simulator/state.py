@@ -1,7 +1,8 @@
 """The simulated service's state and its operations, independent of HTTP.
 
-`Simulator` owns the clock, the task board, the quotas, the uploads and the ledger. The
-routes in app.py parse requests and render replies; every decision is made here.
+`Simulator` owns the clock, the task board, the quotas, the uploads, the stills its videos
+are made from and the ledger. The routes in app.py parse requests and render replies; every
+decision is made here.
 """
 
 from __future__ import annotations
@@ -9,8 +10,10 @@ from __future__ import annotations
 import hashlib
 import hmac
 import json
+import re
 import secrets
 import time
+from dataclasses import replace
 from typing import Any
 
 from runner.simulator.clock import Clock, ScaledClock, WallTime
@@ -19,19 +22,23 @@ from runner.simulator.draws import draw_task, seeded_uuid
 from runner.simulator.errors import ApiError
 from runner.simulator.faults import FaultPlan
 from runner.simulator.ledger import Ledger
+from runner.simulator.media import decode_data_url
 from runner.simulator.memory import Recollection, TaskMemory
 from runner.simulator.models import ModelSpec, model_table
 from runner.simulator.quota import RateBook
+from runner.simulator.scenes import Scene
+from runner.simulator.stills import StillStore
 from runner.simulator.tasks import Task, TaskBoard
 from runner.simulator.uploads import UploadStore
 from runner.simulator.validation import validate_create
-from runner.simulator.video import VideoLayout
+from runner.simulator.video import CLIP_FPS, VideoLayout, clip_bytes, clip_size
 from runner.simulator.views import render_ledger
 
 __all__ = ["THROTTLED", "Simulator", "canonical_sha256"]
 
 THROTTLED = "Requests rate limit exceeded, please try again later."
 _CANCEL_REFUSED = "Failed to cancel the task, please confirm if the task is in PENDING status."
+_SIM_MARKER = re.compile(r"\s*\[sim-(?:fail|time):[^\]]*\]")  # directives to the simulator, not scenery
 
 
 def canonical_sha256(body: Any) -> str:
@@ -88,6 +95,7 @@ class Simulator:
         self.uploads = UploadStore(
             self.seed, config.upload_policy_ttl_s, config.upload_ttl_s, config.upload_max_file_mb
         )
+        self.stills = StillStore(on_new=self.memory.still if self.memory is not None else None)
         self._numbers: dict[str, int] = {}
         self._submissions = 0
         self._request_ids = 0
@@ -108,6 +116,8 @@ class Simulator:
         for task_id, at in ([pending] if pending else []) + list(cancels):
             self.board.cancel(self.board.tasks[task_id], at)
         self.uploads.objects.update(recalled.uploads)
+        for still in recalled.stills:
+            self.stills.add(still, remembered=True)
         self._submissions = max((task.index for task in recalled.tasks), default=0)
         self._generation += 1  # new request and task ids never repeat remembered ones
         self.remembered = len(recalled.tasks)
@@ -159,6 +169,7 @@ class Simulator:
             self.models,
             self.config,
             lambda url, model: self.uploads.resolve(url, model, now),
+            self._still_of,
         )
         spec = request.spec
         if not self.rates.try_take(f"submit:{spec.name}", spec.submit_rate, self.config.burst, now):
@@ -189,6 +200,13 @@ class Simulator:
         if self.memory is not None:
             self.memory.task(task)
         return task
+
+    def _still_of(self, url: str) -> str | None:
+        """The still of an input the simulator holds: a data: URL's image or an upload."""
+        if url.startswith("oss://"):
+            return self.uploads.still(url)
+        decoded = decode_data_url(url) if url.startswith("data:") else None
+        return self.stills.from_bytes(decoded[1]) if isinstance(decoded, tuple) else None
 
     def _check_concurrency(self, spec: ModelSpec, now: float) -> None:
         lane = self.board.lane(spec.name)
@@ -231,10 +249,16 @@ class Simulator:
     # -- videos ------------------------------------------------------------------------
 
     def video(self, task: Task) -> VideoLayout:
-        """The video layout of a finished task: its clip follows the request's aspect and length."""
+        """The video layout of a finished task: its clip shows the task's own pictures and prompt,
+        in the request's aspect and length."""
         request = task.request
-        fps = request.spec.rules.fps
-        return VideoLayout(task.task_id, self.config.video_bytes, request.ratio, request.output_seconds, fps)
+        width, height = clip_size(request.ratio)
+        scene = Scene(width, height, frames=round(request.output_seconds * CLIP_FPS))
+        if self.config.video_content == "scene":
+            caption = _SIM_MARKER.sub("", request.prompt or "").strip()
+            first, last = self.stills.get(request.first_still), self.stills.get(request.last_still)
+            scene = replace(scene, caption=caption, first=first, last=last)
+        return VideoLayout(task.task_id, self.config.video_bytes, clip_bytes(scene))
 
     def video_facts(self, task: Task) -> tuple[str, int]:
         """sha256 and size of a task's video, computed once."""

@@ -3,7 +3,8 @@
 An upload is bound to the model named when the credential was issued, lives 48 h of
 simulated time, and is reachable in a create request as `oss://<key>` only with the
 `X-DashScope-OssResourceResolve: enable` header. Only each file's first 256 KiB and its
-size are kept: enough to sniff an image or audio, and to read a small video's length.
+size are kept: enough to sniff an image or audio, and to read a small video's length; a
+picture or a video also leaves a small still of itself (stills.py), for the videos.
 """
 
 from __future__ import annotations
@@ -12,6 +13,7 @@ import base64
 import hashlib
 import hmac
 import json
+from collections.abc import Callable
 from dataclasses import dataclass
 
 from runner.simulator.draws import seeded_uuid
@@ -25,15 +27,20 @@ _BAD_SIGNATURE = "The request signature we calculated does not match the signatu
 _TOO_LARGE = "Your proposed upload exceeds the maximum allowed size."
 _EXISTS = "The object you specified already exists and can not be overwritten."
 
+#: makes an accepted upload's still (stills.py), returning its name or None
+StillMaker = Callable[[], "str | None"]
+
 
 @dataclass(frozen=True)
 class StoredObject:
-    """An uploaded file: its leading bytes, size, model and upload time."""
+    """An uploaded file: its leading bytes, size, model and upload time, and the name of its
+    still (stills.py: made from the whole file on arrival) if it is a picture or a video."""
 
     head: bytes
     size: int
     model: str
     uploaded: float
+    still: str | None = None
 
 
 @dataclass(frozen=True)
@@ -76,8 +83,11 @@ class UploadStore:
             "x_oss_forbid_overwrite": "true",
         }
 
-    def accept(self, fields: dict[str, str], head: bytes, size: int, now: float) -> UploadError | str:
-        """Check a form upload against its policy and store it; return the object key."""
+    def accept(
+        self, fields: dict[str, str], head: bytes, size: int, now: float, still: StillMaker = lambda: None
+    ) -> UploadError | str:
+        """Check a form upload against its policy and store it; return the object key. `still`
+        makes the file's still, once the upload is accepted."""
         policy = fields.get("policy", "")
         if fields.get("OSSAccessKeyId") != _ACCESS_KEY_ID or not hmac.compare_digest(
             fields.get("Signature", ""), self._sign(policy)
@@ -96,7 +106,7 @@ class UploadStore:
             return UploadError(400, "EntityTooLarge", _TOO_LARGE)
         if fields.get("x-oss-forbid-overwrite") == "true" and self._live(key, now):
             return UploadError(409, "FileAlreadyExists", _EXISTS)
-        self.objects[key] = StoredObject(head[:HEAD_BYTES], size, document["model"], now)
+        self.objects[key] = StoredObject(head[:HEAD_BYTES], size, document["model"], now, still())
         return key
 
     def resolve(self, url: str, model: str, now: float) -> Problem | tuple[bytes, int]:
@@ -114,6 +124,11 @@ class UploadStore:
                 "Don't have authorization to access the media resource during the data inspection process.",
             )
         return stored.head, stored.size
+
+    def still(self, url: str) -> str | None:
+        """The still of the upload behind an oss:// URL (checked already: expiry is not asked)."""
+        stored = self.objects.get(url.removeprefix("oss://"))
+        return None if stored is None else stored.still
 
     def _live(self, key: str, now: float) -> StoredObject | None:
         stored = self.objects.get(key)

@@ -27,14 +27,16 @@ from runner.simulator.errors import (
 from runner.simulator.inputs import Item, extract_items
 from runner.simulator.media import sniff_video
 from runner.simulator.models import ModelSpec
-from runner.simulator.outcome import plan_outcome
+from runner.simulator.outcome import pictured, plan_outcome
 from runner.simulator.parameters import read_parameters
 from runner.simulator.probe import probe_inputs
 
-__all__ = ["CreateRequest", "OssResolver", "validate_create"]
+__all__ = ["CreateRequest", "OssResolver", "StillFinder", "validate_create"]
 
 # Resolves an oss:// URL for a model: a problem, or the stored object's leading bytes and size.
 OssResolver = Callable[[str, str], "Problem | tuple[bytes, int]"]
+# The name of an input's still (stills.py) from its URL, or None when the simulator has none.
+StillFinder = Callable[[str], "str | None"]
 
 _SIM_FAIL = re.compile(r"\[sim-fail:([A-Za-z0-9_.]+)\]")
 _SIM_TIME = re.compile(r"\[sim-time:([0-9]+(?:\.[0-9]+)?)\]")
@@ -56,6 +58,8 @@ class CreateRequest:
     ratio: str = "16:9"  #: the output's aspect, W:H in lowest terms
     output_seconds: float = 5.0  #: the output video's length
     input_seconds: float = 0.0  #: input video seconds billed with the output
+    first_still: str | None = None  #: the still the video opens on (stills.py), if any
+    last_still: str | None = None  #: the still it fades to (a last frame), if any
 
 
 def validate_create(
@@ -65,14 +69,16 @@ def validate_create(
     models: dict[str, ModelSpec],
     config: SimConfig,
     resolve_oss: OssResolver,
+    still_of: StillFinder = lambda url: None,
 ) -> CreateRequest:
     """Check one create body; raise ApiError to refuse it at submission.
 
     Parameter-value problems are refused too when validation_at=submit; with
     validation_at=task the request is accepted and carries the problem as `deferred`.
+    An accepted request names the stills its video shows (`still_of` finds them).
     """
     try:
-        return _validate(body, segment, oss_enabled, models, config, resolve_oss)
+        return _validate(body, segment, oss_enabled, models, config, resolve_oss, still_of)
     except ParameterProblem as exc:
         if config.validation_at == "submit":
             raise refusal(exc.problem) from None
@@ -98,6 +104,7 @@ def _validate(
     models: dict[str, ModelSpec],
     config: SimConfig,
     resolve_oss: OssResolver,
+    still_of: StillFinder,
 ) -> CreateRequest:
     """Check one create body; raise ApiError or ParameterProblem for a refusal."""
     spec, inputs, params = _structure(body, segment, models)
@@ -119,6 +126,7 @@ def _validate(
     if probe.problem is not None and config.media_validation_at == "submit":
         raise refusal(probe.problem)
     outcome = plan_outcome(spec, settings, probe.facts)
+    stills = [None if item is None or probe.problem else still_of(item.url) for item in pictured(items)]
     return CreateRequest(
         spec=spec,
         prompt=prompt,
@@ -132,6 +140,8 @@ def _validate(
         ratio=outcome.ratio,
         output_seconds=outcome.output_seconds,
         input_seconds=outcome.input_seconds,
+        first_still=stills[0],
+        last_still=stills[1],
     )
 
 

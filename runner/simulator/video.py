@@ -1,13 +1,15 @@
-"""Per-task videos: a real H.264 clip shaped like the request, plus a top-level MP4 `free` box.
+"""Per-task videos: a real H.264 clip of the task's scene, plus a top-level MP4 `free` box.
 
-The clip is encoded with PyAV (libx264): its length is the task's output seconds and its
-width:height the task's aspect, at a tiny size (the shorter side 90 px, both sides even),
-30 fps (HappyHorse 24). Clips are cached per (width, height, frames, fps), so each shape
-is encoded once per process. Each task's video is its clip followed by a `free` box
-carrying the task id and deterministic padding up to the configured size. Players skip
-`free` boxes, so every video stays valid and playable, and its bytes are a pure function
-of the task id and the request. Bodies are produced in chunks so that sizes up to
-hundreds of MB never sit in memory.
+The clip is encoded with PyAV (libx264) from the frames of the task's scene (scenes.py: a
+slow pan and zoom over its first frame, fading to its last, with the prompt as a caption).
+Its length is the task's output seconds and its width:height the task's aspect, at a tiny
+size (the shorter side 90 px, both sides even) and 10 fps, so that a test suite's
+thousands of distinct clips stay quick to make. Clips are cached per scene, so a scene is
+encoded once per process however often its video is fetched. Each task's video is its clip
+followed by a `free` box carrying the task id and deterministic padding up to the
+configured size. Players skip `free` boxes, so every video stays valid and playable, and
+its bytes are a pure function of the task. Bodies are produced in chunks so that sizes up
+to hundreds of MB never sit in memory.
 """
 
 from __future__ import annotations
@@ -20,13 +22,15 @@ from functools import lru_cache
 
 import av
 
-__all__ = ["VideoLayout", "clip_bytes", "clip_size"]
+from runner.simulator.scenes import Scene, scene_frames
 
+__all__ = ["CLIP_FPS", "VideoLayout", "clip_bytes", "clip_size"]
+
+CLIP_FPS = 10  #: the clips' frame rate (the usage still reports the model's own)
 _CHUNK = 64 * 1024
 _BOX_HEADER = 8
 _SHORT_SIDE = 90
 _MAX_ASPECT = 8.0  # wider inputs still get a watchable strip
-_YUV = (96, 128, 160)  # a flat blue-grey: every frame after the first costs a few bytes
 
 
 def clip_size(ratio: str) -> tuple[int, int]:
@@ -38,19 +42,17 @@ def clip_size(ratio: str) -> tuple[int, int]:
     return (longer, _SHORT_SIDE) if width >= height else (_SHORT_SIDE, longer)
 
 
-@lru_cache(maxsize=128)
-def clip_bytes(width: int, height: int, frames: int, fps: int) -> bytes:
-    """An MP4 (H.264, yuv420p) of `frames` identical frames at `fps`; deterministic bytes."""
+@lru_cache(maxsize=64)
+def clip_bytes(scene: Scene) -> bytes:
+    """An MP4 (H.264, yuv420p, CLIP_FPS) of the scene's frames; deterministic bytes."""
     buffer = io.BytesIO()
     with av.open(buffer, "w", format="mp4") as container:
-        stream = container.add_stream("libx264", rate=fps)
-        stream.width, stream.height, stream.pix_fmt = width, height, "yuv420p"
+        stream = container.add_stream("libx264", rate=CLIP_FPS)
+        stream.width, stream.height, stream.pix_fmt = scene.width, scene.height, "yuv420p"
         stream.options = {"preset": "ultrafast", "crf": "40", "threads": "1"}
-        for index in range(max(frames, 1)):
-            frame = av.VideoFrame(width, height, "yuv420p")
-            for plane, value in zip(frame.planes, _YUV, strict=True):
-                plane.update(bytes([value]) * plane.buffer_size)
-            frame.pts, frame.time_base = index, Fraction(1, fps)
+        for index, picture in enumerate(scene_frames(scene)):
+            frame = av.VideoFrame.from_image(picture)  # type: ignore[no-untyped-call]  # untyped in PyAV's stub
+            frame.pts, frame.time_base = index, Fraction(1, CLIP_FPS)
             container.mux(stream.encode(frame))
         container.mux(stream.encode(None))
     return buffer.getvalue()
@@ -59,11 +61,7 @@ def clip_bytes(width: int, height: int, frames: int, fps: int) -> bytes:
 class VideoLayout:
     """The bytes of one task's video, described without materialising them."""
 
-    def __init__(
-        self, task_id: str, size: int, ratio: str = "16:9", seconds: float = 1.0, fps: int = 30
-    ) -> None:
-        width, height = clip_size(ratio)
-        clip = clip_bytes(width, height, round(seconds * fps), fps)
+    def __init__(self, task_id: str, size: int, clip: bytes) -> None:
         label = f"runner-simulator task_id={task_id}\n".encode()
         self.size = max(size, len(clip) + _BOX_HEADER + len(label))
         box_size = self.size - len(clip)
