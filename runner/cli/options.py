@@ -16,7 +16,6 @@ from typing import Any, Final, TypeVar
 
 import click
 
-from runner.cli.wiring import BASE_URL_VARIABLE
 from runner.core import ConfigError
 from runner.manifest import (
     Manifest,
@@ -27,6 +26,7 @@ from runner.manifest import (
     take_account,
     take_shard,
 )
+from runner.session import BASE_URL_VARIABLE
 
 __all__ = [
     "find_run_folder",

@@ -18,9 +18,7 @@ from rich.table import Table
 from rich.text import Text
 
 from runner.cli.options import load_from_options, manifest_options
-from runner.cli.ownership import foreign_owner
 from runner.cli.terminal import terminal_safe
-from runner.cli.wiring import simulator_time_scale
 from runner.core import Endpoint, TaskRecord, resolve_endpoint
 from runner.journal import JOURNAL_NAME, Store
 from runner.manifest import (
@@ -39,6 +37,7 @@ from runner.planning import (
     disposition_counts,
     remote_urls,
 )
+from runner.session import foreign_owner, simulator_time_scale
 
 __all__ = ["COMMANDS", "plan"]
 

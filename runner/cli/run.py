@@ -19,18 +19,12 @@ import anyio
 import click
 from rich.console import Console
 
-from runner.cli import embedded_sim
-from runner.cli.exitcodes import EXIT_ACCOUNT, EXIT_FAILED_TASKS, EXIT_OK, EXIT_STOPPED
 from runner.cli.interrupts import Interrupts
-from runner.cli.links import AccountPlan, account_plans, open_links
 from runner.cli.logs import run_logging
 from runner.cli.options import load_from_options, manifest_options
-from runner.cli.ownership import check_sidecars, claim_folder
-from runner.cli.progress import show_progress
 from runner.cli.quiet import conclude, quiet_option
 from runner.cli.ray_shards import run_on_ray
 from runner.cli.terminal import terminal_safe
-from runner.cli.wiring import DEFAULT_SIM_TIME_SCALE, SimOptions, simulator_time_scale
 from runner.core import (
     TERMINAL_STATES,
     AccountError,
@@ -62,6 +56,22 @@ from runner.journal import (
 from runner.manifest import Manifest, Slice, run_folder
 from runner.outputs import describe_edits, keep_earlier_videos, render_summary, write_report
 from runner.planning import Quota, catalogue_quota, model_quotas
+from runner.session import (
+    DEFAULT_SIM_TIME_SCALE,
+    EXIT_ACCOUNT,
+    EXIT_FAILED_TASKS,
+    EXIT_OK,
+    EXIT_STOPPED,
+    AccountPlan,
+    SimOptions,
+    account_plans,
+    check_sidecars,
+    claim_folder,
+    open_links,
+    remember_sim_options,
+    show_progress,
+    simulator_time_scale,
+)
 
 __all__ = ["COMMANDS", "exit_code", "run"]
 
@@ -179,7 +189,7 @@ def run(
                 _record_run_start(store, manifest, endpoint, whole)
                 store.set_meta(ACCOUNT_META, ", ".join(plan.name for plan in plans if plan.name))
             sim = SimOptions(sim_profile, simulator_time_scale(sim_profile, sim_time_scale), sim_seed)
-            embedded_sim.remember_sim_options(store, endpoint, sim)
+            remember_sim_options(store, endpoint, sim)
             engine, summary = anyio.run(
                 _execute, store, folder, list(zip(plans, configs, strict=True)), sim, loaded, console, live,
                 interrupts,
