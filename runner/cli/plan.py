@@ -159,7 +159,7 @@ def plan_json(manifest: Manifest, result: Plan, folder: Path, has_journal: bool)
     """The plan as plain data (the `--json` output)."""
     limits = manifest.limits
     return {
-        "manifest": str(manifest.path),
+        "manifest": manifest.source,
         "name": manifest.name,
         "run_folder": str(folder),
         "journal_exists": has_journal,
@@ -232,8 +232,8 @@ def _print_plan(
     part = manifest.part
     shard = f" (shard {part.shard} of {part.manifest_tasks:,})" if part and part.shard else ""
     console.print(
-        f"[bold]{manifest.name}[/bold]: {count:,} task{'s' if count != 1 else ''}{shard} from {manifest.path}"
-        f" → {folder}  (endpoint {result.endpoint.name})"
+        f"[bold]{manifest.name}[/bold]: {count:,} task{'s' if count != 1 else ''}{shard}"
+        f" from {manifest.source} → {folder}  (endpoint {result.endpoint.name})"
     )
     console.print(_task_table(result, show_all, console.width))
     shown = len(result.tasks) if show_all else min(len(result.tasks), 50)
