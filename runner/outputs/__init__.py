@@ -14,6 +14,7 @@ merge        shard or run folders combined into one dataset folder
 
 from __future__ import annotations
 
+from runner.outputs.durable import atomic_write
 from runner.outputs.edits import describe_edits, keep_earlier_videos
 from runner.outputs.liveness import RunState, run_state
 from runner.outputs.merge import MergeResult, merge_folders
@@ -24,4 +25,4 @@ from runner.outputs.summary import format_duration, render_summary, stop_advice
 from runner.outputs.verify import VideoProblem, video_problem
 from runner.outputs.videos import INPUTS_DIR, VIDEOS_DIR, VideoFile, VideoWriter, remove_stale_parts
 
-__all__ = ["CSV_NAME", "INPUTS_DIR", "META_NAMES", "MergeResult", "PARQUET_NAME", "PROBLEM_STATES", "REPORT_NAME", "RunState", "VIDEOS_DIR", "StatusWriter", "VideoFile", "VideoProblem", "VideoWriter", "describe_edits", "format_duration", "keep_earlier_videos", "merge_folders", "remove_stale_parts", "render_summary", "run_state", "stop_advice", "run_header", "status_rows", "video_problem", "write_report", "write_sidecar", "write_status_table"]
+__all__ = ["CSV_NAME", "INPUTS_DIR", "META_NAMES", "MergeResult", "PARQUET_NAME", "PROBLEM_STATES", "REPORT_NAME", "RunState", "VIDEOS_DIR", "StatusWriter", "VideoFile", "VideoProblem", "VideoWriter", "atomic_write", "describe_edits", "format_duration", "keep_earlier_videos", "merge_folders", "remove_stale_parts", "render_summary", "run_state", "stop_advice", "run_header", "status_rows", "video_problem", "write_report", "write_sidecar", "write_status_table"]
