@@ -123,20 +123,23 @@ def test_progress_goes_to_a_callback_ending_with_the_final_counts(tmp_path: Path
 
 
 def test_an_interrupt_stops_the_run_cleanly_then_raises(tmp_path: Path) -> None:
-    """Ctrl-C while `runner.run` waits (a SIGINT sent from the run's own progress callback) stops
-    it as `runner run` would, writes its summary, raises KeyboardInterrupt, and leaves the
-    folder free: the next call resumes and finishes it."""
-    slow = {**DOCUMENT, "tasks": DOCUMENT["tasks"][:2]}
+    """Ctrl-C while `runner.run` waits (a SIGINT sent from the run's own progress callback, once
+    a task is in flight) stops it as `runner run` would, writes its summary, raises
+    KeyboardInterrupt, and leaves the folder free: the next call takes up the task in flight
+    and finishes the run."""
+    tasks = [{**task, "prompt": f"{task['prompt']} [sim-time:200]"} for task in DOCUMENT["tasks"][:2]]
+    slow = {**DOCUMENT, "tasks": tasks}
 
-    def interrupt_once(snapshot: Snapshot) -> None:
-        if not stopped:
+    def interrupt_once_sent(snapshot: Snapshot) -> None:
+        if snapshot.submitted and not stopped:
             stopped.append(snapshot)
             os.kill(os.getpid(), signal.SIGINT)  # as Ctrl-C: to the process, taken by its main thread
 
     stopped: list[Snapshot] = []
     with pytest.raises(KeyboardInterrupt):
-        runner.run(slow, out=tmp_path, sim_time_scale=0.01, progress=interrupt_once)
+        runner.run(slow, out=tmp_path, sim_time_scale=0.01, progress=interrupt_once_sent)
     summary = json.loads((tmp_path / "notebook" / "summary.json").read_text(encoding="utf-8"))
     assert (summary["stopped_reason"], summary["exit_code"]) == ("interrupted", 4)
-    again = runner.run(slow, out=tmp_path, **FAST)
+    assert summary["this_run"]["unfinished"] >= 1
+    again = runner.run(slow, out=tmp_path, sim_time_scale=0.01, progress=False)  # the same simulator
     assert again.ok and again.counts == {"done": 2}
