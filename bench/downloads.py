@@ -6,7 +6,7 @@ with 4 workers:
 
 - runner: the download pool's own fetch (`runner.engine.downloads.fetch_video`: stream into a
   `VideoWriter`: `.part`, SHA-256, MP4 check, fsync, atomic rename), on the connection
-  `runner run` opens (`runner.cli.wiring.open_connection`, which reads in bulk), with the
+  `runner run` opens (`runner.session.wiring.open_connection`, which reads in bulk), with the
   pool's workers: 4 transfers at once, each with a worker behind it finishing (fsync,
   rename) the video it streamed before;
 - raw: `httpx.AsyncClient.stream` written straight to a file, nothing else, on asyncio's own
@@ -49,10 +49,10 @@ import anyio
 import httpx
 
 from bench.processes import SIM_KEY, measure, peak_rss_kb, serve
-from runner.cli.wiring import SimOptions, open_connection
 from runner.core.endpoints import resolve_endpoint
 from runner.engine.downloads import HELD_BYTES_PER_TRANSFER, WORKERS_PER_TRANSFER, fetch_video
 from runner.outputs.videos import VideoWriter
+from runner.session import SimOptions, open_connection
 
 __all__ = ["run_section"]
 

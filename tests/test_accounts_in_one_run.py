@@ -24,13 +24,13 @@ import pytest
 from engine_helpers import make_specs, sim_app, sim_client
 from test_faults_account import RevokeAfter
 
-from runner.cli.run import exit_code
 from runner.core.endpoints import ENDPOINTS, SIM_API_KEY
 from runner.core.tasks import RunSummary, TaskSpec, TaskState
 from runner.engine import AccountLink, Engine, EngineConfig
 from runner.journal.store import JOURNAL_NAME, Store
 from runner.outputs import render_summary
 from runner.planning import Quota
+from runner.session import exit_code
 from runner.simulator.process import fetch_ledger, spawn_server
 
 MODEL = "wan2.6-i2v-flash"  # 5 at once, 5/s per account

@@ -9,7 +9,7 @@ import pytest
 from click.testing import CliRunner
 
 from runner.cli import main
-from runner.cli.wiring import DEFAULT_SIM_TIME_SCALE
+from runner.session import DEFAULT_SIM_TIME_SCALE
 from runner.simulator import ManualClock, SimConfig, create_app
 from runner.simulator.process import spawn_server
 from runner.simulator.server import serve_in_thread

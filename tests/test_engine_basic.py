@@ -123,3 +123,12 @@ async def test_progress_cost_counts_each_success_once(tmp_path: Path) -> None:
             assert engine.snapshot().cost == pytest.approx(summary.cost)
     finally:
         store.close()
+
+
+async def test_a_task_waiting_for_its_submit_turn_keeps_the_run_going(tmp_path: Path) -> None:
+    """A task taken from the queue and waiting for the submit rate is still work: the run does
+    not end, with it unsent, when every other task has finished meanwhile."""
+    specs = [spec("quick", "A scene [sim-time:1]"), spec("next", "Another scene [sim-time:1]")]
+    batch = await run_batch(tmp_path, specs, sim_app("fast", time_scale=0.002, seed=5), submit_rate=0.05)
+    assert (batch.summary.done, batch.summary.unfinished) == (2, 0)
+    assert batch.summary.stopped_reason is None

@@ -12,11 +12,11 @@ import pytest
 from engine_helpers import assert_folder_complete, make_specs, run_batch, sim_app, sim_client
 from starlette.applications import Starlette
 
-from runner.cli.run import exit_code
 from runner.core.endpoints import ENDPOINTS, SIM_API_KEY
 from runner.core.tasks import TaskState
 from runner.engine import AccountLink, Engine, EngineConfig
 from runner.journal.store import JOURNAL_NAME, Store
+from runner.session import exit_code
 from runner.simulator import Simulator
 
 pytestmark = [pytest.mark.anyio, pytest.mark.virtual_time]

@@ -18,12 +18,12 @@ from pathlib import Path
 import pytest
 from engine_helpers import assert_folder_complete, make_specs, run_batch, sim_app
 
-from runner.cli.run import exit_code
 from runner.core.errors import DownloadError, JournalFullError
 from runner.core.tasks import TaskState
 from runner.journal.store import JOURNAL_NAME, Store
 from runner.outputs.sidecars import write_sidecar
 from runner.outputs.videos import VideoWriter
+from runner.session import exit_code
 
 TASKS = 10
 

@@ -13,9 +13,9 @@ from typing import Any
 import click
 
 from runner.cli import cancel, export, merge, models, plan, report, run, sim, status
-from runner.cli.exitcodes import EXIT_ACCOUNT, EXIT_USAGE
 from runner.cli.terminal import terminal_safe
 from runner.core import AccountError, RunnerError
+from runner.session import EXIT_ACCOUNT, EXIT_USAGE
 
 __all__ = ["main"]
 

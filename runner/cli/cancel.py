@@ -13,16 +13,22 @@ import anyio
 import click
 
 from runner.api import DashScopeClient
-from runner.cli import embedded_sim
-from runner.cli.links import AccountPlan, account_plans, open_links
 from runner.cli.options import load_from_options, shard_option
-from runner.cli.ownership import check_owner
 from runner.cli.terminal import terminal_safe
-from runner.cli.wiring import SimOptions
 from runner.core import ApiError, ConfigError, Event, TaskRecord, TaskRejectedError, TaskState
 from runner.engine import Pacer
 from runner.journal import JOURNAL_NAME, Store
 from runner.manifest import run_folder
+from runner.session import (
+    SIM_CANCEL_NOTE,
+    SIM_FORGOT_NOTE,
+    AccountPlan,
+    SimOptions,
+    account_plans,
+    check_owner,
+    open_links,
+    recorded_sim_options,
+)
 
 __all__ = ["COMMANDS", "cancel"]
 
@@ -60,7 +66,7 @@ def cancel(
     on_sim = plans[0].endpoint.is_simulator
     with Store.open(folder / JOURNAL_NAME) as store:
         check_owner(store, folder, plans[0].endpoint)
-        sim = embedded_sim.recorded_sim_options(store, folder) if on_sim else SimOptions()
+        sim = recorded_sim_options(store, folder) if on_sim else SimOptions()
         lines = anyio.run(_cancel_all, store, plans, folder, sim)
     for line in lines:
         click.echo(terminal_safe(line))
@@ -68,12 +74,12 @@ def cancel(
 
 async def _cancel_all(store: Store, plans: list[AccountPlan], folder: Path, sim: SimOptions) -> list[str]:
     on_sim = plans[0].endpoint.is_simulator
-    lines = [embedded_sim.SIM_CANCEL_NOTE] if on_sim else []
+    lines = [SIM_CANCEL_NOTE] if on_sim else []
     cancelled = 0
     async with open_links(plans, sim, folder) as connections:
         records = store.records([TaskState.PENDING, TaskState.RUNNING])
         if records and any(connection.forgets_tasks for connection in connections):
-            return [embedded_sim.SIM_FORGOT_NOTE]
+            return [SIM_FORGOT_NOTE]
         clients = {plan.name: connection.client for plan, connection in zip(plans, connections, strict=True)}
         pacer = Pacer(15.0)
         server = "the built-in simulator" if on_sim else "DashScope"

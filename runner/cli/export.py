@@ -13,7 +13,6 @@ from typing import Final, cast
 
 import click
 
-from runner.cli.exitcodes import EXIT_FAILED_TASKS, EXIT_OK
 from runner.cli.options import find_run_folder, run_folder_options
 from runner.cli.terminal import terminal_safe
 from runner.core import ConfigError
@@ -25,6 +24,7 @@ from runner.outputs import (
     default_target,
     export_run,
 )
+from runner.session import EXIT_FAILED_TASKS, EXIT_OK
 
 __all__ = ["COMMANDS", "export", "parse_size", "summary_lines"]
 

@@ -12,10 +12,10 @@ from pathlib import Path
 
 import click
 
-from runner.cli.exitcodes import EXIT_FAILED_TASKS, EXIT_OK
 from runner.cli.quiet import conclude, quiet_option
 from runner.core import ConfigError, TaskState
 from runner.outputs import MergeResult, merge_folders
+from runner.session import EXIT_FAILED_TASKS, EXIT_OK
 
 __all__ = ["COMMANDS", "merge"]
 

@@ -2,31 +2,22 @@
 
 `manifest_options` (plan, run) set or override manifest values, so a CSV can be planned or
 run on its own with `--model` and friends; `load_from_options` loads the manifest with them
-and takes the shard and the account this process drives. `run_folder_options` and
+and takes the shard and the account this process drives (runner.session.sources, shared with
+the Python API, whose keyword arguments have the same names). `run_folder_options` and
 `find_run_folder` (status, report) find a run's folder from the folder itself or its manifest.
 """
 
 from __future__ import annotations
 
-import dataclasses
-import os
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any, Final, TypeVar
+from typing import Any, Final, TypeVar, cast
 
 import click
 
-from runner.cli.wiring import BASE_URL_VARIABLE
 from runner.core import ConfigError
-from runner.manifest import (
-    Manifest,
-    load_manifest,
-    parse_shard,
-    read_accounts_file,
-    run_folder,
-    take_account,
-    take_shard,
-)
+from runner.manifest import Manifest, run_folder
+from runner.session import ManifestOptions, load_source
 
 __all__ = [
     "find_run_folder",
@@ -39,23 +30,6 @@ __all__ = [
 F = TypeVar("F", bound=Callable[..., Any])
 
 MANIFEST_SUFFIXES: Final = frozenset({".yaml", ".yml", ".csv"})
-
-#: CLI option name → manifest override key (the option's values are defaults for every row).
-_OVERRIDE_OPTIONS = (
-    "name",
-    "endpoint",
-    "model",
-    "resolution",
-    "duration",
-    "seed",
-    "prompt_extend",
-    "watermark",
-    "audio",
-    "concurrency",
-    "submit_rate",
-    "max_cost",
-    "max_wall_time",
-)
 
 
 def manifest_options(func: F) -> F:
@@ -103,23 +77,8 @@ shard_option = click.option(
 def load_from_options(path: Path, options: dict[str, Any]) -> Manifest:
     """Load the manifest with the values of `manifest_options` as overrides, take its shard and
     the account this process drives (all of them when there are several and none is named)."""
-    shard = parse_shard(options["shard"]) if options.get("shard") else None
-    overrides = {key: options.get(key) for key in _OVERRIDE_OPTIONS}
-    loaded = take_shard(
-        load_manifest(path, overrides={k: v for k, v in overrides.items() if v is not None}), shard
-    )
-    listed = (
-        read_accounts_file(options["accounts_file"], loaded.endpoint)
-        if options.get("accounts_file")
-        else None
-    )
-    accounts = loaded.accounts if listed is None else tuple(listed)
-    name = options.get("account")
-    base_url = os.environ.get(BASE_URL_VARIABLE, "").strip()
-    if loaded.endpoint is None and base_url:  # neither --endpoint nor the manifest names one
-        loaded = dataclasses.replace(loaded, endpoint=base_url)
-    flags = {key: options.get(key) for key in ("concurrency", "submit_rate")}
-    return take_account(loaded, name, accounts=accounts, flags=flags)
+    given = {key: value for key, value in options.items() if value is not None}
+    return load_source(path, cast(ManifestOptions, given))
 
 
 def run_folder_options(func: F) -> F:

@@ -1,4 +1,5 @@
-"""`runner plan MANIFEST`: what a run would do, cost and take, without contacting any server.
+"""`runner plan MANIFEST`: what a run would do, cost and take, without contacting any server
+(the plan itself: runner.session.plans, shared with `runner.plan`).
 
 (`--check-urls` is the one exception: it asks each remote media URL's host for a HEAD.)
 """
@@ -7,9 +8,9 @@ from __future__ import annotations
 
 import dataclasses
 import json
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any, Final, TypeVar
+from typing import Any, Final, TypeVar, cast
 
 import anyio
 import click
@@ -17,28 +18,12 @@ from rich.console import Console
 from rich.table import Table
 from rich.text import Text
 
-from runner.cli.options import load_from_options, manifest_options
-from runner.cli.ownership import foreign_owner
+from runner.cli.options import manifest_options
 from runner.cli.terminal import terminal_safe
-from runner.cli.wiring import simulator_time_scale
-from runner.core import Endpoint, TaskRecord, resolve_endpoint
-from runner.journal import JOURNAL_NAME, Store
-from runner.manifest import (
-    Account,
-    Manifest,
-    account_limits,
-    run_folder,
-)
+from runner.manifest import Manifest
 from runner.outputs import format_duration
-from runner.planning import (
-    Disposition,
-    Plan,
-    UrlCheck,
-    build_plan,
-    check_urls,
-    disposition_counts,
-    remote_urls,
-)
+from runner.planning import Disposition, Plan, UrlCheck, check_urls, remote_urls
+from runner.session import ManifestOptions, plan_run, simulator_time_scale
 
 __all__ = ["COMMANDS", "plan"]
 
@@ -52,23 +37,6 @@ _STYLES = {
     Disposition.DONE: "dim",
 }
 _LABELS = {d: d.value.replace("_", " ") for d in Disposition}
-
-
-def read_journal(folder: Path, endpoint: Endpoint) -> tuple[list[TaskRecord] | None, str | None]:
-    """The records of the run folder's journal (None when the run has not started), unless the
-    folder belongs to another endpoint: then no records, and a note saying so."""
-    store = Store.open_readonly(folder / JOURNAL_NAME)
-    if store is None:
-        return None, None
-    with store:
-        owner = foreign_owner(store, endpoint)
-        if owner is None:
-            return store.records(), None
-    note = (
-        f"{folder} holds tasks of the {owner} endpoint: none of them counts for {endpoint.identity}, "
-        "and `runner run` would refuse the folder. Give this endpoint its own folder (--name or --out)."
-    )
-    return None, note
 
 
 @click.command()
@@ -98,46 +66,20 @@ def plan(
     manifest is not valid. With --check-urls, asks each remote media URL's host (never
     DashScope) whether it serves an image or audio file, and exits 1 if one does not.
     """
-    loaded = load_from_options(manifest, options)
-    folder = run_folder(loaded, out)
-    pooled = loaded.accounts if loaded.account is None else ()
-    endpoint = resolve_endpoint(pooled[0].endpoint if pooled else loaded.endpoint)
-    records, foreign = read_journal(folder, endpoint)
-    flags = {key: options.get(key) for key in ("concurrency", "submit_rate")}
-    each = [account_limits(loaded.limits, account, flags) for account in pooled]
-    result = build_plan(loaded.specs, records or [], endpoint, loaded.limits, each)
-    if foreign is not None:
-        result.notes.append(foreign)
-    if pooled:
-        result.notes.append(_accounts_note(pooled, endpoint))
+    planned = plan_run(manifest, cast(ManifestOptions, options | {"out": out}))
+    loaded, result, folder = planned.manifest, planned.plan, planned.folder
     checked = anyio.run(check_urls_of, loaded) if check_remote else None
     if as_json:
-        data = plan_json(loaded, result, folder, records is not None)
+        data = planned.to_dict()
         if checked is not None:
             data["url_check"] = [dataclasses.asdict(check) for check in checked]
         click.echo(json.dumps(data, indent=2))
     else:
-        _print_plan(Console(highlight=False), loaded, result, folder, records is not None, show_all)
+        _print_plan(Console(highlight=False), loaded, result, folder, planned.has_journal, show_all)
         if checked is not None:
             _print_url_check(checked)
     if checked is not None and any(check.problem for check in checked):
         raise SystemExit(1)
-
-
-def _accounts_note(accounts: Sequence[Account], endpoint: Endpoint) -> str:
-    names = ", ".join(account.name for account in accounts)
-    note = (
-        f"Time estimated for {len(accounts)} accounts side by side ({names}): their quotas add up. "
-        "`runner run` drives them all in one process; or run one shard per account "
-        f"(--shard i/{len(accounts)}), or all of them with --ray."
-    )
-    regions = {resolve_endpoint(account.endpoint).price_region for account in accounts}
-    if len(regions) > 1:
-        note += (
-            f" Costs are at {endpoint.price_region} prices; each account pays its own region's, and "
-            "accounts of different regions run as shards of their own."
-        )
-    return note
 
 
 async def check_urls_of(manifest: Manifest) -> list[UrlCheck]:
@@ -156,76 +98,6 @@ def _money(amount: float, currency: str) -> str:
     return f"{amount:,.2f} {currency}"
 
 
-def plan_json(manifest: Manifest, result: Plan, folder: Path, has_journal: bool) -> dict[str, Any]:
-    """The plan as plain data (the `--json` output)."""
-    limits = manifest.limits
-    return {
-        "manifest": str(manifest.path),
-        "name": manifest.name,
-        "run_folder": str(folder),
-        "journal_exists": has_journal,
-        "endpoint": result.endpoint.name,
-        "currency": result.currency,
-        "total": len(result.tasks),
-        "to_run": result.to_run,
-        "counts": dict(disposition_counts(result)),
-        "tasks": [
-            {
-                "id": task.spec.id,
-                "key": task.spec.key,
-                "model": task.spec.model,
-                "resolution": task.spec.resolution,
-                "duration": task.spec.duration,
-                "seed": task.spec.seed,
-                "prompt": task.spec.prompt,
-                "status": task.disposition.value,
-                "journal_state": task.state.value if task.state else None,
-                "cost": task.cost,
-                "location": task.spec.location,
-            }
-            for task in result.tasks
-        ],
-        "cost": {
-            "total": round(result.total_cost, 6),
-            "retry_failed": round(result.retry_cost, 6),
-            "by_model_resolution": [
-                {
-                    "model": line.model,
-                    "resolution": line.resolution,
-                    "tasks": line.tasks,
-                    "seconds": line.seconds,
-                    "cost": round(line.cost, 6),
-                    "unpriced": line.unpriced,
-                }
-                for line in result.costs
-            ],
-        },
-        "wall_time": {
-            "seconds": round(result.wall_s, 1),
-            "by_model": [
-                {
-                    "model": e.model,
-                    "tasks": e.tasks,
-                    "submit_rate": e.submit_rate,
-                    "concurrency": e.concurrency,
-                    "seconds": round(e.wall_s, 1),
-                }
-                for e in result.estimates
-            ],
-        },
-        "limits": {
-            "concurrency": limits.concurrency,
-            "submit_rate": limits.submit_rate,
-            "max_cost": limits.max_cost,
-            "max_wall_time": limits.max_wall_time,
-            "queue_ahead": limits.queue_ahead,
-            "models": {model: dataclasses.asdict(own) for model, own in limits.models.items()},
-        },
-        "warnings": list(manifest.warnings),
-        "notes": list(result.notes),
-    }
-
-
 def _print_plan(
     console: Console, manifest: Manifest, result: Plan, folder: Path, has_journal: bool, show_all: bool
 ) -> None:
@@ -233,8 +105,8 @@ def _print_plan(
     part = manifest.part
     shard = f" (shard {part.shard} of {part.manifest_tasks:,})" if part and part.shard else ""
     console.print(
-        f"[bold]{manifest.name}[/bold]: {count:,} task{'s' if count != 1 else ''}{shard} from {manifest.path}"
-        f" → {folder}  (endpoint {result.endpoint.name})"
+        f"[bold]{manifest.name}[/bold]: {count:,} task{'s' if count != 1 else ''}{shard}"
+        f" from {manifest.source} → {folder}  (endpoint {result.endpoint.name})"
     )
     console.print(_task_table(result, show_all, console.width))
     shown = len(result.tasks) if show_all else min(len(result.tasks), 50)

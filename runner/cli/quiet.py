@@ -27,9 +27,10 @@ def quiet_option(function: F) -> F:
     return click.option("--quiet", "-q", is_flag=True, help=QUIET_HELP)(function)
 
 
-def conclude(lines: Sequence[str], *, quiet: bool, ok: bool) -> None:
-    """Print a command's closing lines, unless it went well (`ok`) and `quiet` was asked."""
+def conclude(lines: Sequence[str], *, quiet: bool, ok: bool, err: bool = False) -> None:
+    """Print a command's closing lines, unless it went well (`ok`) and `quiet` was asked; on
+    stderr with `err` (`runner run --json` keeps stdout for its JSON line)."""
     if quiet and ok:
         return
     for line in lines:
-        click.echo(terminal_safe(line))
+        click.echo(terminal_safe(line), err=err)

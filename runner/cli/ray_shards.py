@@ -20,13 +20,13 @@ from typing import Any, Final
 
 import click
 
-from runner.cli.exitcodes import EXIT_FAILED_TASKS, EXIT_OK, EXIT_STOPPED, EXIT_USAGE
 from runner.cli.merge import summary_lines
 from runner.cli.quiet import conclude
 from runner.core import ConfigError, TaskState
 from runner.journal import JOURNAL_NAME, Store
 from runner.manifest import Manifest, Shard, run_folder, take_shard
 from runner.outputs import merge_folders
+from runner.session import EXIT_FAILED_TASKS, EXIT_OK, EXIT_STOPPED, EXIT_USAGE
 
 __all__ = ["MERGED_NAME", "run_on_ray", "shard_argv"]
 

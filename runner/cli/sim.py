@@ -11,8 +11,8 @@ from typing import Any
 import click
 import yaml
 
-from runner.cli.wiring import DEFAULT_SIM_TIME_SCALE, KEY_FILE_VARIABLE, resolve_api_key, simulator_time_scale
 from runner.core import resolve_endpoint
+from runner.session import DEFAULT_SIM_TIME_SCALE, KEY_FILE_VARIABLE, resolve_api_key, simulator_time_scale
 from runner.simulator import DEFAULT_API_KEY, PROFILES, SimConfig, create_app
 from runner.simulator.server import serve
 

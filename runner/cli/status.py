@@ -1,10 +1,15 @@
 """`runner status OUT_OR_MANIFEST`: what a run folder's journal says, read-only and offline.
 
+`--json` gives the same facts as data: counts, cost and times as numbers (`wall_time` and
+`efficiency` stay the text people read; `wall_time_s`, `efficiency_ratio`, `started_at_unix`
+and `finished_at_unix` are their numbers).
+
 Also home of `open_journal`, shared with `runner report`.
 """
 
 from __future__ import annotations
 
+import datetime
 import json
 from collections.abc import Callable
 from pathlib import Path
@@ -124,6 +129,7 @@ def status_data(
         "finished_at": header["finished_at"],
         "wall_time": header["wall_time"],
         "efficiency": header["efficiency"],
+        **_numbers(store, header["state"]),
         "meta": {name: store.get_meta(name) for name in META_NAMES},
         "total": len(records),
         "counts": header["counts"],
@@ -134,6 +140,40 @@ def status_data(
         "tasks_listed": "all" if show_all else "problems",
         "tasks": listed,
     } | ({"video_problems": _video_problems(folder, records)} if verify else {})
+
+
+#: runs that ended before their tasks did: an efficiency would compare part of a job to all of it
+_PART_RUN: Final = frozenset({"running", "interrupted", "stopped"})
+
+
+def _numbers(store: Store, state: str) -> dict[str, float | None]:
+    """The run's times and efficiency as numbers, beside the text of `wall_time`/`efficiency`
+    (kept for scripts that read them): Unix seconds, seconds, a ratio; None when unknown."""
+    efficiency = None if state in _PART_RUN else _number(store.get_meta("efficiency"))
+    return {
+        "started_at_unix": _unix(store.get_meta("started_at")),
+        "finished_at_unix": _unix(store.get_meta("finished_at")),
+        "wall_time_s": _number(store.get_meta("wall_time_s")),
+        "efficiency_ratio": efficiency,
+    }
+
+
+def _number(text: str | None) -> float | None:
+    try:
+        return float(text) if text else None
+    except ValueError:
+        return None
+
+
+def _unix(text: str | None) -> float | None:
+    """A journal time (Unix seconds; an ISO 8601 text in folders of earlier versions)."""
+    number = _number(text)
+    if number is not None or not text:
+        return number
+    try:
+        return datetime.datetime.fromisoformat(text).timestamp()
+    except ValueError:
+        return None
 
 
 def _video_problems(folder: Path, records: list[TaskRecord]) -> list[dict[str, str]]:

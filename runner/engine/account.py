@@ -158,14 +158,16 @@ class AccountWorker:
         self.error: AccountError | None = None  #: why the account was dropped, if it was
         self._scope = anyio.CancelScope()
         self._group: TaskGroup | None = None
+        self._pacing = 0  #: tasks taken from the queue, waiting for their submit turn
 
     # -- what the run asks -------------------------------------------------------------------
 
     @property
     def busy(self) -> bool:
-        """Whether it holds work: tasks in flight, creates being sent, videos to fetch."""
+        """Whether it holds work: tasks in flight, creates being sent or waiting for their turn
+        (out of the queue, so counted here), videos to fetch."""
         lanes = self.lanes
-        return bool(lanes.unsettled or lanes.posting or self.downloader.queued)
+        return bool(lanes.unsettled or lanes.posting or self._pacing or self.downloader.queued)
 
     @property
     def reserved(self) -> float:
@@ -213,11 +215,14 @@ class AccountWorker:
                 queue.put_back(task)
                 desk.stop("max-cost", now=False)
                 return
+            self._pacing += 1
             try:
                 await lane.pacer.wait()
             except anyio.get_cancelled_exc_class():  # the account was dropped: another sends it
                 queue.put_back(task)
                 raise
+            finally:
+                self._pacing -= 1
             if not self._sending() or self._blocked(lane):
                 queue.put_back(task)
                 desk.notify()  # another account may send it now

@@ -1,8 +1,9 @@
 """Layer 1: a manifest (YAML, or CSV rows) into validated TaskSpecs, every problem reported at once.
 
 loader      the entry point: read, expand, validate; the run folder a manifest names
+documents   a manifest's source (file, mapping, rows in memory) as one located document
 readers     YAML and CSV files into rows, with each row's place (file:line)
-csvrows     a CSV's rows as tasks (columns named like task fields, meta.* columns)
+csvrows     a CSV's rows (or a DataFrame's) as tasks (columns named like task fields, meta.*)
 expand      defaults, matrix and vars crossed into one row per task
 templates   `{name}` placeholders in prompts and paths
 fields      one row's fields checked against the model catalogue, into a Request
@@ -24,13 +25,23 @@ from __future__ import annotations
 from runner.manifest.accounts import Account, account_limits, read_accounts_file
 from runner.manifest.fields import unknown_model
 from runner.manifest.limits import Limits, ModelLimits
-from runner.manifest.loader import Manifest, load_manifest, run_folder, take_account, take_shard
+from runner.manifest.loader import (
+    Manifest,
+    ManifestSource,
+    MemoryRows,
+    load_manifest,
+    run_folder,
+    take_account,
+    take_shard,
+)
 from runner.manifest.shards import Shard, Slice, parse_shard, shard_of
 
 __all__ = [
     "Account",
     "Limits",
     "Manifest",
+    "ManifestSource",
+    "MemoryRows",
     "ModelLimits",
     "Shard",
     "Slice",

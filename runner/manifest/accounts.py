@@ -84,7 +84,7 @@ def parse_accounts(
         return []
     accounts: list[Account] = []
     for number, entry in enumerate(raw, 1):
-        at = f"{where.rsplit(':', 1)[0]}:{entry.line}" if isinstance(entry, MarkedDict) else where
+        at = entry.place(where.rsplit(":", 1)[0]) if isinstance(entry, MarkedDict) else where
         account = _account(entry, number, at, problems, default_endpoint)
         if account is None:
             continue

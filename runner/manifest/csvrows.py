@@ -1,14 +1,15 @@
-"""A manifest's `rows:` CSV files as raw tasks.
+"""A manifest's `rows:` CSV files, and rows given in memory (a DataFrame's), as raw tasks.
 
 Each column must name a task field (a near miss gets a suggestion); `meta.<name>` and
 `meta_<name>` columns are kept as the task's metadata; empty cells leave a field unset.
-Every row remembers its file and row number, so later checks can point at `rows.csv:row 7`.
-A rows file must lie inside the manifest's folder.
+Every row remembers its file and row number, so later checks can point at `rows.csv:row 7`
+(`DataFrame row 3` in memory). A rows file must lie inside the manifest's folder.
 """
 
 from __future__ import annotations
 
 import os
+from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path, PurePosixPath
 from typing import Final
 
@@ -17,41 +18,76 @@ from runner.manifest.expand import RawTask
 from runner.manifest.fields import FIELD_NAMES, suggest
 from runner.manifest.readers import RowPlace, read_csv
 
-__all__ = ["csv_tasks"]
+__all__ = ["csv_tasks", "memory_tasks"]
 
 _META_PREFIXES: Final = ("meta.", "meta_")
 
 
-def csv_tasks(name: str, where: str, manifest: Path, root: Path) -> tuple[list[RawTask], list[Problem]]:
-    """The tasks of the rows file `name` (as the manifest at `manifest` wrote it, `where`),
-    resolved against `root`, the manifest's folder; and what is wrong with the file."""
+def csv_tasks(
+    name: str, where: str, manifest: Path | None, root: Path
+) -> tuple[list[RawTask], list[Problem]]:
+    """The tasks of the rows file `name` (as the manifest at `manifest` wrote it, `where`; None
+    for one given in memory), resolved against `root`, the manifest's folder; and what is
+    wrong with the file."""
     relative = PurePosixPath(name)
     path = Path(os.path.normpath(root / relative))
     if not relative.is_absolute() and not path.is_relative_to(root):
         return [], [Problem(where, "rows", f"{name!r} points outside the manifest's folder ({root}).")]
-    display = str(manifest) if manifest.name == name else str(manifest.parent / name)
+    if manifest is None:
+        display = name
+    else:
+        display = str(manifest) if manifest.name == name else str(manifest.parent / name)
     table, problems = read_csv(path, display)
     if table is None:
         return [], problems
     columns = _columns(table.header, display, problems)
     if columns is None:
         return [], problems
-    tasks = []
-    for number, cells in table.rows:
-        values: dict[str, object] = {}
-        meta: dict[str, str] = {}
-        for index, cell in enumerate(cells):
-            if cell == "":
-                continue
-            column, is_meta = columns[index]
-            if is_meta:
-                meta[column] = cell
-            else:
-                values[column] = cell
-        if meta:
-            values["meta"] = meta
-        tasks.append(RawTask(values, RowPlace(f"{display}:row {number}", path.parent, root, None, display)))
+    tasks = [
+        RawTask(
+            _row_values(zip(columns, cells, strict=False)),
+            RowPlace(f"{display}:row {number}", path.parent, root, None, display),
+        )
+        for number, cells in table.rows
+    ]
     return tasks, problems
+
+
+def memory_tasks(
+    rows: Sequence[Mapping[str, object]], locations: Sequence[str], display: str, root: Path
+) -> tuple[list[RawTask], list[Problem]]:
+    """The tasks of rows given in memory, each a CSV row's columns with values of any type
+    (None or "" for not given); relative paths are read from `root`."""
+    problems: list[Problem] = []
+    header = list(dict.fromkeys(column for row in rows for column in row))
+    columns = _columns(header, display, problems)
+    if columns is None:
+        return [], problems
+    named = dict(zip(header, columns, strict=True))
+    tasks = [
+        RawTask(
+            _row_values((named[column], value) for column, value in row.items()),
+            RowPlace(location, root, root, None, display),
+        )
+        for row, location in zip(rows, locations, strict=True)
+    ]
+    return tasks, problems
+
+
+def _row_values(cells: Iterable[tuple[tuple[str, bool], object]]) -> dict[str, object]:
+    """A row's task fields, its metadata under `meta`; empty cells are left out."""
+    values: dict[str, object] = {}
+    meta: dict[str, object] = {}
+    for (column, is_meta), value in cells:
+        if value is None or value == "":
+            continue
+        if is_meta:
+            meta[column] = value
+        else:
+            values[column] = value
+    if meta:
+        values["meta"] = meta
+    return values
 
 
 def _columns(header: list[str], display: str, problems: list[Problem]) -> list[tuple[str, bool]] | None:

@@ -1,16 +1,16 @@
-"""Manifests: a YAML or CSV file → validated TaskSpecs, with every problem reported at once.
+"""Manifests: a YAML or CSV file (or one given in memory) → validated TaskSpecs, with every
+problem reported at once.
 
-`load_manifest` reads the file, checks its top-level keys, expands each task over
-`matrix` and `vars`, validates every row against the catalogue (runner.manifest.fields),
-gives each task a stable content key and a readable unique id, and raises one
-ManifestError listing all problems. It contacts nothing and writes nothing.
+`load_manifest` reads the manifest (runner.manifest.documents), checks its top-level keys,
+expands each task over `matrix` and `vars`, validates every row against the catalogue
+(runner.manifest.fields), gives each task a stable content key and a readable unique id, and
+raises one ManifestError listing all problems. It contacts nothing and writes nothing.
 Format: the README, "Manifest format".
 """
 
 from __future__ import annotations
 
 import datetime
-import os
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
@@ -19,20 +19,22 @@ from typing import Any, Final
 from runner.core import ConfigError, Endpoint, ManifestError, Problem, TaskSpec, resolve_endpoint
 from runner.manifest.accounts import Account, account_limits, choose_account, parse_accounts
 from runner.manifest.csvrows import csv_tasks
+from runner.manifest.documents import TOP_LEVEL_KEYS, ManifestSource, MemoryRows, Reading
 from runner.manifest.expand import Axis, Expansion, RawTask, count_variants, expand_task, task_axes
 from runner.manifest.fields import FIELD_NAMES, FieldChecker, suggest
 from runner.manifest.identity import check_explicit_id, make_spec
 from runner.manifest.limits import LIMIT_KEYS, Limits, parse_limits
 from runner.manifest.media import MediaCache
 from runner.manifest.mediarefs import MediaResolver
-from runner.manifest.readers import MarkedDict, RowPlace, read_yaml
+from runner.manifest.readers import MarkedDict, RowPlace
 from runner.manifest.shards import Shard, Slice, take_slice
-from runner.manifest.templates import TemplateError, is_safe_id, render
 
 __all__ = [
     "DEFAULT_MAX_TASKS",
     "TOP_LEVEL_KEYS",
     "Manifest",
+    "ManifestSource",
+    "MemoryRows",
     "load_manifest",
     "run_folder",
     "take_account",
@@ -40,18 +42,6 @@ __all__ = [
 ]
 
 DEFAULT_MAX_TASKS: Final = 100_000
-TOP_LEVEL_KEYS: Final = (
-    "name",
-    "endpoint",
-    "accounts",
-    "model",
-    "defaults",
-    "limits",
-    "matrix",
-    "vars",
-    "tasks",
-    "rows",
-)
 _OVERRIDE_TOP: Final = ("name", "endpoint", "model")
 _NOT_DEFAULTS: Final = ("id",)
 _NOT_MATRIX: Final = ("id", "meta")
@@ -63,7 +53,8 @@ _MAX_DETAILED_WARNINGS: Final = 20
 class Manifest:
     """A loaded, fully validated manifest."""
 
-    path: Path
+    path: Path | None  #: the manifest's file; None for one given in memory
+    source: str  #: how messages name it: the file, `manifest dict`, `DataFrame`
     name: str
     endpoint: str | Mapping[str, object] | None  #: a region, a URL, or {region|url, workspace}
     model: str | None
@@ -112,43 +103,24 @@ def run_folder(manifest: Manifest, out_root: Path = Path("outputs")) -> Path:
     return folder if shard is None else folder / shard.folder_name
 
 
-class _Loader:
-    """The state of one load: where problems and warnings go, and the shared checkers."""
-
-    def __init__(self, path: Path, today: datetime.date) -> None:
-        self.path = path
-        self.display = str(path)
-        self.root = Path(os.path.abspath(path.parent))
-        self.today = today
-        self.problems: list[Problem] = []
-        self.warnings: list[str] = []
-
-    def at(self, data: object, key: str | None = None) -> str:
-        """`file:line` of `key` in a YAML mapping (or of the mapping), else the file."""
-        if isinstance(data, MarkedDict):
-            line = data.key_lines.get(key, data.line) if key is not None else data.line
-            return f"{self.display}:{line}"
-        return self.display
-
-    def fail(self, where: str, name: str | None, message: str) -> None:
-        self.problems.append(Problem(where, name, message))
-
-
 def load_manifest(
-    path: Path,
+    source: ManifestSource,
     *,
+    base: Path | None = None,
     overrides: Mapping[str, object] | None = None,
     today: datetime.date | None = None,
     max_tasks: int = DEFAULT_MAX_TASKS,
 ) -> Manifest:
-    """Read, expand and validate the manifest at `path`; ManifestError lists every problem."""
-    loader = _Loader(Path(path), today or datetime.date.today())
+    """Read, expand and validate the manifest (a file, a mapping written as the YAML, or rows in
+    memory, whose relative paths are read from `base`, the working folder by default);
+    ManifestError lists every problem."""
+    loader = Reading(source, base, today or datetime.date.today())
     top, field_overrides, limit_overrides = _split_overrides(overrides or {})
-    doc = _read_document(loader)
+    doc = loader.document()
     if doc is None:
         raise ManifestError(loader.problems, source=loader.display)
     doc.update({k: v for k, v in top.items() if v is not None})
-    name = _name(loader, doc)
+    name = loader.run_name(doc)
     endpoint = _endpoint(loader, doc)
     limits = parse_limits(doc.get("limits"), limit_overrides, loader.at(doc, "limits"), loader.problems)
     exp = _expansion(loader, doc, field_overrides, name, top.get("model"))
@@ -170,6 +142,7 @@ def load_manifest(
     model = doc.get("model")
     return Manifest(
         path=loader.path,
+        source=loader.display,
         name=name,
         endpoint=endpoint,
         model=str(model) if model is not None else None,
@@ -201,51 +174,7 @@ def _split_overrides(
     return top, fields, limits
 
 
-def _read_document(loader: _Loader) -> dict[str, Any] | None:
-    suffix = loader.path.suffix.lower()
-    if suffix == ".csv":
-        return {"rows": loader.path.name}
-    if suffix not in (".yaml", ".yml"):
-        msg = "a manifest must be a .yaml/.yml file or a .csv file of rows."
-        loader.fail(loader.display, None, msg)
-        return None
-    data, problems = read_yaml(loader.path, loader.display)
-    loader.problems += problems
-    if data is None:
-        return None
-    if not isinstance(data, dict):
-        loader.fail(loader.display, None, "the manifest must be a mapping (name:, model:, tasks: ...).")
-        return None
-    for key in data:
-        if key not in TOP_LEVEL_KEYS:
-            hint = suggest(key, TOP_LEVEL_KEYS)
-            known = ", ".join(TOP_LEVEL_KEYS)
-            loader.fail(loader.at(data, key), key, f"unknown top-level key.{hint} Known keys: {known}.")
-    return data
-
-
-def _name(loader: _Loader, doc: Mapping[str, Any]) -> str:
-    raw = doc.get("name", loader.path.stem)
-    context = {"date": loader.today.isoformat(), "name": loader.path.stem, "stem": loader.path.stem}
-    try:
-        name = render(str(raw), context)
-    except KeyError as exc:
-        msg = f"unknown placeholder {{{exc.args[0]}}}; only {{date}} and {{name}} may be used."
-        loader.fail(loader.at(doc, "name"), "name", msg)
-        return loader.path.stem
-    except TemplateError as exc:
-        loader.fail(loader.at(doc, "name"), "name", f"{exc}.")
-        return loader.path.stem
-    if not is_safe_id(name):
-        msg = (
-            f"{name!r} is not a safe folder name; use letters, digits, '.', '_' or '-' "
-            "(at most 100, starting with a letter or digit)."
-        )
-        loader.fail(loader.at(doc, "name"), "name", msg)
-    return name
-
-
-def _endpoint(loader: _Loader, doc: Mapping[str, Any]) -> str | Mapping[str, object] | None:
+def _endpoint(loader: Reading, doc: Mapping[str, Any]) -> str | Mapping[str, object] | None:
     raw = doc.get("endpoint")
     if raw is None:
         return None
@@ -258,7 +187,7 @@ def _endpoint(loader: _Loader, doc: Mapping[str, Any]) -> str | Mapping[str, obj
 
 
 def _expansion(
-    loader: _Loader,
+    loader: Reading,
     doc: Mapping[str, Any],
     field_overrides: Mapping[str, object],
     name: str,
@@ -286,7 +215,7 @@ def _expansion(
     return Expansion(merged, matrix, variables, constants)
 
 
-def _mapping(loader: _Loader, doc: Mapping[str, Any], key: str) -> Mapping[str, Any]:
+def _mapping(loader: Reading, doc: Mapping[str, Any], key: str) -> Mapping[str, Any]:
     value = doc.get(key)
     if value is None:
         return {}
@@ -296,7 +225,7 @@ def _mapping(loader: _Loader, doc: Mapping[str, Any], key: str) -> Mapping[str, 
     return value
 
 
-def _axes_mapping(loader: _Loader, doc: Mapping[str, Any], key: str) -> dict[str, tuple[object, ...]]:
+def _axes_mapping(loader: Reading, doc: Mapping[str, Any], key: str) -> dict[str, tuple[object, ...]]:
     axes: dict[str, tuple[object, ...]] = {}
     for name, values in _mapping(loader, doc, key).items():
         items = tuple(values) if isinstance(values, list) else (values,)
@@ -308,7 +237,7 @@ def _axes_mapping(loader: _Loader, doc: Mapping[str, Any], key: str) -> dict[str
 
 
 def _check_field_name(
-    loader: _Loader, key: str, data: object, section: str, forbidden: tuple[str, ...]
+    loader: Reading, key: str, data: object, section: str, forbidden: tuple[str, ...]
 ) -> bool:
     if key in FIELD_NAMES and key not in forbidden:
         return True
@@ -322,7 +251,7 @@ def _check_field_name(
     return False
 
 
-def _raw_tasks(loader: _Loader, doc: Mapping[str, Any]) -> list[RawTask]:
+def _raw_tasks(loader: Reading, doc: Mapping[str, Any]) -> list[RawTask]:
     tasks: list[RawTask] = []
     listed = doc.get("tasks")
     if listed is not None and not isinstance(listed, list):
@@ -340,11 +269,11 @@ def _raw_tasks(loader: _Loader, doc: Mapping[str, Any]) -> list[RawTask]:
         rows_tasks, problems = csv_tasks(str(name), loader.at(doc, "rows"), loader.path, loader.root)
         tasks += rows_tasks
         loader.problems += problems
-    return tasks
+    return tasks + loader.memory_tasks()
 
 
 def _build_specs(
-    loader: _Loader,
+    loader: Reading,
     raw_tasks: list[tuple[RawTask, list[Axis]]],
     exp: Expansion,
     endpoint: str | Mapping[str, object] | None,
@@ -387,7 +316,7 @@ def _build_specs(
     return specs
 
 
-def _claim_id(loader: _Loader, spec: TaskSpec, by_id: dict[str, TaskSpec]) -> None:
+def _claim_id(loader: Reading, spec: TaskSpec, by_id: dict[str, TaskSpec]) -> None:
     first = by_id.get(spec.id)
     if first is None:
         by_id[spec.id] = spec

@@ -152,7 +152,9 @@ def _media_list(row: Row, value: object, where: str) -> list[Written]:
     found = []
     for index, entry in enumerate(value, 1):
         name = f"media[{index}]"
-        at = f"{row.place.file}:{entry.line}" if isinstance(entry, MarkedDict) and entry.line else where
+        at = where
+        if isinstance(entry, MarkedDict) and (entry.line or entry.where):
+            at = entry.place(row.place.file)
         if not isinstance(entry, Mapping) or set(entry) - {"type", "url"} or "url" not in entry:
             row.fail(name, f"must be a mapping of type and url, got {entry!r}.", where=at)
             continue

@@ -53,14 +53,20 @@ class RowPlace:
 
 
 class MarkedDict(dict[str, Any]):
-    """A YAML mapping that knows its own line and the line of each key (1-based)."""
+    """A manifest mapping that knows where it is: a YAML file's mapping its own line and the line
+    of each key (1-based); a mapping given in memory its path (`manifest dict, tasks[2]`)."""
 
-    __slots__ = ("key_lines", "line")
+    __slots__ = ("key_lines", "line", "where")
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self.line = 0
         self.key_lines: dict[str, int] = {}
+        self.where = ""  #: set for a mapping given in memory, which has no lines
+
+    def place(self, file: str) -> str:
+        """Where this mapping is: `file:line` in a YAML file, its path in memory."""
+        return self.where or f"{file}:{self.line}"
 
 
 class _MarkedLoader(yaml.SafeLoader):

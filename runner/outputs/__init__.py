@@ -17,6 +17,7 @@ export/      the folder as a dataset: Hugging Face videofolder, WebDataset shard
 
 from __future__ import annotations
 
+from runner.outputs.durable import atomic_write
 from runner.outputs.edits import describe_edits, keep_earlier_videos
 from runner.outputs.export import (
     DEFAULT_SHARD_BYTES,
@@ -74,6 +75,7 @@ __all__ = [
     "VideoFile",
     "VideoProblem",
     "VideoWriter",
+    "atomic_write",
     "default_target",
     "describe_edits",
     "export_run",

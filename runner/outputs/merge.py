@@ -7,7 +7,7 @@ is taken once: a done one whose video is sound first, then one that got furthest
 first folder named. Folders of different manifests are refused unless asked (`allow_mixed`);
 folders of different currencies, or simulator folders with an account's, always are.
 
-A merged folder is a result, not a run: `runner run` refuses it (runner.cli.ownership), and a
+A merged folder is a result, not a run: `runner run` refuses it (runner.session.ownership), and a
 second merge into it replaces it.
 """
 

@@ -7,13 +7,14 @@ urlcheck    `runner plan --check-urls`: does each remote input answer with media
 
 from __future__ import annotations
 
-from runner.planning.plan import Disposition, Plan, build_plan, disposition_counts
+from runner.planning.plan import Disposition, Plan, PlannedTask, build_plan, disposition_counts
 from runner.planning.quotas import Quota, catalogue_quota, model_quotas
 from runner.planning.urlcheck import UrlCheck, check_urls, remote_urls
 
 __all__ = [
     "Disposition",
     "Plan",
+    "PlannedTask",
     "Quota",
     "UrlCheck",
     "build_plan",

@@ -14,9 +14,9 @@ import json
 from pathlib import Path
 from typing import Final
 
-from runner.cli.wiring import SIM_MEMORY_NAME, SimOptions
 from runner.core import ConfigError, Endpoint
 from runner.journal import SIM_SETTINGS_META, Store
+from runner.session.wiring import SIM_MEMORY_NAME, SimOptions
 
 __all__ = ["SIM_CANCEL_NOTE", "SIM_FORGOT_NOTE", "recorded_sim_options", "remember_sim_options"]
 

@@ -17,9 +17,9 @@ from contextlib import AsyncExitStack, asynccontextmanager
 from dataclasses import dataclass, replace
 from pathlib import Path
 
-from runner.cli.wiring import SIM_MEMORY_NAME, Connection, SimOptions, open_connection, resolve_api_key
 from runner.core import ConfigError, Endpoint, resolve_endpoint
 from runner.manifest import Limits, Manifest, account_limits
+from runner.session.wiring import SIM_MEMORY_NAME, Connection, SimOptions, open_connection, resolve_api_key
 
 __all__ = ["AccountPlan", "account_plans", "open_links"]
 

@@ -1,4 +1,5 @@
-"""The live view of a run: a rich display on a terminal, plain log lines otherwise (cron, CI).
+"""The live view of a run: a rich display on a terminal (or in a notebook), plain log lines
+otherwise (cron, CI), or a callback of the caller's (`runner.run(..., progress=callback)`).
 
 It only reads `Snapshot`s from a callable; the engine never imports rich.
 """
@@ -18,7 +19,9 @@ from rich.text import Text
 from runner.core import TERMINAL_STATES, TaskState
 from runner.engine import Snapshot
 
-__all__ = ["describe", "show_progress"]
+__all__ = ["ProgressCallback", "call_back", "describe", "show_progress"]
+
+ProgressCallback = Callable[[Snapshot], object]  #: called with the run's progress, now and then
 
 log = logging.getLogger("runner")
 
@@ -44,6 +47,7 @@ _STYLE: Final = {
     TaskState.AMBIGUOUS: "yellow",
 }
 _LOG_EVERY_S: Final = 10.0
+_CALL_EVERY_S: Final = 1.0
 
 
 async def show_progress(snapshot: Callable[[], Snapshot], console: Console, live: bool) -> None:
@@ -61,6 +65,17 @@ async def show_progress(snapshot: Callable[[], Snapshot], console: Console, live
         if done != last_done or current.stopping:
             log.info("%s", describe(current))
             last_done = done
+
+
+async def call_back(snapshot: Callable[[], Snapshot], callback: ProgressCallback) -> None:
+    """Call `callback` with the progress about once a second until cancelled, and once more with
+    how the run ended (from the run's own thread: keep it quick)."""
+    try:
+        while True:
+            callback(snapshot())
+            await anyio.sleep(_CALL_EVERY_S)
+    finally:
+        callback(snapshot())
 
 
 def describe(snap: Snapshot) -> str:

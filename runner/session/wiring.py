@@ -1,4 +1,4 @@
-"""Connecting `runner run`/`cancel` to an API: the key, the HTTP client, the embedded simulator.
+"""Connecting a run or `runner cancel` to an API: the key, the HTTP client, the embedded simulator.
 
 The API key comes from DASHSCOPE_API_KEY or `--api-key-file`; the simulator (`sim`, or a
 loopback URL such as `runner sim serve` prints, when no key is given) uses the key it
