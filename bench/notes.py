@@ -53,7 +53,10 @@ tasks, so the makespans are close; at realistic times (section 1's computed colu
 loses only tasks the server itself failed for good, and its longer makespan there is the time spent
 retrying them. Its larger memory is its imports (pandas and pyarrow for the status table).""",
     "scale": """\
-**Method.** `runner plan` on a CSV of local-image rows (bench/plan_scale.py). `runner run`'s engine, in
+**Method.** `runner plan` on CSVs of local-image rows (bench/plan_scale.py): a mixed file (two images, a
+duration and two meta columns) and issue 29's (`prompt,img_url,seed`, every row naming one 640×480 PNG);
+the loader checks a row's model, media and parameters once per distinct combination and hashes each file
+once, so each row costs its own prompt, seed, key and id. `runner run`'s engine, in
 process, on remote-image tasks against the in-process simulator with the quota raised to 100/s and 100
 concurrent, 2 KB videos, fixed 30 s generation at time scale 0.005, so the runner's own CPU is the limit.
 **Resume**: the same pass on the finished journal, which must submit nothing (the ledger's creates are

@@ -109,6 +109,28 @@ def test_every_bad_row_is_reported_at_once_with_its_row_number(folder: Path) -> 
     ]
 
 
+def test_rows_alike_but_for_prompt_and_seed_still_report_their_own_problems(folder: Path) -> None:
+    """Rows that share model, image and parameters are checked once for those; each row's own
+    problems (its seed, a prompt too long for the model, another image) are still reported."""
+    text = f"""
+    prompt,img_url,seed
+    fine,images/ok.png,1
+    fine too,images/ok.png,-1
+    {"x" * 801},images/ok.png,3
+    small,images/small.png,4
+    small again,images/small.png,5
+    last,images/ok.png,6
+    """
+    small = "'images/small.png' is 200×150 pixels; wan2.6-i2v-flash needs each side between 240 and 8000."
+    assert csv_problems(folder, text, model="wan2.2-i2v-flash") == [
+        "rows.csv:row 2: seed: must be a whole number from 0 to 2147483647, got -1.",
+        "rows.csv:row 3: prompt: is 801 characters; wan2.2-i2v-flash reads at most 800 "
+        "(the service would silently cut the rest), so shorten it.",
+        f"rows.csv:row 4: img_url: {small.replace('wan2.6', 'wan2.2')}",
+        f"rows.csv:row 5: img_url: {small.replace('wan2.6', 'wan2.2')}",
+    ]
+
+
 def test_long_prompts_are_errors_not_silent_truncation(folder: Path) -> None:
     """A prompt over the model's limit and a negative prompt over 500 characters are refused."""
     text = f"model,prompt,negative_prompt,img_url\nwan2.2-i2v-flash,{'x' * 801},{'y' * 501},images/ok.png\n"

@@ -37,6 +37,7 @@ def csv_tasks(name: str, where: str, manifest: Path, root: Path) -> tuple[list[R
     if columns is None:
         return [], problems
     tasks = []
+    folder = path.parent  # one Path for every row: hashed once by the media resolver's caches
     for number, cells in table.rows:
         values: dict[str, object] = {}
         meta: dict[str, str] = {}
@@ -50,7 +51,7 @@ def csv_tasks(name: str, where: str, manifest: Path, root: Path) -> tuple[list[R
                 values[column] = cell
         if meta:
             values["meta"] = meta
-        tasks.append(RawTask(values, RowPlace(f"{display}:row {number}", path.parent, root, None, display)))
+        tasks.append(RawTask(values, RowPlace(f"{display}:row {number}", folder, root, None, display)))
     return tasks, problems
 
 

@@ -27,7 +27,7 @@ from runner.core import (
 from runner.manifest.combinations import check_combination
 from runner.manifest.mediafields import MEDIA_FIELDS, media_items, written_media
 from runner.manifest.mediarefs import MediaResolver
-from runner.manifest.parameters import check_parameters
+from runner.manifest.parameters import check_parameters, check_seed
 from runner.manifest.readers import RowPlace
 from runner.manifest.rowvalues import MISSING, Row, suggest, text
 
@@ -80,6 +80,22 @@ class Request:
     meta: dict[str, str] = field(default_factory=dict)
 
 
+#: Fields most rows set to their own value; the rest of a row (its shape) is checked once per
+#: distinct shape, so a 100,000-row CSV naming one image is checked about once, not 100,000 times.
+_OWN_VALUE_FIELDS: Final = frozenset({"id", "prompt", "negative_prompt", "variant", "seed", "meta"})
+
+ShapeKey = tuple[object, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class _Shape:
+    """What a row's model, media and parameters (but its seed) came to."""
+
+    model: ModelInfo
+    media: tuple[MediaItem, ...]
+    parameters: dict[str, ParamValue]
+
+
 class FieldChecker:
     """Turns raw rows into Requests for one endpoint, sharing one media resolver across rows."""
 
@@ -87,6 +103,7 @@ class FieldChecker:
         self._endpoint = endpoint
         self._media = media
         self.warnings: dict[str, None] = {}  # ordered, deduplicated
+        self._shapes: dict[ShapeKey, _Shape] = {}
 
     def check(
         self,
@@ -97,22 +114,45 @@ class FieldChecker:
     ) -> Request | None:
         """The row as a Request, or None after appending its problems to `problems`."""
         row = Row(values, place, defaulted, problems, self.warnings)
-        model = self._model(row)
         prompt = text(row, "prompt")
         negative = text(row, "negative_prompt")
         variant = text(row, "variant")
-        parameters = check_parameters(row, model)
+        seed = check_seed(row)
         meta = _meta(row)
+        shape = self._shape(row, bool(prompt))
+        if shape is None:
+            return None
+        _check_lengths(row, shape.model, prompt, negative)
+        if not row.ok:
+            return None
+        parameters = dict(shape.parameters) if seed is None else {**shape.parameters, "seed": seed}
+        return Request(shape.model.name, shape.media, prompt, negative, parameters, variant, meta)
+
+    def _shape(self, row: Row, has_prompt: bool) -> _Shape | None:
+        """The row's model, media and parameters: remembered when they were found clean, and
+        checked afresh when not, so each row's own problems are reported at its own place."""
+        key: ShapeKey | None = _shape_key(row, has_prompt)
+        try:
+            known = self._shapes.get(key) if key is not None else None
+        except TypeError:  # a list or a mapping among the values (YAML): checked afresh each time
+            key = known = None
+        if known is not None:
+            return known
+        warnings = len(row.warnings)  # a shape that warns is not remembered: its warning names the row
+        model = self._model(row)
+        parameters = check_parameters(row, model)
         written = written_media(row)
         if model is None:
             return None
-        _check_lengths(row, model, prompt, negative)
         media = media_items(row, model, written, self._media)
-        if row.ok:
-            check_combination(row, model, media, written, prompt, parameters)
+        if row.ok:  # the inputs together, once each alone is fine (and the row's own values are)
+            check_combination(row, model, media, written, has_prompt, parameters)
         if not row.ok:
             return None
-        return Request(model.name, media, prompt, negative, parameters, variant, meta)
+        shape = _Shape(model, media, parameters)
+        if key is not None and len(row.warnings) == warnings:
+            self._shapes[key] = shape
+        return shape
 
     def _model(self, row: Row) -> ModelInfo | None:
         raw = row.get("model")
@@ -129,6 +169,15 @@ class FieldChecker:
             offered = ", ".join(sorted(model.regions))
             row.fail("model", f"{name} is not offered in the {region} region (only in {offered}).")
         return model
+
+
+def _shape_key(row: Row, has_prompt: bool) -> ShapeKey:
+    """Everything the shape of a row depends on; each value with its type, since 1 == True."""
+    key: list[object] = [has_prompt, row.defaulted, row.place.folder, row.place.root]
+    for name, value in row.values.items():
+        if name not in _OWN_VALUE_FIELDS:
+            key += (name, type(value), value)
+    return tuple(key)
 
 
 def _check_lengths(row: Row, model: ModelInfo, prompt: str | None, negative: str | None) -> None:

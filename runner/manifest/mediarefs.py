@@ -56,10 +56,19 @@ class MediaResolver:
         self._paths: dict[tuple[Path, Path, str], Path | str] = {}
         self._data_urls: dict[str, LocalFile | str] = {}
         self._files: dict[Path, LocalFile | str] = {}  # files do not change during one load
+        #: rows naming the same input for the same role share one outcome: checked once
+        self._outcomes: dict[tuple[str, Path, Path, MediaRule, str], Outcome] = {}
 
     def resolve(self, value: str, place: RowPlace, rule: MediaRule, owner: str) -> Outcome:
         """A MediaRef for one input of a role whose limits are `rule` (for the model `owner`),
         or the reason it cannot be used."""
+        key = (value, place.folder, place.root, rule, owner)
+        outcome = self._outcomes.get(key)
+        if outcome is None:
+            outcome = self._outcomes[key] = self._resolve(value, place, rule, owner)
+        return outcome
+
+    def _resolve(self, value: str, place: RowPlace, rule: MediaRule, owner: str) -> Outcome:
         if value.startswith(_PASS_THROUGH):
             return MediaRef(rule.kind, url=value), None
         if value[:5].lower() == "data:":
