@@ -192,6 +192,20 @@ def test_shipped_example_manifests_are_valid(name: str, tmp_path: Path) -> None:
     assert result.exit_code == 0, result.output
 
 
+def test_each_shipped_manifest_writes_to_its_own_folder() -> None:
+    """No two example files (a YAML manifest, or a CSV planned on its own) share a run folder, so
+    planning one after running another never shows the other's tasks as "changed"."""
+    files = sorted([*MANIFESTS.glob("*.yaml"), *MANIFESTS.glob("*.csv")])
+    folders = {
+        path.name: run_folder(load_manifest(path, overrides={"model": "wan2.6-i2v-flash"}))
+        for path in files
+        if path.suffix == ".csv"
+    }
+    folders.update({path.name: run_folder(load_manifest(path)) for path in files if path.suffix == ".yaml"})
+    assert "dataset-rows.csv" in folders
+    assert len(set(folders.values())) == len(folders), folders
+
+
 def test_demo_manifest_has_a_small_realistic_shape(tmp_path: Path) -> None:
     """The demo expands to 6-12 tasks over its two shipped images, some silent."""
     shutil.copytree(MANIFESTS, tmp_path / "m")
