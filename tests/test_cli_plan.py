@@ -155,8 +155,8 @@ def test_invalid_manifest_exits_1_listing_every_problem(tmp_path: Path) -> None:
     result = invoke("plan", str(path), "--model", "wan2.2-i2v-flash")
     assert result.exit_code == 1
     assert f"Error: {path} has 2 problems; nothing was sent:" in result.output
-    assert "rows.csv:row 1: duration: wan2.2-i2v-flash allows only 5 seconds, got 10." in result.output
-    assert "rows.csv:row 2: duration: wan2.2-i2v-flash allows only 5 seconds, got 7." in result.output
+    assert "rows.csv:2: duration: wan2.2-i2v-flash allows only 5 seconds, got 10." in result.output
+    assert "rows.csv:3: duration: wan2.2-i2v-flash allows only 5 seconds, got 7." in result.output
 
 
 def test_csv_flags_set_the_defaults(tmp_path: Path) -> None:

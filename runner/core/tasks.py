@@ -95,7 +95,7 @@ class TaskSpec:
     parameters: Mapping[str, ParamValue] = field(default_factory=dict)
     variant: str | None = None
     meta: Mapping[str, str] = field(default_factory=dict)
-    location: str = ""  #: "file:line" or "file:row N" it came from
+    location: str = ""  #: "file:line" it came from (a CSV row: the line it starts on)
 
     @property
     def image(self) -> MediaRef | None:

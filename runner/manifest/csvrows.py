@@ -2,7 +2,8 @@
 
 Each column must name a task field (a near miss gets a suggestion); `meta.<name>` and
 `meta_<name>` columns are kept as the task's metadata; empty cells leave a field unset.
-Every row remembers its file and row number, so later checks can point at `rows.csv:row 7`.
+Every row remembers its file and the line it starts on, so later checks can point at `rows.csv:8`
+(the line an editor or a spreadsheet shows: the header is line 1).
 A rows file must lie inside the manifest's folder.
 """
 
@@ -33,29 +34,28 @@ def csv_tasks(name: str, where: str, manifest: Path, root: Path) -> tuple[list[R
     table, problems = read_csv(path, display)
     if table is None:
         return [], problems
-    columns = _columns(table.header, display, problems)
+    columns = _columns(table.header, f"{display}:{table.header_line}", problems)
     if columns is None:
         return [], problems
     tasks = []
     folder = path.parent  # one Path for every row: hashed once by the media resolver's caches
-    for number, cells in table.rows:
+    for line, cells in table.rows:
         values: dict[str, object] = {}
         meta: dict[str, str] = {}
-        for index, cell in enumerate(cells):
+        for (column, is_meta), cell in zip(columns, cells, strict=False):  # a row may be short
             if cell == "":
                 continue
-            column, is_meta = columns[index]
             if is_meta:
                 meta[column] = cell
             else:
                 values[column] = cell
         if meta:
             values["meta"] = meta
-        tasks.append(RawTask(values, RowPlace(f"{display}:row {number}", folder, root, None, display)))
+        tasks.append(RawTask(values, RowPlace(f"{display}:{line}", folder, root, None, display)))
     return tasks, problems
 
 
-def _columns(header: list[str], display: str, problems: list[Problem]) -> list[tuple[str, bool]] | None:
+def _columns(header: list[str], where: str, problems: list[Problem]) -> list[tuple[str, bool]] | None:
     """Each column's field name and whether it is metadata; None when a column is wrong."""
     columns: list[tuple[str, bool]] = []
     ok = True
@@ -63,7 +63,7 @@ def _columns(header: list[str], display: str, problems: list[Problem]) -> list[t
     allowed = [f for f in FIELD_NAMES if f != "meta"]
     for column in header:
         if column in seen:
-            problems.append(Problem(f"{display}:header", column, "the column appears twice."))
+            problems.append(Problem(where, column, "the column appears twice."))
             ok = False
         seen.add(column)
         if column.startswith(_META_PREFIXES) and len(column) > 5:
@@ -72,6 +72,6 @@ def _columns(header: list[str], display: str, problems: list[Problem]) -> list[t
             columns.append((column, False))
         else:
             hint = suggest(column, allowed) or " Name extra columns meta.<name> to keep them as metadata."
-            problems.append(Problem(f"{display}:header", column, f"unknown column.{hint}"))
+            problems.append(Problem(where, column, f"unknown column.{hint}"))
             ok = False
     return columns if ok else None

@@ -73,6 +73,8 @@ class Expansion:
     matrix: Mapping[str, tuple[object, ...]] = field(default_factory=dict)
     vars: Mapping[str, tuple[object, ...]] = field(default_factory=dict)
     constants: Mapping[str, object] = field(default_factory=dict)  #: {date}, {name}
+    #: where each default was set: "m.yaml:4" (its line in `defaults:`), "the --model option"
+    defaults_at: Mapping[str, str] = field(default_factory=dict)
 
 
 @dataclass(frozen=True, slots=True)
@@ -148,7 +150,7 @@ def expand_task(
         values.update(task.values)
         if meta is not None:
             values["meta"] = meta
-        if not _render_templates(values, bound_vars, task.place, exp, problems):
+        if not _render_templates(values, bound_vars, (task.place, defaulted), exp, problems):
             continue
         suffix = tuple(
             _suffix_part(a.name, v) for a, v, vary in zip(axes, combo, varying, strict=True) if vary
@@ -167,7 +169,7 @@ def _merged_meta(defaults: object, own: object) -> object:
 def _render_templates(
     values: dict[str, object],
     bound_vars: Mapping[str, object],
-    place: RowPlace,
+    origin: tuple[RowPlace, frozenset[str]],  #: the task's place, the fields from its defaults
     exp: Expansion,
     problems: list[Problem],
 ) -> bool:
@@ -183,15 +185,28 @@ def _render_templates(
             values[name] = _rendered(value, context)
         except KeyError as exc:
             ok = False
-            missing = str(exc.args[0])
-            known = ", ".join(sorted(context))
-            hint = suggest(missing, list(context))
-            message = f"unknown placeholder {{{missing}}}.{hint} Known names here: {known}."
-            problems.append(Problem(place.where(name), name, message))
+            message = _unknown_placeholder(str(exc.args[0]), context, exp)
+            problems.append(Problem(_where(name, origin, exp), name, message))
         except TemplateError as exc:
             ok = False
-            problems.append(Problem(place.where(name), name, f"{exc}."))
+            problems.append(Problem(_where(name, origin, exp), name, f"{exc}."))
     return ok
+
+
+def _where(name: str, origin: tuple[RowPlace, frozenset[str]], exp: Expansion) -> str:
+    """Where field `name` was written: the task's own line, or its default's."""
+    place, defaulted = origin
+    if name in defaulted and name in exp.defaults_at:
+        return exp.defaults_at[name]
+    return place.where(name)
+
+
+def _unknown_placeholder(missing: str, context: Mapping[str, object], exp: Expansion) -> str:
+    """The problem with `{missing}`, naming the closest known name: the manifest's vars (even
+    those this task does not use yet), its constants and the task's own fields."""
+    known = sorted({*context, *exp.vars})
+    hint = suggest(missing, known)
+    return f"unknown placeholder {{{missing}}}.{hint} Known names here: {', '.join(known)}."
 
 
 def _templated_in(values: Mapping[str, object]) -> list[str]:

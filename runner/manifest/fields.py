@@ -99,9 +99,12 @@ class _Shape:
 class FieldChecker:
     """Turns raw rows into Requests for one endpoint, sharing one media resolver across rows."""
 
-    def __init__(self, endpoint: Endpoint | None, media: MediaResolver) -> None:
+    def __init__(
+        self, endpoint: Endpoint | None, media: MediaResolver, defaults_at: Mapping[str, str] | None = None
+    ) -> None:
         self._endpoint = endpoint
         self._media = media
+        self._defaults_at = defaults_at or {}  #: where each default was set, for its problems
         self.warnings: dict[str, None] = {}  # ordered, deduplicated
         self._shapes: dict[ShapeKey, _Shape] = {}
 
@@ -113,7 +116,7 @@ class FieldChecker:
         defaulted: frozenset[str] = frozenset(),
     ) -> Request | None:
         """The row as a Request, or None after appending its problems to `problems`."""
-        row = Row(values, place, defaulted, problems, self.warnings)
+        row = Row(values, place, defaulted, problems, self.warnings, self._defaults_at)
         prompt = text(row, "prompt")
         negative = text(row, "negative_prompt")
         variant = text(row, "variant")
