@@ -137,16 +137,17 @@ def test_rows_alike_but_for_prompt_and_seed_still_report_their_own_problems(fold
     fine too,images/ok.png,-1
     {"x" * 801},images/ok.png,3
     small,images/small.png,4
-    small again,images/small.png,5
+    {"y" * 801},images/small.png,5
     last,images/ok.png,6
     """
-    small = "'images/small.png' is 200×150 pixels; wan2.6-i2v-flash needs each side between 240 and 8000."
+    small = "'images/small.png' is 200×150 pixels; wan2.2-i2v-flash needs each side between 240 and 8000."
+    long = "is 801 characters; wan2.2-i2v-flash reads at most 800 (the service would silently cut the rest)"
     assert csv_problems(folder, text, model="wan2.2-i2v-flash") == [
         "rows.csv:3: seed: must be a whole number from 0 to 2147483647, got -1.",
-        "rows.csv:4: prompt: is 801 characters; wan2.2-i2v-flash reads at most 800 "
-        "(the service would silently cut the rest), so shorten it.",
-        f"rows.csv:5: img_url: {small.replace('wan2.6', 'wan2.2')}",
-        f"rows.csv:6: img_url: {small.replace('wan2.6', 'wan2.2')}",
+        f"rows.csv:4: prompt: {long}, so shorten it.",
+        f"rows.csv:5: img_url: {small}",
+        f"rows.csv:6: img_url: {small}",
+        f"rows.csv:6: prompt: {long}, so shorten it.",
     ]
 
 

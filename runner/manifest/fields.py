@@ -6,6 +6,10 @@ or as Problems naming the field, the value seen and what is allowed. The model's
 (runner.core.families) decides which inputs and parameters it reads: parameters are
 checked in runner.manifest.parameters, inputs in runner.manifest.mediafields, and the
 whole set in runner.manifest.combinations. Every problem of the row is collected.
+
+Rows of a large CSV mostly differ only in their prompt and seed: a row's shape (every value
+but its own-value fields) is checked once and remembered when clean, so each row costs only
+its own values; a shape with a problem or a warning is checked again for every row using it.
 """
 
 from __future__ import annotations
@@ -122,17 +126,16 @@ class FieldChecker:
         variant = text(row, "variant")
         seed = check_seed(row)
         meta = _meta(row)
-        shape = self._shape(row, bool(prompt))
-        if shape is None:
-            return None
-        _check_lengths(row, shape.model, prompt, negative)
-        if not row.ok:
+        model, shape = self._shape(row, bool(prompt))
+        if model is not None:
+            _check_lengths(row, model, prompt, negative)
+        if shape is None or not row.ok:
             return None
         parameters = dict(shape.parameters) if seed is None else {**shape.parameters, "seed": seed}
         return Request(shape.model.name, shape.media, prompt, negative, parameters, variant, meta)
 
-    def _shape(self, row: Row, has_prompt: bool) -> _Shape | None:
-        """The row's model, media and parameters: remembered when they were found clean, and
+    def _shape(self, row: Row, has_prompt: bool) -> tuple[ModelInfo | None, _Shape | None]:
+        """The row's model, and its shape (None after a problem): remembered when found clean,
         checked afresh when not, so each row's own problems are reported at its own place."""
         key: ShapeKey | None = _shape_key(row, has_prompt)
         try:
@@ -140,22 +143,22 @@ class FieldChecker:
         except TypeError:  # a list or a mapping among the values (YAML): checked afresh each time
             key = known = None
         if known is not None:
-            return known
+            return known.model, known
         warnings = len(row.warnings)  # a shape that warns is not remembered: its warning names the row
         model = self._model(row)
         parameters = check_parameters(row, model)
         written = written_media(row)
         if model is None:
-            return None
+            return None, None
         media = media_items(row, model, written, self._media)
         if row.ok:  # the inputs together, once each alone is fine (and the row's own values are)
             check_combination(row, model, media, written, has_prompt, parameters)
         if not row.ok:
-            return None
+            return model, None
         shape = _Shape(model, media, parameters)
         if key is not None and len(row.warnings) == warnings:
             self._shapes[key] = shape
-        return shape
+        return model, shape
 
     def _model(self, row: Row) -> ModelInfo | None:
         raw = row.get("model")
