@@ -53,7 +53,10 @@ tasks, so the makespans are close; at realistic times (section 1's computed colu
 loses only tasks the server itself failed for good, and its longer makespan there is the time spent
 retrying them. Its larger memory is its imports (pandas and pyarrow for the status table).""",
     "scale": """\
-**Method.** `runner plan` on a CSV of local-image rows (bench/plan_scale.py). `runner run`'s engine, in
+**Method.** `runner plan` on CSVs of local-image rows (bench/plan_scale.py): a mixed file (two images, a
+duration and two meta columns) and issue 29's (`prompt,img_url,seed`, every row naming one 640×480 PNG);
+the loader checks a row's model, media and parameters once per distinct combination and hashes each file
+once, so each row costs its own prompt, seed, key and id. `runner run`'s engine, in
 process, on remote-image tasks against the in-process simulator with the quota raised to 100/s and 100
 concurrent, 2 KB videos, fixed 30 s generation at time scale 0.005, so the runner's own CPU is the limit.
 **Resume**: the same pass on the finished journal, which must submit nothing (the ledger's creates are
@@ -63,7 +66,12 @@ journal.
 **What limits the figure.** CPU: a few milliseconds per task for the engine and the simulator together
 (HTTP through the ASGI transport, the journal's transitions with the submit intent fsync'd), and the
 simulator's board of tasks shares the process's memory. Against DashScope the same run is bound by the
-quota by orders of magnitude (at 5 concurrent and 90 s a video, 100,000 videos take about 21 days).""",
+quota by orders of magnitude (at 5 concurrent and 90 s a video, 100,000 videos take about 21 days).
+**The resume misses issue 29's 3.2 s at 100,000 tasks** (it grows with the task count: 0.5 s at 10,000).
+A profile of the 10,000-task resume: a third is this bench building its TaskSpecs again, half is the
+engine's start (`recover_journal`: every record read and decoded, every done video's file checked); the
+loader and the plan are not in it. The scale section of 2026-12-05 ran on an Intel Xeon host, the others
+on the AMD EPYC named above.""",
     "downloads": """\
 **Method.** The download pool's data path (`DashScopeClient.stream_download` into `VideoWriter`: `.part`,
 SHA-256, MP4 check, fsync, atomic rename, directory fsync), on the connection `runner run` opens, against

@@ -1,6 +1,7 @@
 """Section 3: `runner plan` and `runner run` on large manifests.
 
-- plan: the bench/plan_scale.py CSV (local images, hashed once each) at 10,000 and 100,000 rows;
+- plan: the bench/plan_scale.py CSVs (local images, hashed once each): the mixed file at 10,000 and
+  100,000 rows, and issue 29's (`prompt,img_url,seed`, one 640×480 PNG) at 100,000;
 - run: the engine of `runner run` (in process, like section 1) against the in-process
   simulator with a high quota (the model's rate and concurrency overridden to 100, and the
   engine configured to match), 2 KB videos, fixed 30 s generation compressed 100×; then the
@@ -27,7 +28,7 @@ import anyio
 import httpx
 
 from bench.efficiency import specs
-from bench.plan_scale import write_rows
+from bench.plan_scale import SHAPES
 from bench.processes import measure, peak_rss_kb
 from runner.api.client import DashScopeClient
 from runner.core.endpoints import ENDPOINTS, SIM_API_KEY
@@ -40,16 +41,18 @@ __all__ = ["run_section"]
 
 MODEL = "wan2.6-i2v-flash"
 QUOTA = 100
+#: the `runner plan` measurements: rows and file shape (bench/plan_scale.py)
+PLANS = [(10_000, "mixed"), (100_000, "mixed"), (100_000, "one-image")]
 
 
-def _plan(rows: int) -> dict[str, Any]:
+def _plan(rows: int, shape: str) -> dict[str, Any]:
     with tempfile.TemporaryDirectory(prefix="bench-plan-") as tmp:
         folder = Path(tmp)
-        manifest = write_rows(folder, rows)
+        manifest = SHAPES[shape](folder, rows)
         command = [sys.executable, "-m", "runner", "plan", str(manifest), "--model", MODEL]
         run = measure([*command, "--resolution", "720P", "--out", str(folder / "outputs")])
     figures = {"wall_s": run.wall_s, "cpu_s": run.cpu_s, "peak_mb": run.peak_mb, "exit": run.returncode}
-    return {"step": "plan", "tasks": rows, **figures}
+    return {"step": "plan", "tasks": rows, "shape": shape, **figures}
 
 
 def _sim_config(time_scale: float) -> SimConfig:
@@ -138,9 +141,9 @@ def _run_in_child(count: int, time_scale: float) -> dict[str, Any]:
 
 
 def run_section(smoke: bool, run_tasks: tuple[int, ...] = (10_000,)) -> list[dict[str, Any]]:
-    """Plan at 10k and 100k rows, run at 10k (or `run_tasks`); tiny sizes when smoke."""
-    plans = (200,) if smoke else (10_000, 100_000)
-    rows = [_plan(n) for n in plans]
+    """Plan each of PLANS, run at 10k (or `run_tasks`); tiny sizes when smoke."""
+    plans = [(200, "mixed"), (200, "one-image")] if smoke else PLANS
+    rows = [_plan(n, shape) for n, shape in plans]
     for count in (100,) if smoke else run_tasks:
         rows.append(_run_in_child(count, time_scale=0.005))
     return rows

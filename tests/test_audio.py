@@ -53,7 +53,7 @@ def test_audio_over_15_mb_is_refused(folder: Path) -> None:
     """A WAV above 15 MB is refused with its size, before its length is even considered."""
     (folder / "big.wav").write_bytes(wav(1000.0))
     assert _problems(folder, "big.wav") == [
-        "rows.csv:row 1: audio_url: 'big.wav' is 15.3 MB; wan2.6-i2v-flash accepts audio up to 15.0 MB."
+        "rows.csv:2: audio_url: 'big.wav' is 15.3 MB; wan2.6-i2v-flash accepts audio up to 15.0 MB."
     ]
 
 
@@ -61,8 +61,7 @@ def test_audio_that_is_not_wav_or_mp3_by_content_is_refused(folder: Path) -> Non
     """An Ogg file named .mp3 is judged by its bytes and refused."""
     (folder / "song.mp3").write_bytes(b"OggS" + b"\x00" * 4000)
     assert _problems(folder, "song.mp3") == [
-        "rows.csv:row 1: audio_url: 'song.mp3' is not a WAV or MP3 file "
-        "(judged by its content, not its name)."
+        "rows.csv:2: audio_url: 'song.mp3' is not a WAV or MP3 file (judged by its content, not its name)."
     ]
 
 
@@ -70,7 +69,7 @@ def test_audio_whose_length_cannot_be_read_is_refused(folder: Path) -> None:
     """A WAV without a data chunk cannot be measured: the message says so and what to convert to."""
     (folder / "empty.wav").write_bytes(wav(4.0)[:36])
     assert _problems(folder, "empty.wav") == [
-        "rows.csv:row 1: audio_url: 'empty.wav': the length of this WAV file could not be determined; "
+        "rows.csv:2: audio_url: 'empty.wav': the length of this WAV file could not be determined; "
         "convert it to WAV or constant-bitrate MP3."
     ]
 
@@ -93,14 +92,14 @@ def test_audio_whose_length_cannot_be_read_is_refused(folder: Path) -> None:
 def test_audio_length_must_be_3_to_30_seconds(folder: Path, name: str, data: bytes, expected: str) -> None:
     """Just under 3 s and just over 30 s are refused with the measured length."""
     (folder / name).write_bytes(data)
-    assert _problems(folder, name) == [f"rows.csv:row 1: audio_url: {expected}"]
+    assert _problems(folder, name) == [f"rows.csv:2: audio_url: {expected}"]
 
 
 def test_audio_on_a_model_without_audio_is_refused(folder: Path) -> None:
     """wan2.2-i2v-flash takes no audio_url: the message names the models that do."""
     tone_wav(folder / "tone.wav")
     assert _problems(folder, "tone.wav", model="wan2.2-i2v-flash") == [
-        "rows.csv:row 1: audio_url: wan2.2-i2v-flash takes no driving_audio; its inputs are only "
+        "rows.csv:2: audio_url: wan2.2-i2v-flash takes no driving_audio; its inputs are only "
         "first_frame. Models that take driving_audio: wan2.6-i2v-flash, wan2.6-i2v, wan2.6-i2v-us, "
         "wan2.5-i2v-preview, wan2.6-t2v."
     ]
@@ -109,7 +108,7 @@ def test_audio_on_a_model_without_audio_is_refused(folder: Path) -> None:
 def test_audio_as_a_data_url_is_refused(folder: Path) -> None:
     """The API takes no base64 audio; a data: URL says so."""
     assert _problems(folder, "data:audio/wav;base64,AAAA") == [
-        "rows.csv:row 1: audio_url: the API takes audio only as an http(s) URL or a file, not as a data: URL."
+        "rows.csv:2: audio_url: the API takes audio only as an http(s) URL or a file, not as a data: URL."
     ]
 
 

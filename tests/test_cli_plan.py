@@ -172,8 +172,8 @@ def test_invalid_manifest_exits_1_listing_every_problem(tmp_path: Path) -> None:
     result = invoke("plan", str(path), "--model", "wan2.2-i2v-flash")
     assert result.exit_code == 1
     assert f"Error: {path} has 2 problems; nothing was sent:" in result.output
-    assert "rows.csv:row 1: duration: wan2.2-i2v-flash allows only 5 seconds, got 10." in result.output
-    assert "rows.csv:row 2: duration: wan2.2-i2v-flash allows only 5 seconds, got 7." in result.output
+    assert "rows.csv:2: duration: wan2.2-i2v-flash allows only 5 seconds, got 10." in result.output
+    assert "rows.csv:3: duration: wan2.2-i2v-flash allows only 5 seconds, got 7." in result.output
 
 
 def test_csv_flags_set_the_defaults(tmp_path: Path) -> None:
@@ -207,6 +207,20 @@ def test_shipped_example_manifests_are_valid(name: str, tmp_path: Path) -> None:
     """Every example manifest plans cleanly."""
     result = invoke("plan", str(MANIFESTS / name), "--out", str(tmp_path / "out"))
     assert result.exit_code == 0, result.output
+
+
+def test_each_shipped_manifest_writes_to_its_own_folder() -> None:
+    """No two example files (a YAML manifest, or a CSV planned on its own) share a run folder, so
+    planning one after running another never shows the other's tasks as "changed"."""
+    files = sorted([*MANIFESTS.glob("*.yaml"), *MANIFESTS.glob("*.csv")])
+    folders = {
+        path.name: run_folder(load_manifest(path, overrides={"model": "wan2.6-i2v-flash"}))
+        for path in files
+        if path.suffix == ".csv"
+    }
+    folders.update({path.name: run_folder(load_manifest(path)) for path in files if path.suffix == ".yaml"})
+    assert "dataset-rows.csv" in folders
+    assert len(set(folders.values())) == len(folders), folders
 
 
 def test_demo_manifest_has_a_small_realistic_shape(tmp_path: Path) -> None:

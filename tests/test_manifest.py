@@ -71,7 +71,7 @@ def test_yaml_and_csv_with_the_same_content_give_the_same_specs(folder: Path) ->
         dict(b.meta),
     )
     assert dict(a.parameters) == {"resolution": "1080P", "duration": 7, "seed": 3, "prompt_extend": False}
-    assert (a.location, b.location) == (f"{yaml_path}:3", f"{csv_path}:row 1")
+    assert (a.location, b.location) == (f"{yaml_path}:3", f"{csv_path}:2")
 
 
 def test_catalogue_defaults_fill_resolution_and_duration_only(folder: Path) -> None:
@@ -201,8 +201,7 @@ def test_duplicate_content_is_planned_once_with_a_warning(folder: Path) -> None:
     manifest = load_manifest(path, overrides={"model": "wan2.6-i2v-flash"})
     assert len(manifest.specs) == 1
     assert manifest.warnings == [
-        f"{path}:row 2 asks for the same content as {path}:row 1; "
-        f"it is planned once, as {manifest.specs[0].id!r}."
+        f"{path}:3 asks for the same content as {path}:2; it is planned once, as {manifest.specs[0].id!r}."
     ]
 
 

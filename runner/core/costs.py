@@ -14,11 +14,12 @@ from typing import Any, Final
 
 from runner.core.catalog import ModelInfo, get_model, price_per_second
 from runner.core.endpoints import Endpoint
-from runner.core.tasks import TaskSpec
+from runner.core.tasks import MediaItem, TaskSpec
 
 __all__ = ["actual_cost", "billed_seconds", "reserved_cost", "task_cost"]
 
 _CAPPED_INPUT_S: Final = 5.0
+_BILLED_INPUTS: Final = ("video", "reference_video")  #: input roles whose seconds may be billed
 
 
 def task_cost(spec: TaskSpec, endpoint: Endpoint) -> float | None:
@@ -41,8 +42,7 @@ def billed_seconds(spec: TaskSpec, model: ModelInfo) -> float:
     output = float(spec.duration)
     if output < 0:  # wan3.0's -1: the model chooses, up to its longest
         output = float(max(model.durations))
-    videos = [_seconds_of(spec, model, role) for role in ("video", "reference_video")]
-    input_s = sum(videos)
+    input_s = sum(_seconds_of(model, item) for item in spec.media if item.role in _BILLED_INPUTS)
     if output == 0:  # video editing's 0: as long as the input video
         output = input_s
     bills = model.family.bills_input
@@ -68,10 +68,12 @@ def actual_cost(spec: TaskSpec, usage: Mapping[str, Any] | None, endpoint: Endpo
     return None if price is None else round(price * seconds, 6)
 
 
-def _seconds_of(spec: TaskSpec, model: ModelInfo, role: str) -> float:
-    rule = model.rule(role)
-    longest = rule.max_s if rule is not None else 0.0
-    return sum(ref.seconds if ref.seconds is not None else longest for ref in spec.inputs(role))
+def _seconds_of(model: ModelInfo, item: MediaItem) -> float:
+    """An input video's length, or the longest its role allows when it is not known (a URL)."""
+    if item.ref.seconds is not None:
+        return item.ref.seconds
+    rule = model.rule(item.role)
+    return rule.max_s if rule is not None else 0.0
 
 
 def _usage_seconds(usage: Mapping[str, Any]) -> float | None:

@@ -50,7 +50,7 @@ class RunnerError(Exception):
 class Problem:
     """One thing wrong with one manifest row: where, which field, what was seen, what is allowed."""
 
-    location: str  # "manifests/demo.yaml:12" or "rows.csv:row 7"
+    location: str  # "manifests/demo.yaml:12", "rows.csv:8" (the line), or "the --model option"
     field: str | None
     message: str
 

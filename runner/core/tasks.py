@@ -95,7 +95,7 @@ class TaskSpec:
     parameters: Mapping[str, ParamValue] = field(default_factory=dict)
     variant: str | None = None
     meta: Mapping[str, str] = field(default_factory=dict)
-    location: str = ""  #: "file:line" or "file:row N" it came from
+    location: str = ""  #: "file:line" it came from (a CSV row: the line it starts on)
 
     @property
     def image(self) -> MediaRef | None:
@@ -180,9 +180,13 @@ def canonical_request(
     }
 
 
+#: one encoder for every key (json.dumps would build one per call with these options)
+_KEY_ENCODER = json.JSONEncoder(sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+
+
 def task_key(canonical: Mapping[str, Any]) -> str:
     """A stable hex key for a canonical request: same content, same key, whatever the row order."""
-    text = json.dumps(canonical, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+    text = _KEY_ENCODER.encode(canonical)
     return hashlib.sha256(text.encode("utf-8")).hexdigest()
 
 

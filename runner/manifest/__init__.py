@@ -16,6 +16,7 @@ mediarefs   local files, URLs and data: URLs as MediaRefs (hashed, checked by co
 media       image, audio and video formats by their bytes (size, duration)
 videos      a video's picture size and length, read with PyAV
 identity    task ids and content keys
+problems    many problems reported readably: repeats dropped, a problem of many rows counted
 accounts    the accounts a job may use, named; the one a process drives
 shards      a deterministic slice of a manifest, for N processes on N machines
 """

@@ -27,7 +27,7 @@ def check_combination(
     model: ModelInfo,
     media: tuple[MediaItem, ...],
     written: list[Written],
-    prompt: str | None,
+    has_prompt: bool,
     params: dict[str, ParamValue],
 ) -> None:
     """Record every problem with the row's inputs taken together; adjust what a default set wrongly."""
@@ -35,7 +35,7 @@ def check_combination(
     roles = [item.role for item in media]
     if not _media_set_allowed(row, model, roles, label) or not _counts_allowed(row, model, roles, label):
         return
-    _prompt_present(row, model, prompt, bool(media))
+    _prompt_present(row, model, has_prompt, bool(media))
     _reference_totals(row, model, media, label)
     _ratio_with_frame(row, model, roles, params)
     _duration_with_media(row, model, media, params)
@@ -97,9 +97,9 @@ def _counts_allowed(row: Row, model: ModelInfo, roles: list[str], label: str) ->
     return ok
 
 
-def _prompt_present(row: Row, model: ModelInfo, prompt: str | None, has_media: bool) -> None:
+def _prompt_present(row: Row, model: ModelInfo, has_prompt: bool, has_media: bool) -> None:
     family = model.family
-    if prompt:
+    if has_prompt:
         return
     if family.prompt_required:
         row.fail("prompt", f"{model.name} needs a prompt: the video is made from its text.")

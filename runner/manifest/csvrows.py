@@ -2,8 +2,9 @@
 
 Each column must name a task field (a near miss gets a suggestion); `meta.<name>` and
 `meta_<name>` columns are kept as the task's metadata; empty cells leave a field unset.
-Every row remembers its file and row number, so later checks can point at `rows.csv:row 7`
-(`DataFrame row 3` in memory). A rows file must lie inside the manifest's folder.
+Every row remembers its file and the line it starts on, so later checks can point at `rows.csv:8`
+(the line an editor or a spreadsheet shows: the header is line 1; `DataFrame row 3` in memory).
+A rows file must lie inside the manifest's folder.
 """
 
 from __future__ import annotations
@@ -40,15 +41,16 @@ def csv_tasks(
     table, problems = read_csv(path, display)
     if table is None:
         return [], problems
-    columns = _columns(table.header, display, problems)
+    columns = _columns(table.header, f"{display}:{table.header_line}", problems)
     if columns is None:
         return [], problems
+    folder = path.parent  # one Path for every row: hashed once by the media resolver's caches
     tasks = [
         RawTask(
-            _row_values(zip(columns, cells, strict=False)),
-            RowPlace(f"{display}:row {number}", path.parent, root, None, display),
+            _row_values(zip(columns, cells, strict=False)),  # a row may be short
+            RowPlace(f"{display}:{line}", folder, root, None, display),
         )
-        for number, cells in table.rows
+        for line, cells in table.rows
     ]
     return tasks, problems
 
@@ -60,7 +62,7 @@ def memory_tasks(
     (None or "" for not given); relative paths are read from `root`."""
     problems: list[Problem] = []
     header = list(dict.fromkeys(column for row in rows for column in row))
-    columns = _columns(header, display, problems)
+    columns = _columns(header, f"{display}:header", problems)
     if columns is None:
         return [], problems
     named = dict(zip(header, columns, strict=True))
@@ -90,7 +92,7 @@ def _row_values(cells: Iterable[tuple[tuple[str, bool], object]]) -> dict[str, o
     return values
 
 
-def _columns(header: list[str], display: str, problems: list[Problem]) -> list[tuple[str, bool]] | None:
+def _columns(header: list[str], where: str, problems: list[Problem]) -> list[tuple[str, bool]] | None:
     """Each column's field name and whether it is metadata; None when a column is wrong."""
     columns: list[tuple[str, bool]] = []
     ok = True
@@ -98,7 +100,7 @@ def _columns(header: list[str], display: str, problems: list[Problem]) -> list[t
     allowed = [f for f in FIELD_NAMES if f != "meta"]
     for column in header:
         if column in seen:
-            problems.append(Problem(f"{display}:header", column, "the column appears twice."))
+            problems.append(Problem(where, column, "the column appears twice."))
             ok = False
         seen.add(column)
         if column.startswith(_META_PREFIXES) and len(column) > 5:
@@ -107,6 +109,6 @@ def _columns(header: list[str], display: str, problems: list[Problem]) -> list[t
             columns.append((column, False))
         else:
             hint = suggest(column, allowed) or " Name extra columns meta.<name> to keep them as metadata."
-            problems.append(Problem(f"{display}:header", column, f"unknown column.{hint}"))
+            problems.append(Problem(where, column, f"unknown column.{hint}"))
             ok = False
     return columns if ok else None

@@ -34,6 +34,7 @@ __all__ = [
 
 #: Fields whose text may contain `{name}` placeholders (in media lists: each item, each `url`).
 TEMPLATED_FIELDS: Final = ("prompt", "negative_prompt", *MEDIA_FIELDS)
+_TEMPLATED_ORDER: Final = {name: index for index, name in enumerate(TEMPLATED_FIELDS)}
 _CONTEXT_FIELDS: Final = (
     "id",
     "model",
@@ -72,6 +73,8 @@ class Expansion:
     matrix: Mapping[str, tuple[object, ...]] = field(default_factory=dict)
     vars: Mapping[str, tuple[object, ...]] = field(default_factory=dict)
     constants: Mapping[str, object] = field(default_factory=dict)  #: {date}, {name}
+    #: where each default was set: "m.yaml:4" (its line in `defaults:`), "the --model option"
+    defaults_at: Mapping[str, str] = field(default_factory=dict)
 
 
 @dataclass(frozen=True, slots=True)
@@ -133,7 +136,9 @@ def expand_task(
 ) -> Iterator[Variant]:
     """Every concrete row of `task` over `axes`; template problems are appended and the row skipped."""
     varying = [len(axis.values) > 1 for axis in axes]
-    default_keys = frozenset(exp.defaults)
+    crossed = {axis.name for axis in axes if not axis.is_var}
+    defaulted = frozenset(exp.defaults.keys() - task.values.keys() - crossed)
+    meta = _merged_meta(exp.defaults.get("meta"), task.values.get("meta"))
     for combo in itertools.product(*(axis.values for axis in axes)):
         values = dict(exp.defaults)
         bound_vars: dict[str, object] = {}
@@ -143,19 +148,19 @@ def expand_task(
             else:
                 values[axis.name] = value
         values.update(task.values)
-        meta = _merged_meta(exp.defaults.get("meta"), task.values.get("meta"))
         if meta is not None:
             values["meta"] = meta
-        if not _render_templates(values, bound_vars, task.place, exp, problems):
+        if not _render_templates(values, bound_vars, (task.place, defaulted), exp, problems):
             continue
         suffix = tuple(
             _suffix_part(a.name, v) for a, v, vary in zip(axes, combo, varying, strict=True) if vary
         )
-        defaulted = default_keys - task.values.keys() if default_keys else default_keys
         yield Variant(values, defaulted, suffix)
 
 
 def _merged_meta(defaults: object, own: object) -> object:
+    if defaults is None or own is None:
+        return own if own is not None else defaults
     if isinstance(defaults, Mapping) and isinstance(own, Mapping):
         return {**defaults, **own}
     return own if own is not None else defaults
@@ -164,15 +169,15 @@ def _merged_meta(defaults: object, own: object) -> object:
 def _render_templates(
     values: dict[str, object],
     bound_vars: Mapping[str, object],
-    place: RowPlace,
+    origin: tuple[RowPlace, frozenset[str]],  #: the task's place, the fields from its defaults
     exp: Expansion,
     problems: list[Problem],
 ) -> bool:
     context: dict[str, object] | None = None
     ok = True
-    for name in TEMPLATED_FIELDS:
-        value = values.get(name)
-        if not any("{" in text or "}" in text for text in _texts_in(value)):
+    for name in _templated_in(values):
+        value = values[name]
+        if value is None or not _has_braces(value):
             continue
         if context is None:
             context = _context(values, bound_vars, exp)
@@ -180,15 +185,40 @@ def _render_templates(
             values[name] = _rendered(value, context)
         except KeyError as exc:
             ok = False
-            missing = str(exc.args[0])
-            known = ", ".join(sorted(context))
-            hint = suggest(missing, list(context))
-            message = f"unknown placeholder {{{missing}}}.{hint} Known names here: {known}."
-            problems.append(Problem(place.where(name), name, message))
+            message = _unknown_placeholder(str(exc.args[0]), context, exp)
+            problems.append(Problem(_where(name, origin, exp), name, message))
         except TemplateError as exc:
             ok = False
-            problems.append(Problem(place.where(name), name, f"{exc}."))
+            problems.append(Problem(_where(name, origin, exp), name, f"{exc}."))
     return ok
+
+
+def _where(name: str, origin: tuple[RowPlace, frozenset[str]], exp: Expansion) -> str:
+    """Where field `name` was written: the task's own line, or its default's."""
+    place, defaulted = origin
+    if name in defaulted and name in exp.defaults_at:
+        return exp.defaults_at[name]
+    return place.where(name)
+
+
+def _unknown_placeholder(missing: str, context: Mapping[str, object], exp: Expansion) -> str:
+    """The problem with `{missing}`, naming the closest known name: the manifest's vars (even
+    those this task does not use yet), its constants and the task's own fields."""
+    known = sorted({*context, *exp.vars})
+    hint = suggest(missing, known)
+    return f"unknown placeholder {{{missing}}}.{hint} Known names here: {', '.join(known)}."
+
+
+def _templated_in(values: Mapping[str, object]) -> list[str]:
+    """The templated fields a row sets, in TEMPLATED_FIELDS order (a row sets few of them)."""
+    names = [name for name in values if name in _TEMPLATED_ORDER]
+    return sorted(names, key=_TEMPLATED_ORDER.__getitem__) if len(names) > 1 else names
+
+
+def _has_braces(value: object) -> bool:
+    if isinstance(value, str):  # most values: one text, checked without a list
+        return "{" in value or "}" in value
+    return any("{" in text or "}" in text for text in _texts_in(value))
 
 
 def _rendered(value: object, context: Mapping[str, object]) -> object:

@@ -16,7 +16,7 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any, Final
 
-from runner.core import ConfigError, Endpoint, ManifestError, Problem, TaskSpec, resolve_endpoint
+from runner.core import ConfigError, Endpoint, ManifestError, TaskSpec, resolve_endpoint
 from runner.manifest.accounts import Account, account_limits, choose_account, parse_accounts
 from runner.manifest.csvrows import csv_tasks
 from runner.manifest.documents import TOP_LEVEL_KEYS, ManifestSource, MemoryRows, Reading
@@ -26,6 +26,7 @@ from runner.manifest.identity import check_explicit_id, make_spec
 from runner.manifest.limits import LIMIT_KEYS, Limits, parse_limits
 from runner.manifest.media import MediaCache
 from runner.manifest.mediarefs import MediaResolver
+from runner.manifest.problems import condense
 from runner.manifest.readers import MarkedDict, RowPlace
 from runner.manifest.shards import Shard, Slice, take_slice
 
@@ -134,11 +135,11 @@ def load_manifest(
     if not raw_tasks and not loader.problems:
         loader.fail(loader.display, None, "there are no tasks: add `tasks:` or `rows:`.")
     if total > cap:  # expanding would be the problem itself
-        raise ManifestError(_condense(loader.problems), source=loader.display)
+        raise ManifestError(condense(loader.problems), source=loader.display)
     specs = _build_specs(loader, list(zip(raw_tasks, axes, strict=True)), exp, endpoint)
     accounts = parse_accounts(doc.get("accounts"), loader.at(doc, "accounts"), loader.problems, endpoint)
     if loader.problems:
-        raise ManifestError(_condense(loader.problems), source=loader.display)
+        raise ManifestError(condense(loader.problems), source=loader.display)
     model = doc.get("model")
     return Manifest(
         path=loader.path,
@@ -197,12 +198,16 @@ def _expansion(
     for key in defaults:
         _check_field_name(loader, key, defaults, "defaults", _NOT_DEFAULTS)
     merged: dict[str, object] = {}
+    defaults_at: dict[str, str] = {}
     if doc.get("model") is not None:
-        merged["model"] = doc["model"]
-    merged.update({k: v for k, v in defaults.items() if v is not None})
+        merged["model"], defaults_at["model"] = doc["model"], loader.at(doc, "model")
+    for key, value in defaults.items():
+        if value is not None:
+            merged[key], defaults_at[key] = value, loader.at(defaults, key)
     if model_override is not None:
-        merged["model"] = model_override
-    merged.update(field_overrides)
+        merged["model"], defaults_at["model"] = model_override, "the --model option"
+    for key, value in field_overrides.items():
+        merged[key], defaults_at[key] = value, f"the --{key.replace('_', '-')} option"
     matrix = _axes_mapping(loader, doc, "matrix")
     for key in matrix:
         _check_field_name(loader, key, doc.get("matrix"), "matrix", _NOT_MATRIX)
@@ -212,7 +217,7 @@ def _expansion(
             msg = f"{key!r} is a task field; to cross over its values put it under `matrix:`."
             loader.fail(loader.at(doc.get("vars"), key), "vars", msg)
     constants = {"date": loader.today.isoformat(), "name": name}
-    return Expansion(merged, matrix, variables, constants)
+    return Expansion(merged, matrix, variables, constants, defaults_at)
 
 
 def _mapping(loader: Reading, doc: Mapping[str, Any], key: str) -> Mapping[str, Any]:
@@ -282,7 +287,7 @@ def _build_specs(
         resolved: Endpoint | None = resolve_endpoint(endpoint)
     except ConfigError:
         resolved = None  # already reported; check the rows without a region
-    checker = FieldChecker(resolved, MediaResolver(_SHARED_CACHE))
+    checker = FieldChecker(resolved, MediaResolver(_SHARED_CACHE), exp.defaults_at)
     specs: list[TaskSpec] = []
     by_key: dict[str, TaskSpec] = {}
     by_id: dict[str, TaskSpec] = {}
@@ -323,24 +328,3 @@ def _claim_id(loader: Reading, spec: TaskSpec, by_id: dict[str, TaskSpec]) -> No
         return
     msg = f"id {spec.id!r} is already used by {first.location}; ids must be unique."
     loader.fail(spec.location, "id", msg)
-
-
-def _condense(problems: list[Problem], keep: int = 5) -> list[Problem]:
-    """Drop exact repeats; a problem repeated on many rows is listed `keep` times, then counted."""
-    unique = list(dict.fromkeys(problems))
-    sizes: dict[tuple[str | None, str], int] = {}
-    for problem in unique:
-        group = (problem.field, problem.message)
-        sizes[group] = sizes.get(group, 0) + 1
-    seen: dict[tuple[str | None, str], int] = {}
-    out: list[Problem] = []
-    for problem in unique:
-        group = (problem.field, problem.message)
-        index = seen[group] = seen.get(group, 0) + 1
-        if index <= keep:
-            out.append(problem)
-        elif index == keep + 1:
-            more = sizes[group] - keep
-            where = problem.location if more == 1 else f"{problem.location} and {more - 1:,} more"
-            out.append(Problem(where, problem.field, problem.message))
-    return out

@@ -133,7 +133,7 @@ def _not_taken(row: Row, model: ModelInfo, item: Written) -> None:
 
 
 def _field_items(row: Row, name: str, value: object) -> list[Written]:
-    where = row.place.where(name)
+    where = row.where(name)
     if name in _SINGLE:
         return [Written(_SINGLE[name], value, name, where)]
     if name == "media":
@@ -152,8 +152,8 @@ def _media_list(row: Row, value: object, where: str) -> list[Written]:
     found = []
     for index, entry in enumerate(value, 1):
         name = f"media[{index}]"
-        at = where
-        if isinstance(entry, MarkedDict) and (entry.line or entry.where):
+        at = where  # a default's entry: the defaults' `media:` line
+        if isinstance(entry, MarkedDict) and (entry.line or entry.where) and "media" not in row.defaulted:
             at = entry.place(row.place.file)
         if not isinstance(entry, Mapping) or set(entry) - {"type", "url"} or "url" not in entry:
             row.fail(name, f"must be a mapping of type and url, got {entry!r}.", where=at)

@@ -10,6 +10,7 @@ user's explicit choice.
 
 from __future__ import annotations
 
+import difflib
 import os
 import re
 from pathlib import Path
@@ -56,10 +57,20 @@ class MediaResolver:
         self._paths: dict[tuple[Path, Path, str], Path | str] = {}
         self._data_urls: dict[str, LocalFile | str] = {}
         self._files: dict[Path, LocalFile | str] = {}  # files do not change during one load
+        self._listings: dict[Path, list[str]] = {}  # folders' file names, for suggestions
+        #: rows naming the same input for the same role share one outcome: checked once
+        self._outcomes: dict[tuple[str, Path, Path, MediaRule, str], Outcome] = {}
 
     def resolve(self, value: str, place: RowPlace, rule: MediaRule, owner: str) -> Outcome:
         """A MediaRef for one input of a role whose limits are `rule` (for the model `owner`),
         or the reason it cannot be used."""
+        key = (value, place.folder, place.root, rule, owner)
+        outcome = self._outcomes.get(key)
+        if outcome is None:
+            outcome = self._outcomes[key] = self._resolve(value, place, rule, owner)
+        return outcome
+
+    def _resolve(self, value: str, place: RowPlace, rule: MediaRule, owner: str) -> Outcome:
         if value.startswith(_PASS_THROUGH):
             return MediaRef(rule.kind, url=value), None
         if value[:5].lower() == "data:":
@@ -105,13 +116,29 @@ class MediaResolver:
         try:
             return self._cache.inspect(path)
         except FileNotFoundError:
-            return f"file {value!r} does not exist (looked for {path})."
+            return f"file {value!r} does not exist (looked for {path}).{self._closest(value, path)}"
         except IsADirectoryError:
             return f"{value!r} is a folder, not a file."
         except PermissionError:
             return f"file {value!r} cannot be read (permission denied)."
         except OSError as exc:
             return f"file {value!r} cannot be read: {exc.strerror}."
+
+    def _closest(self, value: str, path: Path) -> str:
+        """' Did you mean ...?' naming the closest file in the missing file's folder, as written."""
+        names = self._listings.get(path.parent)
+        if names is None:
+            try:
+                with os.scandir(path.parent) as entries:
+                    names = sorted(entry.name for entry in entries if entry.is_file())
+                self._listings[path.parent] = names
+            except OSError:
+                return f" The folder {path.parent} does not exist either."
+        close = _closest_name(path.name, names)
+        if close is None:
+            return ""
+        written = value[: -len(path.name)] + close if value.endswith(path.name) else close
+        return f" Did you mean {written!r}?"
 
     def _path(self, value: str, place: RowPlace) -> Path | str:
         key = (place.folder, place.root, value)
@@ -120,6 +147,20 @@ class MediaResolver:
             cached = _local_path(value, place.folder, place.root)
             self._paths[key] = cached
         return cached
+
+
+def _closest_name(name: str, names: list[str]) -> str | None:
+    """The file name closest to `name`, judged by the names without their extensions (every
+    `.png` looks alike), preferring one with the same extension; None when none is close."""
+    stems: dict[str, list[str]] = {}
+    for candidate in names:
+        stems.setdefault(os.path.splitext(candidate)[0].lower(), []).append(candidate)
+    stem, extension = os.path.splitext(name)
+    close = difflib.get_close_matches(stem.lower(), list(stems), n=1, cutoff=0.6)
+    if not close:
+        return None
+    found = stems[close[0]]
+    return next((c for c in found if c.lower().endswith(extension.lower())), found[0])
 
 
 def _local_path(value: str, folder: Path, root: Path) -> Path | str:

@@ -15,7 +15,7 @@ from typing import Final
 from runner.core import MODELS, SEED_MAX, SIZES, ModelInfo, ParamValue, tier_of_size
 from runner.manifest.rowvalues import MISSING, Row, boolean, choice, integer, one_of
 
-__all__ = ["SIZE_RATIOS", "check_parameters"]
+__all__ = ["SIZE_RATIOS", "check_parameters", "check_seed"]
 
 SHOT_TYPES: Final = ("single", "multi")
 AUDIO_SETTINGS: Final = ("auto", "origin")
@@ -25,7 +25,8 @@ _ANY_TIER: Final = ("480P", "720P", "1080P")
 
 
 def check_parameters(row: Row, model: ModelInfo | None) -> dict[str, ParamValue]:
-    """The row's parameters for `model` (None: only each value's own form is checked)."""
+    """The row's parameters but its seed (check_seed) for `model` (None: only each value's own
+    form is checked)."""
     params: dict[str, ParamValue] = {}
     tier = choice(row, "resolution", model.resolutions if model else _ANY_TIER, owner=_name(model))
     size = _size(row)
@@ -39,12 +40,6 @@ def check_parameters(row: Row, model: ModelInfo | None) -> dict[str, ParamValue]
         flag = boolean(row, name)
         if flag is not None:
             params[name] = flag
-    seed = integer(row, "seed")
-    if seed is not None:
-        if 0 <= seed <= SEED_MAX:
-            params["seed"] = seed
-        else:
-            row.fail("seed", f"must be a whole number from 0 to {SEED_MAX}, got {seed}.")
     optional: dict[str, ParamValue | None] = {
         "shot_type": choice(row, "shot_type", SHOT_TYPES),
         "audio": boolean(row, "audio"),
@@ -54,6 +49,15 @@ def check_parameters(row: Row, model: ModelInfo | None) -> dict[str, ParamValue]
         if value is not None and model is not None and model_takes(row, model, name):
             params[name] = value
     return params
+
+
+def check_seed(row: Row) -> int | None:
+    """The row's seed: every model takes one (kept apart: it is most rows' own value)."""
+    seed = integer(row, "seed")
+    if seed is None or 0 <= seed <= SEED_MAX:
+        return seed
+    row.fail("seed", f"must be a whole number from 0 to {SEED_MAX}, got {seed}.")
+    return None
 
 
 def model_takes(row: Row, model: ModelInfo, name: str) -> bool:

@@ -1,4 +1,4 @@
-"""Reading manifest files: YAML with line numbers and a bomb guard, CSV rows with row numbers.
+"""Reading manifest files: YAML with line numbers and a bomb guard, CSV rows with line numbers.
 
 Both readers return plain data plus where each piece came from, and report what
 they cannot read as `Problem`s; nothing here knows what a valid task is. YAML is
@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import csv
 import io
-from collections.abc import Iterator, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Final
@@ -39,7 +39,7 @@ MAX_YAML_NODES: Final = 1_000_000  #: nodes after alias expansion; stops "billio
 class RowPlace:
     """Where a row came from: its location text, per-field locations, and its file's folder."""
 
-    location: str  #: "demo.yaml:12" or "rows.csv:row 7"
+    location: str  #: "demo.yaml:12" or "rows.csv:8" (the line the row starts on)
     folder: Path  #: relative media paths are resolved from here
     root: Path  #: the top manifest's folder; relative paths may not leave it
     field_lines: Mapping[str, int] | None = None  #: YAML: line of each key of the row
@@ -170,10 +170,12 @@ def read_yaml(path: Path, display: str) -> tuple[Any, list[Problem]]:
 
 @dataclass(slots=True)
 class CsvTable:
-    """The header and the rows of a CSV file; each row is (1-based data row number, cells)."""
+    """The header and the rows of a CSV file, each with the line it starts on (1-based, as an
+    editor or a spreadsheet numbers them: the first data row is usually line 2)."""
 
     header: list[str]
-    rows: list[tuple[int, list[str]]]
+    header_line: int
+    rows: list[tuple[int, list[str]]]  #: (line, cells)
 
 
 def read_csv(path: Path, display: str) -> tuple[CsvTable | None, list[Problem]]:
@@ -185,43 +187,46 @@ def read_csv(path: Path, display: str) -> tuple[CsvTable | None, list[Problem]]:
     records, problem = _parse_csv(text, display)
     if problem is not None:
         return None, [problem]
-    if not records or not any(cell.strip() for cell in records[0]):
+    if not records or not any(cell.strip() for cell in records[0][1]):
         return None, [Problem(display, None, "the CSV file has no header row.")]
-    header = [cell.strip() for cell in records[0]]
+    header_line, first = records[0]
+    header = [cell.strip() for cell in first]
     delimiter = _foreign_delimiter(header)
     if delimiter is not None:
         msg = (
             f"the header is one column, {header[0]!r}: the file looks separated by {delimiter}. "
             "runner reads comma-separated CSV; export it again with commas."
         )
-        return None, [Problem(f"{display}:header", None, msg)]
+        return None, [Problem(f"{display}:{header_line}", None, msg)]
     rows: list[tuple[int, list[str]]] = []
-    for number, cells in _numbered(records[1:]):
+    for line, cells in records[1:]:
+        if not any(cell.strip() for cell in cells):
+            continue  # a blank line
         if len(cells) > len(header):
             msg = f"the row has {len(cells)} cells but the header names only {len(header)} columns."
-            problems.append(Problem(f"{display}:row {number}", None, msg))
+            problems.append(Problem(f"{display}:{line}", None, msg))
             continue
-        rows.append((number, cells))
-    return CsvTable(header, rows), problems
+        rows.append((line, cells))
+    return CsvTable(header, header_line, rows), problems
 
 
-def _parse_csv(text: str, display: str) -> tuple[list[list[str]], Problem | None]:
-    """All records, or the problem at the line where parsing failed (strict quoting)."""
+def _parse_csv(text: str, display: str) -> tuple[list[tuple[int, list[str]]], Problem | None]:
+    """All records with the line each starts on, or the problem where parsing failed (strict
+    quoting). A quoted cell may span lines, so a record starts just after the previous one ends
+    (`line_num` is the line a record ends on)."""
     reader = csv.reader(io.StringIO(text, newline=""), strict=True)
-    records: list[list[str]] = []
-    last_line = 0  # the line the previous record ended on; a broken record starts after it
+    records: list[tuple[int, list[str]]] = []
+    start = 1
     try:
         for cells in reader:
-            records.append(cells)
-            last_line = reader.line_num
+            records.append((start, cells))
+            start = reader.line_num + 1
     except csv.Error as exc:
-        row = len(records)  # records[0] is the header: data rows are numbered from 1
-        where = f"{display}:row {row}" if row else f"{display}:header"
         if "unexpected end of data" in str(exc):
-            msg = f"a quoted cell opened on line {last_line + 1} is never closed; add the closing quote."
+            msg = f"a quoted cell opened on line {start} is never closed; add the closing quote."
         else:
             msg = f"this is not a readable CSV file at line {reader.line_num}: {exc}."
-        return records, Problem(where, None, msg)
+        return records, Problem(f"{display}:{start}", None, msg)
     return records, None
 
 
@@ -233,13 +238,6 @@ def _foreign_delimiter(header: list[str]) -> str | None:
     if len(header) != 1:
         return None
     return next((name for char, name in _DELIMITERS.items() if char in header[0]), None)
-
-
-def _numbered(records: list[list[str]]) -> Iterator[tuple[int, list[str]]]:
-    """Data rows with their 1-based number; blank lines are skipped but still counted."""
-    for number, cells in enumerate(records, start=1):
-        if any(cell.strip() for cell in cells):
-            yield number, cells
 
 
 def _read_text(path: Path, display: str, cap: int, problems: list[Problem]) -> str | None:

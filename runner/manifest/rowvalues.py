@@ -30,7 +30,7 @@ def suggest(name: str, choices: tuple[str, ...] | list[str]) -> str:
 class Row:
     """One row being checked: its values, its place, and the problems found so far."""
 
-    __slots__ = ("defaulted", "ok", "place", "problems", "values", "warnings")
+    __slots__ = ("defaulted", "defaults_at", "ok", "place", "problems", "values", "warnings")
 
     def __init__(
         self,
@@ -39,18 +39,27 @@ class Row:
         defaulted: frozenset[str],
         problems: list[Problem],
         warnings: dict[str, None],
+        defaults_at: Mapping[str, str] | None = None,
     ) -> None:
         self.values = values
         self.place = place
         self.defaulted = defaulted  #: fields that came from `defaults:`, not the row itself
+        self.defaults_at = defaults_at or {}  #: where each default was set ("m.yaml:4", "--model")
         self.problems = problems
         self.warnings = warnings  #: shared by every row: ordered, deduplicated
         self.ok = True
 
+    def where(self, name: str | None) -> str:
+        """Where field `name` was written: the row's own line, or the default's for a value from
+        the defaults (so a bad default is one problem at its line, not one per row)."""
+        if name is not None and name in self.defaulted and name in self.defaults_at:
+            return self.defaults_at[name]
+        return self.place.where(name)
+
     def fail(self, name: str, message: str, *, where: str | None = None) -> None:
-        """Record a problem with field `name` (at its own line, or at `where`)."""
+        """Record a problem with field `name` (where it was written, or at `where`)."""
         self.ok = False
-        self.problems.append(Problem(where or self.place.where(name), name, message))
+        self.problems.append(Problem(where or self.where(name), name, message))
 
     def warn(self, message: str) -> None:
         self.warnings[message] = None

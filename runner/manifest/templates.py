@@ -17,7 +17,7 @@ from typing import Final
 __all__ = ["ID_PATTERN", "TemplateError", "is_safe_id", "placeholders", "render", "slugify"]
 
 ID_PATTERN: Final = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,99}$")
-_NON_SLUG: Final = re.compile(r"[^a-z0-9]+")
+_SLUG_WORD: Final = re.compile(r"[a-z0-9]+")
 _FORMATTER: Final = string.Formatter()
 
 
@@ -71,7 +71,7 @@ def render(text: str, values: Mapping[str, object]) -> str:
 def slugify(text: str, max_len: int = 40) -> str:
     """Lowercase ASCII words joined by hyphens, at most `max_len` characters, cut at a word end."""
     ascii_text = unicodedata.normalize("NFKD", text).encode("ascii", "ignore").decode("ascii")
-    slug = _NON_SLUG.sub("-", ascii_text.lower()).strip("-")
+    slug = "-".join(_SLUG_WORD.findall(ascii_text.lower()))
     if len(slug) <= max_len:
         return slug
     cut = slug[: max_len + 1]
