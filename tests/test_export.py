@@ -134,6 +134,10 @@ def test_an_hf_export_loads_with_datasets_as_the_run_left_it(run_dir: Path, tmp_
     assert (
         "Exported 4 rows (4 videos)" in result.output and "1 failed (add --include failed)" in result.output
     )
+    again = _export(run_dir, "--format", "hf", "--to", str(tmp_path / "again"), "--json")
+    outcome = json.loads(again.output)
+    assert (outcome["rows"], outcome["videos"], outcome["failed"], outcome["exit_code"]) == (4, 4, 1, 0)
+    assert outcome["format"] == "hf" and outcome["left_out"] == []
     cache = str(tmp_path / "hf-cache")
     loaded = datasets.load_dataset("videofolder", data_dir=str(out), split="train", cache_dir=cache)
     assert set(loaded.column_names) == {"video", *EXPORT_COLUMNS, "meta.scene"}

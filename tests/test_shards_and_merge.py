@@ -141,6 +141,11 @@ def test_merge_says_what_is_missing_and_keeps_each_task_once(tmp_path: Path) -> 
     missing = sum(1 for task in load_manifest(path).specs if shard_of(task.id, 3) == 1)
     assert "Missing shards: 1/3" in partial.output
     assert f"{missing} tasks of the manifest are in none of these folders" in partial.output
+    as_json = _runner("merge", str(tmp_path / "d"), *map(str, shards), "--json")
+    outcome = json.loads(as_json.output)
+    assert as_json.exit_code == outcome["exit_code"] == 3 and not outcome["complete"]
+    assert outcome["missing_shards"] == ["1/3"] and outcome["missing_tasks"] == missing
+    assert sum(outcome["counts"].values()) == 9 - missing
 
     assert _runner("run", str(path), "--out", str(out), "--name", "whole", *FAST).exit_code == 0
     again = _runner("merge", str(tmp_path / "d"), str(out / "whole"), *map(str, shards))  # replaces

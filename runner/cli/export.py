@@ -6,6 +6,7 @@ not decoding: each is named); 1 when the folder cannot be exported.
 
 from __future__ import annotations
 
+import json
 import re
 import sys
 from pathlib import Path
@@ -61,6 +62,7 @@ _FORMAT_NAMES: Final = {
     help="webdataset: the most bytes per tar shard (500MB, 2GB, 1GiB...).",
 )
 @click.option("--copy", is_flag=True, help="Copy the videos instead of hard-linking them (hf, jsonl).")
+@click.option("--json", "as_json", is_flag=True, help="Print the outcome as one JSON line, for scripts.")
 @run_folder_options
 def export(
     target: Path,
@@ -69,6 +71,7 @@ def export(
     include: tuple[str, ...],
     shard_size: str,
     copy: bool,
+    as_json: bool,
     out: Path,
     name: str | None,
     model: str | None,
@@ -91,9 +94,31 @@ def export(
         shard_bytes=parse_size(shard_size) if fmt == "webdataset" else DEFAULT_SHARD_BYTES,
         copy=copy,
     )
-    for line in summary_lines(result, folder):
-        click.echo(terminal_safe(line))
-    sys.exit(EXIT_FAILED_TASKS if result.left_out else EXIT_OK)
+    code = EXIT_FAILED_TASKS if result.left_out else EXIT_OK
+    if as_json:
+        click.echo(json.dumps(export_json(result, code), ensure_ascii=False))
+    else:
+        for line in summary_lines(result, folder):
+            click.echo(terminal_safe(line))
+    sys.exit(code)
+
+
+def export_json(result: ExportResult, exit_code: int) -> dict[str, object]:
+    """The outcome as numbers and names, for scripts (`--json`)."""
+    return {
+        "format": result.format,
+        "folder": str(result.folder),
+        "rows": result.rows,
+        "videos": result.videos,
+        "left_out": [{"task": item.task, "reason": item.reason} for item in result.left_out],
+        "failed": result.failed,
+        "not_finished": result.not_finished,
+        "earlier_versions": result.earlier_versions,
+        "linked": result.linked,
+        "copied": result.copied,
+        "shards": [{"name": s.name, "samples": s.samples, "bytes": s.size} for s in result.shards],
+        "exit_code": exit_code,
+    }
 
 
 def parse_size(text: str) -> int:

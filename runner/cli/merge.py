@@ -7,6 +7,7 @@ to run, failed, or in a shard folder not given); 1 when the folders cannot be me
 from __future__ import annotations
 
 import glob
+import json
 import sys
 from pathlib import Path
 
@@ -27,8 +28,11 @@ _SHOWN: int = 10  #: unsound videos listed one by one before "and N more"
 @click.argument("folders", nargs=-1, required=True)
 @click.option("--copy", is_flag=True, help="Copy the videos instead of hard-linking them.")
 @click.option("--allow-mixed", is_flag=True, help="Merge folders run from different manifests too.")
+@click.option("--json", "as_json", is_flag=True, help="Print the outcome as one JSON line, for scripts.")
 @quiet_option
-def merge(out_dir: Path, folders: tuple[str, ...], copy: bool, allow_mixed: bool, quiet: bool) -> None:
+def merge(
+    out_dir: Path, folders: tuple[str, ...], copy: bool, allow_mixed: bool, as_json: bool, quiet: bool
+) -> None:
     """Combine shard or run FOLDERS into OUT_DIR: one status table, one report, each task once.
 
     FOLDERS may be glob patterns ('outputs/dataset/shard-*'). Videos and sidecars are
@@ -36,8 +40,31 @@ def merge(out_dir: Path, folders: tuple[str, ...], copy: bool, allow_mixed: bool
     Merging again into the same OUT_DIR replaces the earlier merge.
     """
     result = merge_folders(out_dir, _expand(folders), allow_mixed=allow_mixed, copy=copy)
-    conclude(summary_lines(result), quiet=quiet, ok=result.complete)
-    sys.exit(EXIT_OK if result.complete else EXIT_FAILED_TASKS)
+    code = EXIT_OK if result.complete else EXIT_FAILED_TASKS
+    if as_json:
+        click.echo(json.dumps(merge_json(result, code), ensure_ascii=False))
+    else:
+        conclude(summary_lines(result), quiet=quiet, ok=result.complete)
+    sys.exit(code)
+
+
+def merge_json(result: MergeResult, exit_code: int) -> dict[str, object]:
+    """The outcome as numbers and names, for scripts (`--json`)."""
+    return {
+        "out": str(result.out),
+        "folders": result.folders,
+        "counts": {state.value: count for state, count in sorted(result.states.items())},
+        "complete": result.complete,
+        "duplicates": result.duplicates,
+        "accounts": {name: {"done": n, "cost": cost} for name, (n, cost) in sorted(result.accounts.items())},
+        "linked": result.linked,
+        "copied": result.copied,
+        "missing_shards": list(result.missing_shards),
+        "missing_tasks": result.missing_tasks,
+        "still_running": [str(folder) for folder in result.live],
+        "left_out": [str(problem) for problem in result.unsound],
+        "exit_code": exit_code,
+    }
 
 
 def _expand(patterns: tuple[str, ...]) -> list[Path]:
