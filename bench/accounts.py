@@ -1,11 +1,12 @@
-"""Section 5: makespan against the number of accounts, one `runner run --shard i/K` per account.
+"""Section 5: makespan against the number of accounts, driven by one process or by K shards.
 
 For K in ACCOUNTS, K `runner sim serve` processes act as K accounts (wan2.6-i2v-flash, 5/s
-and 5 at once each); a manifest lists them under `accounts:` and K processes run
-`runner run M --shard i/K` side by side, shard i on account i. The makespan runs from the
-start of the first process to the end of the last; LB is the lower bound of the same
-generation times on the K accounts' quotas pooled (K x 5 at once, K x 5/s); each process's
-CPU time and peak memory show what driving one account costs.
+and 5 at once each); a manifest lists them under `accounts:`. Two ways to drive them:
+one `runner run M` (every account in one process, the next task to whichever account frees
+a slot first), and K processes running `runner run M --shard i/K` side by side, shard i on
+account i. The makespan runs from the start of the first process to the end of the last; LB
+is the lower bound of the same generation times on the K accounts' quotas pooled (K x 5 at
+once, K x 5/s); CPU time and peak memory show what driving the accounts costs.
 
     python -m bench.accounts          # the section alone, printed
 """
@@ -53,19 +54,20 @@ def _manifest(urls: list[str], count: int) -> dict[str, Any]:
     }
 
 
-def run_accounts(accounts: int, count: int) -> dict[str, Any]:
-    """One row: K accounts, `count` tasks split into K shards, each shard on its account."""
+def run_accounts(accounts: int, count: int, *, one_process: bool) -> dict[str, Any]:
+    """One row: K accounts and `count` tasks, in one process or in K shards (one per account)."""
     settings = {"seed": 5, "time_scale": SCALE, "video_bytes": 64 * 1024}
+    processes = 1 if one_process else accounts
     with tempfile.TemporaryDirectory(prefix="bench-accounts-") as tmp, ExitStack() as stack:
         sims = [stack.enter_context(serve(settings | {"seed": 5 + i})) for i in range(accounts)]
         manifest = Path(tmp) / "accounts.yaml"
         manifest.write_text(yaml.safe_dump(_manifest([sim.url for sim in sims], count)))
         env = {f"BENCH_KEY_{i}": SIM_KEY for i in range(accounts)}
-        runs: list[Measured | None] = [None] * accounts
+        runs: list[Measured | None] = [None] * processes
         started = time.perf_counter()
         threads = [
-            threading.Thread(target=_run_shard, args=(runs, i, accounts, manifest, Path(tmp), env))
-            for i in range(accounts)
+            threading.Thread(target=_run_part, args=(runs, i, processes, manifest, Path(tmp), env))
+            for i in range(processes)
         ]
         for thread in threads:
             thread.start()
@@ -82,6 +84,7 @@ def run_accounts(accounts: int, count: int) -> dict[str, Any]:
     ]
     pool = accounts * QUOTA
     return {
+        "mode": "one process" if one_process else "shards",
         "accounts": accounts,
         "tasks": count,
         "created": sum(len(ledger["submissions"]) for ledger in ledgers),
@@ -89,62 +92,80 @@ def run_accounts(accounts: int, count: int) -> dict[str, Any]:
         "lb_s": makespan_lower_bound(durations, pool, pool / SCALE),
         "peak_running": [max(ledger["peak_running"].values(), default=0) for ledger in ledgers],
         "cpu_s_per_process": sum(run.cpu_s for run in done) / len(done),
+        "cpu_s_total": sum(run.cpu_s for run in done),
         "peak_mb_per_process": max(run.peak_mb for run in done),
         "exits": [run.returncode for run in done],
     }
 
 
-def _run_shard(
+def _run_part(
     runs: list[Measured | None], index: int, count: int, manifest: Path, tmp: Path, env: dict[str, str]
 ) -> None:
-    command = [sys.executable, "-m", "runner", "run", str(manifest), "--shard", f"{index}/{count}"]
+    """Process `index` of `count`: the whole manifest when alone, else shard `index/count`."""
+    command = [sys.executable, "-m", "runner", "run", str(manifest)]
+    if count > 1:
+        command += ["--shard", f"{index}/{count}"]
     runs[index] = measure([*command, "--out", str(tmp / "out"), "--no-progress"], env=env)
 
 
 def run_section(smoke: bool) -> list[dict[str, Any]]:
     rows = []
-    for accounts in (1, 2) if smoke else ACCOUNTS:
-        row = run_accounts(accounts, 8 if smoke else TASKS)
-        print(
-            f"  {accounts} accounts: makespan {row['makespan_s']:.1f} s, LB {row['lb_s']:.1f} s", flush=True
-        )
-        rows.append(row)
+    for one_process in (True, False):
+        for accounts in (1, 2) if smoke else ACCOUNTS:
+            if accounts == 1 and not one_process:
+                continue  # one shard of one account is the one-process run
+            row = run_accounts(accounts, 8 if smoke else TASKS, one_process=one_process)
+            print(
+                f"  {accounts} accounts, {row['mode']}: makespan {row['makespan_s']:.1f} s, "
+                f"LB {row['lb_s']:.1f} s",
+                flush=True,
+            )
+            rows.append(row)
     return rows
 
 
 def summary_rows(data: dict[str, Any]) -> list[tuple[str, str, str, str]]:
     """Every task created once, and the makespan shrinking with each account added."""
-    rows = data["rows"]
+    rows = [{"mode": "shards", **row} for row in data["rows"]]  # earlier records: shards only
     once = all(row["created"] == row["tasks"] and set(row["exits"]) == {0} for row in rows)
-    spans = [row["makespan_s"] for row in rows]
-    faster = all(later < earlier for earlier, later in itertools.pairwise(spans))
-    first, last = rows[0], rows[-1]
-    speedup = f"{first['makespan_s'] / last['makespan_s']:.1f}x with {last['accounts']} accounts"
-    return [
+    result = [
         (
-            "Accounts: every task created once, every shard exit 0",
+            "Accounts: every task created once, every run exit 0",
             "yes",
             "yes" if once else "no",
             _verdict(once),
-        ),
-        ("Accounts: makespan falls with each account added", "yes", speedup, _verdict(faster)),
+        )
     ]
+    for mode in ("one process", "shards"):
+        chosen = [row for row in rows if row["mode"] == mode or row["accounts"] == 1]
+        if len(chosen) < 2:
+            continue
+        spans = [row["makespan_s"] for row in chosen]
+        faster = all(later < earlier for earlier, later in itertools.pairwise(spans))
+        first, last = chosen[0], chosen[-1]
+        speedup = f"{first['makespan_s'] / last['makespan_s']:.1f}x with {last['accounts']} accounts"
+        result.append(
+            (f"Accounts ({mode}): makespan falls with each account added", "yes", speedup, _verdict(faster))
+        )
+    return result
 
 
 def table(data: dict[str, Any]) -> str:
-    rows = data["rows"]
-    header = ["Accounts", "Tasks", "Makespan (s)", "LB (s)", "LB/makespan", "Peak running per account"]
-    header += ["CPU per process (s)", "Peak MB per process"]
+    rows = [{"mode": "shards", **row} for row in data["rows"]]
+    header = ["Accounts", "Driven by", "Tasks", "Makespan (s)", "LB (s)", "LB/makespan"]
+    header += ["Peak running per account", "CPU, all processes (s)", "Peak MB per process"]
     lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
     for r in rows:
+        driven = "1 process" if r["mode"] == "one process" else f"{r['accounts']} shard processes"
         cells = [
             str(r["accounts"]),
+            driven,
             str(r["tasks"]),
             f"{r['makespan_s']:.1f}",
             f"{r['lb_s']:.1f}",
             f"{r['lb_s'] / r['makespan_s']:.3f}",
             ", ".join(str(p) for p in r["peak_running"]),
-            f"{r['cpu_s_per_process']:.2f}",
+            f"{r.get('cpu_s_total', r['cpu_s_per_process'] * len(r['exits'])):.2f}",
             f"{r['peak_mb_per_process']:.0f}",
         ]
         lines.append("| " + " | ".join(cells) + " |")

@@ -95,15 +95,20 @@ Memory does not grow with the file size: per transfer the pool holds a
     "accounts": """\
 **Method.** K `runner sim serve` processes act as K accounts (wan2.6-i2v-flash: 5/s and 5 at once each,
 generation times log-normal around 90 s, time scale 0.02); a manifest of 200 tasks lists them under
-`accounts:`, and K `runner run --shard i/K` processes run side by side, shard i on account i
-(bench/accounts.py).
+`accounts:`. Two ways to drive them: one `runner run` process with every account (the next task to
+whichever account frees a slot first), and K `runner run --shard i/K` processes side by side, shard i on
+account i (bench/accounts.py).
 **Makespan**: from the first process's start to the last one's end, start-up included. **LB**: the makespan
 bound of the generation times the simulators drew, on the K accounts' quotas pooled (K x 5 at once). **Peak
-running**: each simulator's most tasks at once. CPU and memory: each `runner run` process's own.
+running**: each simulator's most tasks at once. **CPU**: all of the run's processes together; **MB**: the
+largest process's peak.
 
-**What limits the figure.** Shards are fixed slices: an account whose shard drew the longer tasks finishes
-last, while a pooled schedule would move work to whichever account frees first (several accounts in one
-process, not built yet). At this compression a process start-up (about a second) and the 2 cores shared by
-2K processes weigh on the smaller makespans; at DashScope's real speed each process idles between looks,
-so one machine drives many accounts (the CPU column is the whole run's, for 200/K tasks).""",
+**What limits the figure.** In one process the accounts share one queue, so the tail is the pooled
+schedule's; its limit is the one event loop (at this compression 8 accounts mean 40 tasks finishing every
+1.8 s, each polled, fetched and journalled). Shards are fixed slices: an account whose shard drew the
+longer tasks finishes last, and each process pays its own start-up (about a second) on 2 cores shared by
+2K processes. What an account costs: in one process, memory stays at one process's (about 180 MB
+for 1 or 8 accounts) and CPU follows the tasks, not the accounts (5-7 s for the 200 tasks whatever K);
+shards pay a process (about 170 MB and its start-up) per account. At DashScope's real speed (50 times
+slower than here) a process idles between looks, so one machine drives many accounts either way.""",
 }
