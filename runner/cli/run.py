@@ -11,6 +11,8 @@ from __future__ import annotations
 import logging
 import sys
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import replace
 from pathlib import Path
 from typing import Any
@@ -42,9 +44,11 @@ from runner.core import (
 )
 from runner.engine import (
     DEFAULT_QUEUE_AHEAD,
+    NO_TRACE,
     AccountLink,
     Engine,
     EngineConfig,
+    Trace,
     UploadSettings,
     has_earlier_run,
     rebuild_journal,
@@ -102,6 +106,11 @@ log = logging.getLogger("runner")
 @click.option("--progress/--no-progress", default=None, help="Live display (default: on a terminal).")
 @click.option("--verbose", is_flag=True, help="Debug logs, HTTP requests included (the key is redacted).")
 @quiet_option
+@click.option(
+    "--trace",
+    type=click.Path(path_type=Path, dir_okay=False),
+    help="Write each task's steps with their times to this file (JSON lines): where a slot's seconds go.",
+)
 @click.option("--ray", is_flag=True, help="Run --shards N shards as Ray tasks, then merge them.")
 @click.option("--ray-address", help="With --ray: the Ray cluster to use (default: start a local one).")
 @click.option("--shards", type=click.IntRange(min=1), help="With --ray: how many shards.")
@@ -122,6 +131,7 @@ def run(
     progress: bool | None,
     verbose: bool,
     quiet: bool,
+    trace: Path | None,
     ray: bool,
     ray_address: str | None,
     shards: int | None,
@@ -133,6 +143,10 @@ def run(
     submissions are looked up before anything is resent. Ctrl-C stops cleanly (exit 4).
     """
     if ray or shards is not None or ray_address is not None:
+        if trace is not None:
+            raise ConfigError(
+                "--trace records one process's run: leave it out with --ray (shards run apart)."
+            )
         sys.exit(_on_ray(manifest, out, options, ray, shards, ray_address))
     loaded = load_from_options(manifest, options)
     plans = account_plans(loaded, api_key_file)
@@ -180,10 +194,11 @@ def run(
                 store.set_meta(ACCOUNT_META, ", ".join(plan.name for plan in plans if plan.name))
             sim = SimOptions(sim_profile, simulator_time_scale(sim_profile, sim_time_scale), sim_seed)
             embedded_sim.remember_sim_options(store, endpoint, sim)
-            engine, summary = anyio.run(
-                _execute, store, folder, list(zip(plans, configs, strict=True)), sim, loaded, console, live,
-                interrupts,
-            )  # fmt: skip
+            with _tracing(trace) as steps:
+                engine, summary = anyio.run(
+                    _execute, store, folder, list(zip(plans, configs, strict=True)), sim, loaded, console,
+                    live, interrupts, steps,
+                )  # fmt: skip
             if has_work:
                 _record_run_end(store, summary)
             write_report(folder, store)
@@ -204,6 +219,7 @@ async def _execute(
     console: Console,
     live: bool,
     interrupts: Interrupts,
+    trace: Trace,
 ) -> tuple[Engine, RunSummary]:
     plans = [plan for plan, _ in accounts]
     try:
@@ -221,7 +237,8 @@ async def _execute(
                 for (plan, config), connection in zip(accounts, connections, strict=True)
             ]
             ids = [spec.id for spec in loaded.specs]
-            engine = Engine(store, links, folder, links[0].config or accounts[0][1], task_ids=ids)
+            config = links[0].config or accounts[0][1]
+            engine = Engine(store, links, folder, config, task_ids=ids, trace=trace)
             interrupts.arm(lambda: engine.request_stop("interrupted"))
             async with anyio.create_task_group() as group:
                 group.start_soon(show_progress, engine.snapshot, console, live)
@@ -240,6 +257,19 @@ def _on_ray(
     loaded = load_from_options(manifest, options)
     context = click.get_current_context()
     return run_on_ray(context.command, manifest, loaded, out, context.params, count=shards, address=address)
+
+
+@contextmanager
+def _tracing(path: Path | None) -> Iterator[Trace]:
+    """The run's trace: written to `path`, or none."""
+    if path is None:
+        yield NO_TRACE
+        return
+    try:
+        with Trace.to_file(path) as trace:
+            yield trace
+    except OSError as error:
+        raise ConfigError(f"The trace file {path} cannot be written ({error.strerror}).") from None
 
 
 def _open_journal(folder: Path) -> Store:

@@ -39,6 +39,7 @@ from runner.engine.polling.estimates import ClockMap, Durations, Shape
 from runner.engine.polling.sweeps import SWEEP_MIN_RUNNING, list_statuses
 from runner.engine.polling.timing import PollTiming
 from runner.engine.ratelimit import Pacer
+from runner.engine.trace import NO_TRACE, Trace
 from runner.journal import Store
 
 __all__ = ["PollListener", "Poller", "shape_of"]
@@ -97,8 +98,10 @@ class Poller:
         concurrency: Callable[[str], int],  # a model's concurrency quota
         clock_map: ClockMap,
         seed: int | None = None,
+        trace: Trace = NO_TRACE,
     ) -> None:
         self._store = store
+        self._trace = trace
         self._client = client
         self.pacer = pacer
         self._listener = listener
@@ -191,6 +194,7 @@ class Poller:
             record = self._store.record(task)
             if watch is None or record.task_id is None:
                 return
+            self._trace.mark(task, "get")
             try:
                 status = await self._client.query(record.task_id)
             except AccountError as error:
@@ -199,6 +203,7 @@ class Poller:
             except ApiError as error:
                 self._back_off(watch, error)
                 return
+            self._trace.mark(task, "got", status=status.status)
             self.polls += 1
             crash_point("mid_poll")
             if self._watches.get(task) is watch:
@@ -231,6 +236,7 @@ class Poller:
             if len(ids) < len(running) or len(starts) < len(running):
                 self._confirm(running)  # not every one has been seen on the server yet
                 return
+            self._trace.mark("*", "list", tasks=len(ids))
             try:
                 seen = await list_statuses(self._client, self.pacer, model, min(starts), ids)
             except ListRefusedError as error:
@@ -274,6 +280,7 @@ class Poller:
                 continue
             changed.append(watch)
             if listed in _ENDED:
+                self._trace.mark(watch.task, "seen_end", via="list")
                 self._listener.task_left_server(watch.task)  # the next submission need not wait
         self._confirm(changed)
 
@@ -319,6 +326,8 @@ class Poller:
         """Journal the task's end, hand its server slot on, then tell the engine."""
         started, ended = server_seconds(status.scheduled_time), server_seconds(status.end_time)
         succeeded = status.status == "SUCCEEDED"
+        self._trace.mark(watch.task, "seen_end", via="get")
+        self._trace.mark(watch.task, "ended", status=status.status, **server_times(status))
         if succeeded and started is not None and ended is not None:
             self.durations.add(watch.shape, ended - started)
         journal_end(self._store, watch.task, status, self._endpoint)
