@@ -1,8 +1,8 @@
 """`python -m bench`: run the benchmark sections, print the summary, write json and BENCHMARKS.md.
 
-python -m bench                    # the full record (about 1.5 hours on 2 cores), writes BENCHMARKS.md
+python -m bench                    # the full record (about 3 hours on 2 cores), writes BENCHMARKS.md
 python -m bench --smoke            # tiny sizes, under a minute (CI); writes into --results only
-python -m bench --only efficiency  # one section (efficiency, sdk, scale, downloads, accounts)
+python -m bench --only efficiency  # one section (efficiency, realtime, sdk, scale, downloads, accounts)
 python -m bench --results DIR --write PATH
 python -m bench --report-only      # rebuild BENCHMARKS.md from bench/results/*.json
 """
@@ -17,7 +17,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from bench import accounts, downloads, efficiency, scale, sdk_compare
+from bench import accounts, downloads, efficiency, realtime, scale, sdk_compare
 from bench.notes import INTRO, NOTES
 from bench.report import SECTIONS, load_results, machine, markdown, summary_rows
 
@@ -36,6 +36,7 @@ def _efficiency(smoke: bool) -> list[dict[str, Any]]:
 
 RUNNERS: dict[str, Callable[[bool], list[dict[str, Any]]]] = {
     "efficiency": _efficiency,
+    "realtime": realtime.run_section,
     "sdk": sdk_compare.run_section,
     "scale": lambda smoke: scale.run_section(smoke, SCALE_TASKS),
     "downloads": downloads.run_section,

@@ -245,6 +245,7 @@ def run_scenario(scenario: Scenario) -> dict[str, Any]:
         if ran
         else None,
         "submit_429": ledger["throttled"].get("create", 0),
+        "peak_task_rps": ledger["peak_per_second"].get("tasks", 0),  # per server second
         "delay_mean_s": statistics.fmean(delays) if delays else None,
         "delay_p95_s": _p95(delays) if delays else None,
         "mean_generation_s": statistics.fmean(durations) if durations else None,

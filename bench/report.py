@@ -10,12 +10,12 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from bench import accounts
+from bench import accounts, realtime
 from bench.efficiency import Scenario
 
 __all__ = ["load_results", "machine", "markdown", "summary_rows"]
 
-SECTIONS = ("efficiency", "sdk", "scale", "downloads", "accounts")
+SECTIONS = ("efficiency", "realtime", "sdk", "scale", "downloads", "accounts")
 Row = tuple[str, str, str, str]  # figure, target, value, verdict
 
 
@@ -211,6 +211,7 @@ def _memory_row(rows: list[dict[str, Any]], sizes: str) -> Row:
 
 _SUMMARIES: dict[str, Callable[[dict[str, Any]], list[Row]]] = {
     "efficiency": _efficiency_rows,
+    "realtime": realtime.summary_rows,
     "sdk": _sdk_rows,
     "scale": _scale_rows,
     "downloads": _download_rows,
@@ -406,10 +407,11 @@ def _downloads_table(data: dict[str, Any]) -> str:
 
 _DETAILS: dict[str, tuple[str, Callable[[dict[str, Any]], str]]] = {
     "efficiency": ("1. Efficiency versus the makespan lower bound", _efficiency_table),
-    "sdk": ("2. Against the official dashscope SDK", _sdk_table),
-    "scale": ("3. Scale", _scale_table),
-    "downloads": ("4. Downloads", _downloads_table),
-    "accounts": ("5. Accounts", accounts.table),
+    "realtime": ("2. Efficiency in real time, against `runner sim serve`", realtime.table),
+    "sdk": ("3. Against the official dashscope SDK", _sdk_table),
+    "scale": ("4. Scale", _scale_table),
+    "downloads": ("5. Downloads", _downloads_table),
+    "accounts": ("6. Accounts", accounts.table),
 }
 
 

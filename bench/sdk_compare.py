@@ -15,6 +15,8 @@ import json
 import sqlite3
 import sys
 import tempfile
+from collections.abc import Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -24,7 +26,7 @@ from bench.processes import Measured, measure, serve
 from runner.core.efficiency import makespan_lower_bound
 from runner.journal.store import JOURNAL_NAME
 
-__all__ = ["run_section"]
+__all__ = ["ClientRun", "run_runner", "run_sdk", "run_section", "tasks", "verified"]
 
 MODEL = "wan2.6-i2v-flash"  # 5 submissions/s, 5 concurrent
 CONCURRENCY = 5
@@ -40,7 +42,7 @@ def _sim_settings(profile: str, seed: int) -> dict[str, Any]:
     }
 
 
-def _tasks(count: int) -> list[dict[str, Any]]:
+def tasks(count: int) -> list[dict[str, Any]]:
     return [
         {
             "id": f"s{i:03d}",
@@ -111,20 +113,35 @@ def _figures(name: str, run: Measured, ledger: dict[str, Any], delivered: int, c
     }
 
 
-def _run_runner(tasks: list[dict[str, Any]], settings: dict[str, Any], tmp: Path) -> dict[str, Any]:
+@dataclass
+class ClientRun:
+    """One client's run of a batch against its own simulator: what it cost and what it left."""
+
+    client: str
+    measured: Measured
+    ledger: dict[str, Any]  #: the simulator's, with its time_scale
+    videos: dict[str, tuple[str, Path]]  #: task id -> (DashScope task id, video on disk)
+    lost_why: dict[str, int]
+
+
+def run_runner(
+    tasks: list[dict[str, Any]], settings: dict[str, Any], tmp: Path, extra: Sequence[str] = ()
+) -> ClientRun:
+    """`runner run` of the batch against a fresh `runner sim serve` with `settings`; `extra`: more
+    arguments (a `--trace FILE`)."""
     manifest = tmp / "sdk-compare.yaml"
     manifest.write_text(yaml.safe_dump(_manifest(tasks)))
     with serve(settings) as sim:
         command = [sys.executable, "-m", "runner", "run", str(manifest), "--endpoint", sim.url]
-        command += ["--out", str(tmp / "outputs"), "--no-progress"]
+        command += ["--out", str(tmp / "outputs"), "--no-progress", *extra]
         run = measure(command)
         ledger = sim.ledger() | {"time_scale": settings["time_scale"]}
     run_dir = tmp / "outputs" / "sdk-compare"
-    figures = _figures("runner run", run, ledger, _verified(_runner_videos(run_dir), ledger), len(tasks))
-    return {**figures, "lost_why": _runner_failures(run_dir)}
+    return ClientRun("runner run", run, ledger, _runner_videos(run_dir), _runner_failures(run_dir))
 
 
-def _run_sdk(tasks: list[dict[str, Any]], settings: dict[str, Any], tmp: Path) -> dict[str, Any]:
+def run_sdk(tasks: list[dict[str, Any]], settings: dict[str, Any], tmp: Path) -> ClientRun:
+    """The SDK's documented pattern (bench/sdk_baseline.py) against a fresh simulator."""
     spec = tmp / "tasks.json"
     spec.write_text(json.dumps(tasks))
     baseline = Path(__file__).with_name("sdk_baseline.py")
@@ -134,8 +151,12 @@ def _run_sdk(tasks: list[dict[str, Any]], settings: dict[str, Any], tmp: Path) -
         ledger = sim.ledger() | {"time_scale": settings["time_scale"]}
     result = json.loads(run.stdout.strip().splitlines()[-1]) if run.stdout.strip() else {"videos": {}}
     videos = {k: (v["task_id"], Path(v["path"])) for k, v in result["videos"].items()}
-    figures = _figures("dashscope SDK", run, ledger, _verified(videos, ledger), len(tasks))
-    return {**figures, "lost_why": result.get("errors", {})}
+    return ClientRun("dashscope SDK", run, ledger, videos, result.get("errors", {}))
+
+
+def verified(run: ClientRun) -> int:
+    """Videos whose bytes match what the simulator generated for that task id."""
+    return _verified(run.videos, run.ledger)
 
 
 def run_section(smoke: bool) -> list[dict[str, Any]]:
@@ -147,9 +168,10 @@ def run_section(smoke: bool) -> list[dict[str, Any]]:
         settings = _sim_settings(profile, seed=11)
         if smoke:
             settings |= {"time_scale": 0.05}
-        tasks = _tasks(count)
-        for runner_side in (_run_runner, _run_sdk):
+        batch = tasks(count)
+        for client in (run_runner, run_sdk):
             with tempfile.TemporaryDirectory(prefix="bench-sdk-") as tmp:
-                row = runner_side(tasks, settings, Path(tmp))
-            rows.append({"profile": profile, **row})
+                run = client(batch, settings, Path(tmp))
+                row = _figures(run.client, run.measured, run.ledger, verified(run), count)
+            rows.append({"profile": profile, **row, "lost_why": run.lost_why})
     return rows

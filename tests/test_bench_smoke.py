@@ -12,7 +12,7 @@ import pytest
 pytestmark = pytest.mark.slow
 
 ROOT = Path(__file__).resolve().parent.parent
-SECTIONS = ("efficiency", "sdk", "scale", "downloads", "accounts")
+SECTIONS = ("efficiency", "realtime", "sdk", "scale", "downloads", "accounts")
 
 
 def test_bench_smoke_measures_every_section(tmp_path: Path) -> None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from collections import Counter
 from pathlib import Path
 
@@ -217,3 +218,36 @@ def test_a_folder_of_the_simulator_is_never_reported_as_a_real_accounts_work(
     planned = runner.invoke(main, ["plan", str(manifest), *real, "--json"])
     assert planned.exit_code == 0, planned.output
     assert '"done": 0' in planned.output and "built-in simulator" in planned.output
+
+
+def test_trace_records_each_tasks_steps_in_order(tmp_path: Path) -> None:
+    """--trace FILE: one JSON line per step; every task goes taken → paced → intent → durable →
+    accepted → seen_end → ended, with the server's times on its end, and each step's time is
+    no earlier than the one before."""
+    manifest = write_manifest(tmp_path, MANIFEST.replace("  - {id: bad", "  # - {id: bad"))
+    trace = tmp_path / "trace.jsonl"
+    result = CliRunner().invoke(
+        main, ["run", str(manifest), "--out", str(tmp_path), "--trace", str(trace), *FAST]
+    )
+    assert result.exit_code == 0, result.output
+    lines = [json.loads(line) for line in trace.read_text().splitlines()]
+    order = ["taken", "paced", "intent", "durable", "accepted", "seen_end", "ended"]
+    for task in ("one", "two"):
+        steps = [line for line in lines if line["task"] == task and line["step"] in order]
+        firsts = {step: next(line for line in steps if line["step"] == step) for step in order}
+        times = [firsts[step]["t"] for step in order]
+        assert times == sorted(times), (task, steps)
+        assert firsts["ended"]["status"] == "SUCCEEDED" and firsts["ended"]["end_time"]
+    assert any(line["step"] in ("get", "list") for line in lines)
+
+
+def test_trace_is_refused_with_ray(tmp_path: Path) -> None:
+    """--trace records one process: with --ray (shards in many processes) it is a usage error."""
+    manifest = write_manifest(tmp_path, MANIFEST)
+    trace = tmp_path / "trace.jsonl"
+    result = CliRunner().invoke(
+        main, ["run", str(manifest), "--ray", "--shards", "2", "--trace", str(trace), *FAST]
+    )
+    assert result.exit_code == 1, result.output
+    assert "--trace" in result.output and "--ray" in result.output
+    assert not trace.exists()

@@ -275,6 +275,21 @@ async def test_ledger_records_submissions_counts_and_duplicates() -> None:
         assert h.sim.ledger()["submissions"] == ledger["submissions"]
 
 
+async def test_ledger_peak_per_second_counts_the_busiest_second_of_each_endpoint() -> None:
+    """Three queries and a list within one simulated second, then one more a second later: the
+    task endpoints' peak is 4 (a sliding window), each endpoint's its own; creates apart."""
+    async with open_sim() as h:
+        task_id = await h.submit_id()
+        for _ in range(3):
+            await h.client.get(f"/tasks/{task_id}", headers=AUTH)
+            h.clock.advance(0.2)
+        await h.client.get("/tasks", headers=AUTH)
+        h.clock.advance(1.0)
+        await h.client.get(f"/tasks/{task_id}", headers=AUTH)
+        peaks = h.sim.ledger()["peak_per_second"]
+        assert peaks == {"create": 1, "list": 1, "query": 3, "tasks": 4}
+
+
 async def test_ledger_needs_the_api_key_and_reset_clears_it() -> None:
     """/_sim endpoints need the key; POST /_sim/reset forgets every task."""
     async with open_sim() as h:

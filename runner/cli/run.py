@@ -15,6 +15,8 @@ from __future__ import annotations
 import functools
 import json
 import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any, cast
 
@@ -29,6 +31,7 @@ from runner.cli.quiet import conclude, quiet_option
 from runner.cli.ray_shards import run_on_ray
 from runner.cli.terminal import terminal_safe
 from runner.core import ConfigError
+from runner.engine import NO_TRACE, Trace
 from runner.journal import JOURNAL_NAME
 from runner.outputs import render_summary
 from runner.session import (
@@ -43,7 +46,7 @@ from runner.session import (
 __all__ = ["COMMANDS", "run"]
 
 #: options of the run as a whole, which `--ray` cannot pass on to its shards
-_WHOLE_RUN_OPTIONS = ("as_json", "notify", "on_finish")
+_WHOLE_RUN_OPTIONS = ("as_json", "notify", "on_finish", "trace")
 
 
 @click.command()
@@ -94,6 +97,11 @@ _WHOLE_RUN_OPTIONS = ("as_json", "notify", "on_finish")
 @click.option(
     "--on-finish", metavar="CMD", help=f"Run CMD when the run ends, with the path of its {SUMMARY_NAME} last."
 )
+@click.option(
+    "--trace",
+    type=click.Path(path_type=Path, dir_okay=False),
+    help="Write each task's steps with their times to this file (JSON lines): where a slot's seconds go.",
+)
 @click.option("--ray", is_flag=True, help="Run --shards N shards as Ray tasks, then merge them.")
 @click.option("--ray-address", help="With --ray: the Ray cluster to use (default: start a local one).")
 @click.option("--shards", type=click.IntRange(min=1), help="With --ray: how many shards.")
@@ -105,6 +113,7 @@ def run(
     verbose: bool,
     quiet: bool,
     as_json: bool,
+    trace: Path | None,
     ray: bool,
     ray_address: str | None,
     shards: int | None,
@@ -116,7 +125,7 @@ def run(
     submissions are looked up before anything is resent. Ctrl-C stops cleanly (exit 4).
     """
     if ray or shards is not None or ray_address is not None:
-        _refuse_whole_run_options(options | {"as_json": as_json})
+        _refuse_whole_run_options(options | {"as_json": as_json, "trace": trace})
         sys.exit(_on_ray(manifest, out, options, ray, shards, ray_address))
     prepared = prepare_run(manifest, cast(RunOptions, options | {"out": out, "retry_codes": retry_code}))
     console = Console(highlight=False, stderr=as_json)
@@ -127,7 +136,8 @@ def run(
         Interrupts() as interrupts,
         run_logging(console, live, secrets=prepared.secrets, verbose=verbose, quiet=quiet),
     ):
-        result = anyio.run(execute, prepared, watch, interrupts)
+        with _tracing(trace) as steps:
+            result = anyio.run(execute, prepared, watch, interrupts, steps)
         output = (
             f"Output: {result.folder}/ (videos/, status.csv, status.parquet, report.html, {JOURNAL_NAME})"
         )
@@ -143,11 +153,25 @@ def _refuse_whole_run_options(options: dict[str, Any]) -> None:
     given = [name for name in _WHOLE_RUN_OPTIONS if options.get(name)]
     if given:
         flags = ", ".join("--" + name.removeprefix("as_").replace("_", "-") for name in given)
+        verb = "applies" if len(given) == 1 else "apply"
         msg = (
-            f"{flags} apply to one run, and --ray runs many shards and merges them: run without "
+            f"{flags} {verb} to one run, and --ray runs many shards and merges them: run without "
             "--ray (one process, or --shard i/N per machine) to use them."
         )
         raise ConfigError(msg)
+
+
+@contextmanager
+def _tracing(path: Path | None) -> Iterator[Trace]:
+    """The run's trace: written to `path`, or none."""
+    if path is None:
+        yield NO_TRACE
+        return
+    try:
+        with Trace.to_file(path) as trace:
+            yield trace
+    except OSError as error:
+        raise ConfigError(f"The trace file {path} cannot be written ({error.strerror}).") from None
 
 
 def _on_ray(

@@ -14,6 +14,7 @@ rebuild         a lost journal rebuilt from the run folder
 runstats        counters, the progress snapshot, the final summary
 ratelimit       GCRA pacing and AIMD on 429s
 crashpoints     named places a test can kill the process at
+trace           `--trace`: each task's steps, timestamped, as JSON lines
 """
 
 from __future__ import annotations
@@ -24,15 +25,18 @@ from runner.engine.engine import Engine
 from runner.engine.ratelimit import Pacer
 from runner.engine.rebuild import has_earlier_run, rebuild_journal, sidecar_endpoint
 from runner.engine.runstats import Snapshot
+from runner.engine.trace import NO_TRACE, Trace
 from runner.engine.uploads import UploadSettings
 
 __all__ = [
     "DEFAULT_QUEUE_AHEAD",
+    "NO_TRACE",
     "AccountLink",
     "Engine",
     "EngineConfig",
     "Pacer",
     "Snapshot",
+    "Trace",
     "UploadSettings",
     "has_earlier_run",
     "rebuild_journal",

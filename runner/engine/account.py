@@ -51,6 +51,7 @@ from runner.engine.submission import (
     SubmitResult,
     submit_task,
 )
+from runner.engine.trace import Trace
 from runner.engine.uploads import AssetUploader
 from runner.journal import Store
 
@@ -73,6 +74,7 @@ class RunDesk(Protocol):
     """What an account asks of the run it belongs to (runner.engine.engine.Engine)."""
 
     stats: RunStats
+    trace: Trace
 
     @property
     def stopping(self) -> str | None: ...
@@ -133,6 +135,7 @@ class AccountWorker:
             concurrency=lambda model: config.quota(model).concurrency,
             clock_map=ClockMap(1.0 / scale, fit_slope=config.learn_clock),
             seed=seed,
+            trace=desk.trace,
         )
         self.downloader = Downloader(
             store,
@@ -210,6 +213,7 @@ class AccountWorker:
             if task is None:
                 await desk.wait_for_change(queue.wait_hint(self._clock.now()))
                 continue
+            desk.trace.mark(task, "taken")
             spec = self._store.spec(task)
             if desk.over_budget(spec, self.endpoint):
                 queue.put_back(task)
@@ -227,6 +231,7 @@ class AccountWorker:
                 queue.put_back(task)
                 desk.notify()  # another account may send it now
                 continue
+            desk.trace.mark(task, "paced")
             beyond = slots.beyond_quota()
             slots.hold(task, spec)
             slots.posting_started(beyond)
@@ -240,7 +245,14 @@ class AccountWorker:
         try:
             with anyio.CancelScope(shield=True):  # a stop must not strand a sent request unjournalled
                 result = await submit_task(
-                    self._store, self._client, task, spec, self._clock, self.uploader, self.account
+                    self._store,
+                    self._client,
+                    task,
+                    spec,
+                    self._clock,
+                    self.uploader,
+                    self.account,
+                    trace=self._desk.trace,
                 )
                 self._after_submit(task, spec, result, beyond)
         finally:

@@ -44,7 +44,9 @@ class EngineConfig:
     max_wall_time: float | None = None  #: real seconds
     max_attempts: int = 3
     download_transfers: int = 4  #: videos streaming at once
-    poll_rate: float = 15.0  #: task-endpoint requests per second (the account allows 20)
+    #: task-endpoint requests per second: at most 5 in any one second (the account allows 20 for
+    #: all its clients together; a little under 5 leaves room for the network's jitter)
+    poll_rate: float = 4.5
     time_scale: float = 1.0  #: real seconds per server second (only a simulator compresses time)
     learn_clock: bool = False  #: fit the server clock's rate (a simulator of unknown time scale)
     status_every: float = 30.0  #: real seconds between status table (and report.html) rewrites

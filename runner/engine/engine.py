@@ -42,6 +42,7 @@ from runner.engine.ratelimit import AnyioClock, Clock
 from runner.engine.runstats import RunStats, Snapshot, build_summary, is_retryable
 from runner.engine.startup import recover_journal
 from runner.engine.submission import SubmitQueue
+from runner.engine.trace import NO_TRACE, Trace
 from runner.journal import Store
 from runner.outputs import ReportSnapshots, StatusWriter
 from runner.planning import Quota
@@ -64,8 +65,10 @@ class Engine:
         clock: Clock | None = None,
         seed: int | None = None,
         task_ids: Collection[str] | None = None,
+        trace: Trace = NO_TRACE,
     ) -> None:
-        """`task_ids`: submit only these (the manifest's tasks); None: every planned task."""
+        """`task_ids`: submit only these (the manifest's tasks); None: every planned task.
+        `trace`: where each task's steps are timestamped (`runner run --trace`)."""
         links = [accounts] if isinstance(accounts, AccountLink) else list(accounts)
         if not links:
             raise ValueError("An engine needs at least one account.")
@@ -75,6 +78,7 @@ class Engine:
         self.config = config
         self._clock: Clock = clock or AnyioClock()
         self.stats = RunStats()
+        self.trace = trace
         self.endpoint: Endpoint = links[0].endpoint  #: the run's prices and currency
         models = store.models()
         self._queues = {model: SubmitQueue() for model in sorted(set(models.values()))}

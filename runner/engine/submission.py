@@ -39,6 +39,7 @@ from runner.core import (
 )
 from runner.engine.crashpoints import crash_point
 from runner.engine.ratelimit import Clock
+from runner.engine.trace import NO_TRACE, Trace
 from runner.engine.uploads import AssetUploader, resolve_inputs
 from runner.journal import Store
 
@@ -95,9 +96,11 @@ async def submit_task(
     clock: Clock,
     uploader: AssetUploader | None = None,
     account: str | None = None,
+    *,
+    trace: Trace = NO_TRACE,
 ) -> SubmitResult:
     """Journal the intent (naming the `account` whose client sends it), send the create,
-    journal what came back.
+    journal what came back (each step marked in `trace`).
 
     Local files are made ready (data: URL or upload) before the intent: a crash or failure
     meanwhile leaves the task planned, with nothing sent that could be paid for.
@@ -114,6 +117,7 @@ async def submit_task(
         return SubmitResult(Outcome.DEFERRED, error=error)
     except AccountError as error:
         return SubmitResult(Outcome.ACCOUNT, error=error)
+    trace.mark(task, "intent")
     store.transition(
         task,
         Event.SUBMIT_INTENT,
@@ -124,6 +128,7 @@ async def submit_task(
         **_CLEARED,
     )
     crash_point("after_intent")
+    trace.mark(task, "durable")
     sent = clock.now()
     try:
         submitted = await client.submit(spec, inputs)
@@ -151,6 +156,7 @@ async def submit_task(
         request_id=submitted.request_id,
         detail={"task_id": submitted.task_id},
     )
+    trace.mark(task, "accepted", task_id=submitted.task_id)
     return SubmitResult(Outcome.ACCEPTED, sent, task_id=submitted.task_id)
 
 

@@ -55,7 +55,7 @@ def run(manifest: ManifestInput, *, progress: Progress = None, **options: Unpack
     switch = _ThreadSwitch()
     pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="runner-run")
     try:
-        future = pool.submit(anyio.run, execute, prepared, _watch(progress), switch)
+        future = pool.submit(anyio.run, functools.partial(execute, prepared, _watch(progress), switch))
         try:
             result = future.result()
         except KeyboardInterrupt:

@@ -22,7 +22,16 @@ from typing import Any, Protocol
 import anyio
 
 from runner.core import TERMINAL_STATES, JournalDamagedError, RunSummary, TaskState
-from runner.engine import AccountLink, Engine, EngineConfig, Snapshot, has_earlier_run, rebuild_journal
+from runner.engine import (
+    NO_TRACE,
+    AccountLink,
+    Engine,
+    EngineConfig,
+    Snapshot,
+    Trace,
+    has_earlier_run,
+    rebuild_journal,
+)
 from runner.journal import (
     ACCOUNT_META,
     JOURNAL_NAME,
@@ -60,16 +69,17 @@ class StopSwitch(Protocol):
 
 
 async def execute(
-    run: PreparedRun, watch: Watch | None = None, switch: StopSwitch | None = None
+    run: PreparedRun, watch: Watch | None = None, switch: StopSwitch | None = None, trace: Trace = NO_TRACE
 ) -> RunResult:
-    """Run it (resuming whatever the folder's journal left unfinished) and return what it did."""
+    """Run it (resuming whatever the folder's journal left unfinished) and return what it did;
+    `trace` records each task's steps with their times (`runner run --trace`)."""
     for warning in run.warnings:
         log.warning("%s", warning)
     started = time.time()
     with _open_journal(run.folder) as store:
         has_work = _take_up(store, run)
         remember_sim_options(store, run.accounts[0][0].endpoint, run.sim)
-        engine, summary = await _drive(store, run, watch, switch)
+        engine, summary = await _drive(store, run, watch, switch, trace)
         if has_work:
             _record_run_end(store, summary.wall_time_s, summary.stopped_reason, summary.efficiency)
         refresh_report(run.folder, store)  # the run's last page: its end is recorded
@@ -126,7 +136,7 @@ def _take_up(store: Store, run: PreparedRun) -> bool:
 
 
 async def _drive(
-    store: Store, run: PreparedRun, watch: Watch | None, switch: StopSwitch | None
+    store: Store, run: PreparedRun, watch: Watch | None, switch: StopSwitch | None, trace: Trace
 ) -> tuple[Engine, RunSummary]:
     """The engine over every account's connection, watched, stoppable through `switch`."""
     plans = [plan for plan, _ in run.accounts]
@@ -145,7 +155,8 @@ async def _drive(
                 for (plan, config), connection in zip(run.accounts, connections, strict=True)
             ]
             ids = [spec.id for spec in run.manifest.specs]
-            engine = Engine(store, links, run.folder, links[0].config or run.accounts[0][1], task_ids=ids)
+            config = links[0].config or run.accounts[0][1]
+            engine = Engine(store, links, run.folder, config, task_ids=ids, trace=trace)
             if switch is not None:
                 switch.arm(lambda: engine.request_stop("interrupted"))
             async with anyio.create_task_group() as group:

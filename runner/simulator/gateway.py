@@ -64,7 +64,7 @@ def gateway(
             fault = None
         if fault == "drop":
             sim.ledger_data.faults["drop"] += 1
-            sim.ledger_data.count_request(endpoint, 0)
+            sim.ledger_data.count_request(endpoint, 0, sim.now())
             return Disconnect(f"{endpoint} request {number}")
         ctx = Context(sim, request_id, sim.now(), str(request.base_url))
         ctx.lose_reply = fault == "lost_reply" and endpoint == "create"
@@ -78,7 +78,8 @@ def gateway(
         except ApiError as error:
             response = error_reply(sim, error, request_id)
         if not internal:  # status 0: the connection was dropped
-            sim.ledger_data.count_request(endpoint, getattr(response, "status_code", 0))
+            status = getattr(response, "status_code", 0)
+            sim.ledger_data.count_request(endpoint, status, ctx.now)
         return response
 
     return endpoint_fn

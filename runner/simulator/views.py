@@ -150,6 +150,7 @@ def render_ledger(sim: Simulator) -> dict[str, Any]:
             "request_sha256": task.body_sha256,
             "prompt": task.request.prompt,
             "submit_time": task.submit,
+            "dispatch_delay_s": task.draw.dispatch_delay,
             "scheduled_time": task.scheduled,
             "end_time": task.finished_at() if status in ("SUCCEEDED", "FAILED", "CANCELED") else None,
             "status": status,
@@ -164,6 +165,7 @@ def render_ledger(sim: Simulator) -> dict[str, Any]:
         submissions.append(entry)
     return {
         "now": now,
+        "epoch": sim.wall.epoch,
         "seed": sim.seed,
         "time_scale": sim.config.time_scale,
         "submissions": submissions,

@@ -1,11 +1,13 @@
 """The poll scheduler: one loop, a next-poll time per task, within the task-endpoint budget.
 
-Each in-flight task is polled when it is likely to have changed, not every second; when
-that is comes from runner.engine.polling.timing. When a task of a model finishes, the oldest task of
-that model queued on the server (PENDING) is assumed to have taken its slot at the
-server's end_time. A failed poll backs that task off (full jitter, capped); the others
-carry on. Every request goes through one Pacer (the account's 20 requests/s for the task
-endpoints, kept at 15) shared with downloads' URL refreshes and reconciliation.
+Each in-flight task is looked at when it is likely to have changed (runner.engine.polling.timing);
+with two or more tasks of a model in flight and none queued behind them, one list call looks
+at all of them (sweeps). When a task of a model finishes, the oldest task of that model queued
+on the server (if any) is assumed to have taken its slot at the server's end_time. A failed
+poll backs that task off (full jitter, capped); the others carry on. Every request goes
+through one Pacer (the account allows 20 requests/s for the task endpoints; the run keeps
+under 5 so the account's other clients keep theirs) shared with downloads' URL refreshes and
+reconciliation.
 """
 
 from __future__ import annotations
@@ -15,7 +17,6 @@ import itertools
 import logging
 import random
 from collections.abc import AsyncIterator, Callable
-from dataclasses import dataclass
 from typing import Any, Final, Protocol
 
 import anyio
@@ -27,7 +28,6 @@ from runner.core import (
     Endpoint,
     Event,
     ListRefusedError,
-    TaskRecord,
     TaskSpec,
     TaskState,
     TransientApiError,
@@ -36,9 +36,11 @@ from runner.core import (
 from runner.engine.crashpoints import crash_point
 from runner.engine.polling.ends import TASK_ENDS, journal_end, server_times
 from runner.engine.polling.estimates import ClockMap, Durations, Shape
-from runner.engine.polling.sweeps import SWEEP_MIN_RUNNING, list_statuses
+from runner.engine.polling.sweeps import SWEEP_MIN_RUNNING, list_statuses, plan_sweep
 from runner.engine.polling.timing import PollTiming
+from runner.engine.polling.watches import Watch, Watches
 from runner.engine.ratelimit import Pacer
+from runner.engine.trace import NO_TRACE, Trace
 from runner.journal import Store
 
 __all__ = ["PollListener", "Poller", "shape_of"]
@@ -49,6 +51,8 @@ _BACKOFF_BASE_S: Final = 1.0  #: server seconds
 _BACKOFF_CAP_S: Final = 60.0
 _MAX_OUTSTANDING: Final = 16
 _ENDED: Final = frozenset({"SUCCEEDED", "FAILED", "CANCELED"})  #: listed statuses that free a place
+#: how the list shows a task in the state the journal has for it (nothing new to journal)
+_LISTED_AS: Final = {TaskState.PENDING: "PENDING", TaskState.RUNNING: "RUNNING"}
 
 
 class PollListener(Protocol):
@@ -69,20 +73,6 @@ def shape_of(spec: TaskSpec) -> Shape:
     return (spec.model, spec.resolution, spec.duration)
 
 
-@dataclass(slots=True)
-class _Watch:
-    task: str
-    shape: Shape
-    order: int  # submission order, for "the oldest queued task starts next"
-    sent_local: float | None  # when we sent its create (None: submitted by an earlier process)
-    started_local: float | None = None  # our estimate of when it started running
-    paired: bool = False  # its submit_time has fed the clock map
-    watched_local: float = 0.0
-    errors: int = 0
-    version: int = 0
-    confirm: bool = False  # its next look must be its own GET (a sweep saw it change)
-
-
 class Poller:
     """Polls every in-flight task at the right moment and journals what it learns."""
 
@@ -97,17 +87,18 @@ class Poller:
         concurrency: Callable[[str], int],  # a model's concurrency quota
         clock_map: ClockMap,
         seed: int | None = None,
+        trace: Trace = NO_TRACE,
     ) -> None:
         self._store = store
+        self._trace = trace
         self._client = client
         self.pacer = pacer
         self._listener = listener
         self._endpoint = endpoint
-        self._concurrency = concurrency
         self.clock_map = clock_map
         self.durations = Durations()
         self.timing = PollTiming(clock_map, self.durations, random.Random(seed))
-        self._watches: dict[str, _Watch] = {}
+        self._watches = Watches(concurrency)
         self._heap: list[tuple[float, int, str, int]] = []
         self._seq = itertools.count()
         self._changed = anyio.Event()
@@ -129,20 +120,21 @@ class Poller:
         `sent_local`: when its create was sent, on our monotonic clock (None if unknown).
         """
         now = self.clock.now()
-        watch = _Watch(task, shape_of(spec), next(self._seq), sent_local, watched_local=now)
-        self._watches[task] = watch
+        watch = Watch(task, shape_of(spec), next(self._seq), sent_local, watched_local=now)
+        room = self._watches.has_room(spec.model)
+        self._watches.add(watch)
         if not fresh or sent_local is None:
             self._schedule(watch, now)  # state unknown since the last process: look now
             return
-        if self._running_estimate(spec.model) < self._concurrency(spec.model):
+        if room:
             watch.started_local = sent_local
-            first = self.timing.first_look(watch.shape, backlogged=self._backlogged(spec.model))
+            first = self.timing.first_look(watch.shape, backlogged=self._watches.backlogged(spec.model))
             self._schedule(watch, sent_local + first)
         else:
             self._schedule(watch, now + self.timing.pending_interval(watch.shape))
 
     def forget(self, task: str) -> None:
-        self._watches.pop(task, None)
+        self._watches.pop(task)
 
     @property
     def watching(self) -> int:
@@ -191,6 +183,7 @@ class Poller:
             record = self._store.record(task)
             if watch is None or record.task_id is None:
                 return
+            self._trace.mark(task, "get")
             try:
                 status = await self._client.query(record.task_id)
             except AccountError as error:
@@ -199,6 +192,7 @@ class Poller:
             except ApiError as error:
                 self._back_off(watch, error)
                 return
+            self._trace.mark(task, "got", status=status.status)
             self.polls += 1
             crash_point("mid_poll")
             if self._watches.get(task) is watch:
@@ -209,44 +203,46 @@ class Poller:
     # -- one sweep: a list call for every running task of a model -----------------------------
 
     def _sweepable(self, task: str) -> str | None:
-        """The model whose running tasks one list call should look at in place of this task's
-        GET: it is polled tightly (no backlog) and two or more of them run."""
+        """The model whose tasks in flight one list call should look at in place of this task's
+        GET: they are looked at tightly (no backlog) and two or more of them are in flight."""
         watch = self._watches.get(task)
-        if watch is None or watch.confirm or watch.started_local is None or self.list_refused:
+        if watch is None or watch.confirm or watch.left or self.list_refused:
             return None
-        model = watch.shape[0]
-        if self._backlogged(model) or self._running_estimate(model) < SWEEP_MIN_RUNNING:
+        model = watch.model
+        if self._watches.backlogged(model) or len(self._members(model)) < SWEEP_MIN_RUNNING:
             return None
         return model
 
+    def _members(self, model: str) -> list[Watch]:
+        """What a sweep of `model` looks at: its tasks in flight but those due for their own GET."""
+        return [w for w in self._watches.in_flight(model) if not w.confirm]
+
     async def _sweep(self, model: str) -> None:
         try:
-            running = [
-                w for w in self._watches.values() if w.shape[0] == model and w.started_local is not None
-            ]
-            records = {w.task: self._store.record(w.task) for w in running}
-            ids = {r.task_id: task for task, r in records.items() if r.task_id is not None}
-            since = [server_seconds(r.submit_time) for r in records.values()]
-            starts = [s for s in since if s is not None]
-            if len(ids) < len(running) or len(starts) < len(running):
-                self._confirm(running)  # not every one has been seen on the server yet
+            candidates = self._members(model)
+            records = {w.task: self._store.record(w.task) for w in candidates}
+            members, unknown, since = plan_sweep(candidates, records, self.clock_map)
+            self._confirm(unknown)
+            if not members:
                 return
+            ids = {w.task: records[w.task].task_id or "" for w in members}
+            self._trace.mark("*", "list", tasks=len(ids))
             try:
-                seen = await list_statuses(self._client, self.pacer, model, min(starts), ids)
+                seen = await list_statuses(self._client, self.pacer, model, since, set(ids.values()))
             except ListRefusedError as error:
                 self._list_refused(error)
-                self._confirm(running)
+                self._confirm(members)
                 return
             except AccountError as error:
                 self._listener.account_failed(error)
                 return
             except ApiError as error:
-                for watch in running:
+                for watch in members:
                     watch.confirm = True
                     self._back_off(watch, error)
                 return
             self.sweeps += 1
-            self._after_sweep(running, records, seen)
+            self._after_sweep(members, ids, seen)
         finally:
             self._limiter.release()
 
@@ -255,29 +251,45 @@ class Poller:
             log.warning("%s. Each task is looked at with its own query from now on.", error)
         self.list_refused = True
 
-    def _after_sweep(
-        self, running: list[_Watch], records: dict[str, TaskRecord], seen: dict[str, str]
-    ) -> None:
-        """Still running (and journalled as such): look again later; anything else (ended,
-        queued, not listed): its own GET now says what happened."""
-        now = self.clock.now()
+    def _after_sweep(self, members: list[Watch], ids: dict[str, str], seen: dict[str, str]) -> None:
+        """Listed as journalled (running, or PENDING while a free slot dispatches it) or newly
+        running: look again later, all together (one jitter, so the next list call is not the
+        earliest of many draws); anything else (ended, not listed): its own GET now says what
+        happened."""
+        now, jitter = self.clock.now(), self.timing.jitter()
         changed = []
-        for watch in running:
-            record = records[watch.task]
+        for watch in members:
             if self._watches.get(watch.task) is not watch:
                 continue
-            listed = seen.get(record.task_id or "")
-            if listed == "RUNNING" and record.state is TaskState.RUNNING:
-                running_s = (now - (watch.started_local or now)) * self.clock_map.slope
-                interval = self.timing.running_interval(watch.shape, running_s, backlogged=False)
-                self._schedule(watch, now + interval)
+            record = self._store.record(watch.task)  # a GET may have moved it during the list call
+            listed = seen.get(ids[watch.task])
+            if listed == "RUNNING" and record.state is TaskState.PENDING:
+                self._started_by_list(watch, now)
+            elif listed is None or listed != _LISTED_AS.get(record.state):
+                changed.append(watch)
+                if listed in _ENDED:
+                    self._left(watch)
                 continue
-            changed.append(watch)
-            if listed in _ENDED:
-                self._listener.task_left_server(watch.task)  # the next submission need not wait
+            running_s = (now - (watch.started_local or now)) * self.clock_map.slope
+            interval = self.timing.running_interval(watch.shape, running_s, backlogged=False, jitter=jitter)
+            self._schedule(watch, now + interval)
         self._confirm(changed)
 
-    def _confirm(self, watches: list[_Watch]) -> None:
+    def _started_by_list(self, watch: Watch, now: float) -> None:
+        """The list shows the task running: journal it so; its own GET at its end brings the
+        server's times (a GET now would cost a request a task for nothing the run needs)."""
+        self._store.transition(watch.task, Event.STARTED, detail={"seen": "list"})
+        if watch.started_local is None:
+            watch.started_local = now
+
+    def _left(self, watch: Watch) -> None:
+        """A list call saw the task end: its place is free before its own GET says how it ended."""
+        self._trace.mark(watch.task, "seen_end", via="list")
+        self._hand_on(watch, self.clock_map.to_server(self.clock.now()))
+        watch.left = True
+        self._listener.task_left_server(watch.task)  # the next submission need not wait
+
+    def _confirm(self, watches: list[Watch]) -> None:
         now = self.clock.now()
         for watch in watches:
             watch.confirm = True
@@ -285,7 +297,7 @@ class Poller:
 
     # -- applying what a GET said ------------------------------------------------------------
 
-    def _apply(self, watch: _Watch, status: TaskStatus) -> None:
+    def _apply(self, watch: Watch, status: TaskStatus) -> None:
         watch.errors = 0
         watch.confirm = False
         now = self.clock.now()
@@ -297,6 +309,7 @@ class Poller:
         if record.state not in (TaskState.PENDING, TaskState.RUNNING):
             self.forget(watch.task)
             return
+        backlogged = self._watches.backlogged(watch.model)
         if status.status == "PENDING":
             watch.started_local = None
             self._schedule(watch, now + self.timing.pending_interval(watch.shape))
@@ -304,7 +317,6 @@ class Poller:
             if record.state is TaskState.PENDING:
                 self._store.transition(watch.task, Event.STARTED, **server_times(status))
             self._note_start(watch, status, now)
-            backlogged = self._backlogged(watch.shape[0])
             first = (watch.started_local or now) + self.timing.first_look(watch.shape, backlogged=backlogged)
             running_s = (now - (watch.started_local or now)) * self.clock_map.slope
             interval = self.timing.running_interval(watch.shape, running_s, backlogged=backlogged)
@@ -312,38 +324,38 @@ class Poller:
         elif status.status in TASK_ENDS:
             self._ended(watch, status)
         else:
-            interval = self.timing.running_interval(watch.shape, backlogged=self._backlogged(watch.shape[0]))
-            self._schedule(watch, now + interval)
+            self._schedule(watch, now + self.timing.running_interval(watch.shape, backlogged=backlogged))
 
-    def _ended(self, watch: _Watch, status: TaskStatus) -> None:
+    def _ended(self, watch: Watch, status: TaskStatus) -> None:
         """Journal the task's end, hand its server slot on, then tell the engine."""
         started, ended = server_seconds(status.scheduled_time), server_seconds(status.end_time)
         succeeded = status.status == "SUCCEEDED"
+        self._trace.mark(watch.task, "seen_end", via="get")
+        self._trace.mark(watch.task, "ended", status=status.status, **server_times(status))
         if succeeded and started is not None and ended is not None:
             self.durations.add(watch.shape, ended - started)
         journal_end(self._store, watch.task, status, self._endpoint)
-        self._end(watch, ended if status.status in ("SUCCEEDED", "FAILED") else None)
+        if not watch.left:
+            self._hand_on(watch, ended if status.status in ("SUCCEEDED", "FAILED") else None)
+        self.forget(watch.task)
         if succeeded:
             self._listener.task_succeeded(watch.task)
         else:
             self._listener.task_ended(watch.task)
 
-    def _end(self, watch: _Watch, ended: float | None) -> None:
-        """Forget a settled task; its server slot went to the oldest task queued behind it."""
-        self.forget(watch.task)
-        queued = [
-            w for w in self._watches.values() if w.shape[0] == watch.shape[0] and w.started_local is None
-        ]
-        if not queued:
+    def _hand_on(self, watch: Watch, ended: float | None) -> None:
+        """The task's server slot goes to the oldest task queued behind it, if one is (at server
+        time `ended`, if known): its looks start from then."""
+        successor = self._watches.successor(watch)
+        if successor is None:
             return
-        successor = min(queued, key=lambda w: w.order)
         now = self.clock.now()
         start = self.clock_map.to_local(ended) if ended is not None else None
         successor.started_local = min(now, start) if start is not None else now
         first = successor.started_local + self.timing.successor_first_look(successor.shape)
         self._schedule(successor, max(first, now + self.timing.floor()))
 
-    def _note_start(self, watch: _Watch, status: TaskStatus, now: float) -> None:
+    def _note_start(self, watch: Watch, status: TaskStatus, now: float) -> None:
         scheduled = server_seconds(status.scheduled_time)
         local = self.clock_map.to_local(scheduled) if scheduled is not None else None
         if local is not None:
@@ -351,7 +363,7 @@ class Poller:
         elif watch.started_local is None:
             watch.started_local = now
 
-    def _back_off(self, watch: _Watch, error: ApiError) -> None:
+    def _back_off(self, watch: Watch, error: ApiError) -> None:
         self.poll_errors += 1
         watch.errors += 1
         delay = self.timing.backoff(watch.errors, _BACKOFF_BASE_S, _BACKOFF_CAP_S)
@@ -363,20 +375,12 @@ class Poller:
 
     def typical_duration_local(self) -> float | None:
         """The median generation time of any shape in flight, in local seconds (for ETAs)."""
-        return self.timing.typical_local({w.shape for w in self._watches.values()})
-
-    def _backlogged(self, model: str) -> bool:
-        """Whether a task of `model` waits queued on the server, ready to take a freed slot."""
-        return any(w.shape[0] == model and w.started_local is None for w in self._watches.values())
-
-    def _running_estimate(self, model: str) -> int:
-        return sum(1 for w in self._watches.values() if w.shape[0] == model and w.started_local is not None)
+        return self.timing.typical_local({w.shape for w in self._watches})
 
     # -- the heap ----------------------------------------------------------------------
 
-    def _schedule(self, watch: _Watch, due: float) -> None:
-        since = watch.sent_local if watch.sent_local is not None else watch.watched_local
-        due = self.timing.cap(watch.shape, due, now=self.clock.now(), since=since)
+    def _schedule(self, watch: Watch, due: float) -> None:
+        due = self.timing.cap(watch.shape, due, now=self.clock.now(), since=watch.since)
         watch.version += 1
         heapq.heappush(self._heap, (due, next(self._seq), watch.task, watch.version))
         self._changed.set()

@@ -1,11 +1,11 @@
-"""One list call in place of a GET per running task (docs/performance.md).
+"""One list call in place of a GET per task in flight (docs/performance.md).
 
-While nothing of a model waits queued on the server, the poller looks at its running
-tasks tightly (a finished task's slot is idle until we notice). With two or more of them
-running, one `GET /tasks?model_name=M&start_time=...` shows every one of them for the
-price of one request, so the tight looks are shared: the request count no longer grows
-with the concurrency quota. The list only says which tasks changed; the result (video
-URL, usage, times) still comes from the task's own GET.
+While nothing of a model waits queued on the server, the poller looks at its tasks in
+flight tightly (a finished task's slot is idle until we notice). With two or more of them,
+one `GET /tasks?model_name=M&start_time=...` shows every one of them for the price of one
+request, so the tight looks are shared: the request count no longer grows with the
+concurrency quota. The list says which tasks started (journalled as running from it) and
+which ended; the result (video URL, usage, the server's times) comes from the task's own GET.
 """
 
 from __future__ import annotations
@@ -15,9 +15,12 @@ from datetime import UTC, datetime
 from typing import Final
 
 from runner.api import DashScopeClient
+from runner.core import TaskRecord, server_seconds
+from runner.engine.polling.estimates import ClockMap
+from runner.engine.polling.watches import Watch
 from runner.engine.ratelimit import Pacer
 
-__all__ = ["SWEEP_MIN_RUNNING", "list_statuses"]
+__all__ = ["SWEEP_MIN_RUNNING", "list_statuses", "plan_sweep"]
 
 SWEEP_MIN_RUNNING: Final = 2  #: with fewer running tasks, one GET costs no more than one list
 _PAGE_SIZE: Final = 100
@@ -42,3 +45,24 @@ async def list_statuses(
             return found
         page_no += 1
         await pacer.wait()
+
+
+def plan_sweep(
+    watches: list[Watch], records: dict[str, TaskRecord], clock_map: ClockMap
+) -> tuple[list[Watch], list[Watch], float]:
+    """Which tasks one list call can show: (those, the others, the server time they were all
+    created at or after). A task can be listed once it has a task id and a creation time, its
+    own (journalled from a GET) or, for a task not looked at yet, the server's clock at its
+    send; the others need their own GET."""
+    members, unknown, created = [], [], []
+    for watch in watches:
+        record = records[watch.task]
+        since = server_seconds(record.submit_time)
+        if since is None and watch.sent_local is not None:
+            since = clock_map.to_server(watch.sent_local)
+        if record.task_id is None or since is None:
+            unknown.append(watch)
+        else:
+            members.append(watch)
+            created.append(since)
+    return members, unknown, min(created, default=0.0)
