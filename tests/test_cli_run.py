@@ -38,7 +38,7 @@ def test_demo_runs_then_resumes_with_nothing_to_do(tmp_path: Path) -> None:
     assert "Done: 8 of 8 tasks." in first.output
     folder = tmp_path / "demo"
     assert len(list((folder / "videos").glob("*.mp4"))) == 8
-    table = [folder / "status.csv", folder / "status.parquet"]
+    table = [folder / "status.csv", folder / "status.parquet", folder / "report.html"]
     written = [path.stat().st_mtime_ns for path in table]
     second = runner.invoke(main, ["run", str(DEMO), "--out", str(tmp_path), *FAST])
     assert second.exit_code == 0, second.output

@@ -132,3 +132,16 @@ async def test_a_task_waiting_for_its_submit_turn_keeps_the_run_going(tmp_path: 
     batch = await run_batch(tmp_path, specs, sim_app("fast", time_scale=0.002, seed=5), submit_rate=0.05)
     assert (batch.summary.done, batch.summary.unfinished) == (2, 0)
     assert batch.summary.stopped_reason is None
+
+
+async def test_a_finished_journal_run_again_rewrites_no_file(tmp_path: Path) -> None:
+    """Nothing left to do: the engine sends nothing and leaves report.html and the status
+    table as they are (at 100,000 tasks each rewrite costs seconds of a resume)."""
+    app = sim_app("fast", time_scale=0.002, seed=6)
+    await run_batch(tmp_path, make_specs(4), app)
+    files = [tmp_path / name for name in ("report.html", "status.csv", "status.parquet")]
+    written = [path.stat().st_mtime_ns for path in files]
+    again = await run_batch(tmp_path, make_specs(4), app)
+    assert again.summary.skipped == 4
+    assert len(again.ledger["submissions"]) == 4
+    assert [path.stat().st_mtime_ns for path in files] == written

@@ -118,8 +118,8 @@ class Engine:
     async def run(self) -> RunSummary:
         """Run until every task is settled or the run is stopped; return the summary."""
         self._started_local = self._clock.now()
-        self._prepare()
-        self._status.refresh()
+        if self._prepare():
+            self._status.refresh()  # a finished run resumed keeps its files: nothing to show anew
         try:
             async with anyio.create_task_group() as group:
                 group.start_soon(self._status.run)
@@ -178,9 +178,9 @@ class Engine:
 
     # -- startup -----------------------------------------------------------------------
 
-    def _prepare(self) -> None:
+    def _prepare(self) -> bool:
         """Repair the journal of an interrupted run; give each account what it still has in
-        flight; queue what is left to send."""
+        flight; queue what is left to send. Whether there is anything left to do."""
         store = self._store
         recovered = recover_journal(
             store,
@@ -213,6 +213,7 @@ class Engine:
                 count,
                 account,
             )
+        return bool(recovered.in_flight or recovered.to_download or recovered.to_submit)
 
     def _owner(self, task: str, account: str | None) -> AccountWorker | None:
         """The worker of the account that sent `task`. A task journalled with no account (a run
