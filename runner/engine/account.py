@@ -109,6 +109,7 @@ class AccountWorker:
         run_dir: Path,
         queues: Mapping[str, SubmitQueue],
         *,
+        models: Mapping[str, str],  #: every journalled task's model (read once for all accounts)
         run_config: EngineConfig,
         clock: Clock,
         seed: int | None = None,
@@ -125,7 +126,7 @@ class AccountWorker:
         self._backoff = SubmitBackoff(time_scale=scale, seed=seed)
         uploads = replace(config.uploads, time_scale=scale)
         self.uploader = AssetUploader(store, link.client, uploads, clock=clock, account=link.name)
-        self.lanes = Lanes(store.models(), config, clock, link.endpoint, queues)
+        self.lanes = Lanes(models, config, clock, link.endpoint, queues)
         self.poller = Poller(
             store,
             link.client,

@@ -84,7 +84,15 @@ class Engine:
         self._queues = {model: SubmitQueue() for model in sorted(set(models.values()))}
         self.workers = [
             AccountWorker(
-                link, self, store, run_dir, self._queues, run_config=config, clock=self._clock, seed=seed
+                link,
+                self,
+                store,
+                run_dir,
+                self._queues,
+                models=models,
+                run_config=config,
+                clock=self._clock,
+                seed=seed,
             )
             for link in links
         ]

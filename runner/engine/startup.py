@@ -67,18 +67,18 @@ def recover_journal(
 
 def _fetch_lost_videos(store: Store, run_dir: Path, *, full: bool) -> None:
     """Send every done task whose video is missing or altered back to be downloaded again."""
-    for record in store.records([TaskState.DONE]):
-        problem = video_problem(run_dir, record, full=full)
+    for video in store.done_videos():
+        problem = video_problem(run_dir, video, full=full)
         if problem is None:
             continue
-        log.warning("Task %r: its video %s; downloading it again.", record.id, problem)
+        log.warning("Task %r: its video %s; downloading it again.", video.id, problem)
         store.transition(
-            record.id,
+            video.id,
             Event.VIDEO_LOST,
             video_path=None,
             video_sha256=None,
             video_size=None,
-            detail={"problem": problem.problem, "path": problem.path, "sha256": record.video_sha256},
+            detail={"problem": problem.problem, "path": problem.path, "sha256": video.video_sha256},
         )
 
 

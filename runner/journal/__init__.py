@@ -19,7 +19,7 @@ from runner.journal.meta import (
     SIM_SETTINGS_META,
     STOP_REASON_META,
 )
-from runner.journal.rows import Asset, Superseded
+from runner.journal.rows import Asset, DoneVideo, Superseded
 from runner.journal.store import JOURNAL_NAME, Store
 
 __all__ = [
@@ -33,6 +33,7 @@ __all__ = [
     "SIM_SETTINGS_META",
     "STOP_REASON_META",
     "Asset",
+    "DoneVideo",
     "Store",
     "Superseded",
     "folder_in_use",

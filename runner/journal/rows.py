@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
-from typing import Any, Final
+from typing import Any, Final, NamedTuple
 
 from runner.core import MediaItem, MediaRef, TaskRecord, TaskSpec, TaskState
 
@@ -17,6 +17,7 @@ __all__ = [
     "MUTABLE_FIELDS",
     "RECORD_FIELDS",
     "Asset",
+    "DoneVideo",
     "Superseded",
     "spec_from_json",
     "spec_to_json",
@@ -27,6 +28,15 @@ __all__ = [
 RECORD_FIELDS: Final = tuple(f.name for f in dataclasses.fields(TaskRecord))
 JSON_FIELDS: Final = frozenset({"usage", "double_charge_ids"})
 MUTABLE_FIELDS: Final = frozenset(RECORD_FIELDS) - {"id", "key", "state", "updated_at"}
+
+
+class DoneVideo(NamedTuple):
+    """What the journal says of a done task's video: enough to check the file, no more."""
+
+    id: str
+    video_path: str | None
+    video_sha256: str | None
+    video_size: int | None
 
 
 @dataclasses.dataclass(frozen=True, slots=True)
