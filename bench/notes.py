@@ -97,11 +97,14 @@ journal.
 (HTTP through the ASGI transport, the journal's transitions with the submit intent fsync'd), and the
 simulator's board of tasks shares the process's memory. Against DashScope the same run is bound by the
 quota by orders of magnitude (at 5 concurrent and 90 s a video, 100,000 videos take about 21 days).
-**The resume misses issue 29's 3.2 s at 100,000 tasks** (it grows with the task count: 0.5 s at 10,000).
-A profile of the 10,000-task resume: a third is this bench building its TaskSpecs again, half is the
-engine's start (`recover_journal`: every record read and decoded, every done video's file checked); the
-loader and the plan are not in it. The scale section of 2026-12-05 ran on an Intel Xeon host, the others
-on the AMD EPYC named above.""",
+**The resume of 100,000 tasks misses 3.2 s here, but this record ran while two other sections
+used the machine (load about 2.5 on 2 cores)**; the same pass timed alone on a finished 100,000-task journal
+took 2.75-2.88 s. Of it, about 1.5 s is this bench building its 100,000 TaskSpecs again (the CLI's
+equivalent is loading the manifest: the plan rows above), about 1 s is the engine's start (each done
+video's size checked from four journal columns, stale `.part` files looked for), the rest opening the
+journal and matching the tasks. A resume with nothing to do rewrites neither the status table nor
+report.html. The efficiency, real-time and scale sections of 2026-12-05 ran on an Intel Xeon
+host; the SDK, downloads and accounts sections earlier, on an AMD EPYC (their sections say which code).""",
     "downloads": """\
 **Method.** The download pool's data path (`DashScopeClient.stream_download` into `VideoWriter`: `.part`,
 SHA-256, MP4 check, fsync, atomic rename, directory fsync), on the connection `runner run` opens, against
