@@ -144,8 +144,7 @@ class Store:
                 if old_key is not None:
                     changed.append(self._set_aside(spec.id, old_key, TaskState(old_state), attempts, known))
                 self._db.execute(
-                    "INSERT INTO tasks (id, key, position, spec, state, updated_at)"
-                    " VALUES (?, ?, ?, ?, ?, ?)",
+                    "INSERT INTO tasks (id, key, position, spec, state, updated_at) VALUES (?,?,?,?,?,?)",
                     (spec.id, spec.key, position, spec_to_json(spec), TaskState.PLANNED, now),
                 )
                 touched = True
@@ -193,13 +192,9 @@ class Store:
         return [to_record(row) for row in rows]
 
     def done_videos(self) -> list[DoneVideo]:
-        """Every done task's video as journalled, in manifest order (a resume checks each one:
-        reading these four columns, not whole records, keeps that quick at 100,000 tasks)."""
-        rows = self._db.execute(
-            "SELECT id, video_path, video_sha256, video_size FROM tasks WHERE state=? ORDER BY position",
-            (TaskState.DONE,),
-        )
-        return [DoneVideo(*row) for row in rows]
+        """Each done task's video as journalled: 4 columns, not whole records (a resume checks all)."""
+        sql = "SELECT id, video_path, video_sha256, video_size FROM tasks WHERE state=? ORDER BY position"
+        return [DoneVideo(*row) for row in self._db.execute(sql, (TaskState.DONE,))]
 
     def task_ids(self) -> set[str]:
         """Every DashScope task id the journal recorded: current ones, earlier attempts' (kept
@@ -244,23 +239,20 @@ class Store:
 
     def last_event_seq(self, task: str, event: Event) -> int | None:
         """The seq of the latest `event` of `task`, if it has one."""
-        row = self._db.execute(
-            "SELECT MAX(seq) FROM events WHERE id=? AND event=?", (task, event.value)
-        ).fetchone()
+        sql = "SELECT MAX(seq) FROM events WHERE id=? AND event=?"
+        row = self._db.execute(sql, (task, event.value)).fetchone()
         return None if row[0] is None else int(row[0])
 
     def double_charges(self) -> dict[str, list[str]]:
         """Each task with possible double charges: the DashScope tasks that may have been its own."""
-        rows = self._db.execute(
-            "SELECT id, double_charge_ids FROM tasks WHERE double_charge_ids IS NOT NULL ORDER BY position"
-        )
+        sql = "SELECT id, double_charge_ids FROM tasks WHERE double_charge_ids IS NOT NULL ORDER BY position"
+        rows = self._db.execute(sql)
         return {task: json.loads(ids) for task, ids in rows if ids and json.loads(ids)}
 
     def failure_codes(self) -> dict[str, int]:
         """How many tasks failed with each error code ('Unknown' for none)."""
         sql = "SELECT COALESCE(NULLIF(error_code, ''), 'Unknown'), COUNT(*) FROM tasks"
-        sql += " WHERE state=? AND superseded_by IS NULL"
-        sql += " GROUP BY 1"
+        sql += " WHERE state=? AND superseded_by IS NULL GROUP BY 1"
         return dict(self._db.execute(sql, (TaskState.FAILED,)).fetchall())
 
     def cost_of(self, states: Iterable[TaskState]) -> float:
@@ -335,9 +327,8 @@ class Store:
 
     def events(self, task: str | None = None) -> list[dict[str, Any]]:
         sql = "SELECT seq, id, at, event, from_state, to_state, detail FROM events"
-        rows = self._db.execute(
-            sql + " WHERE id=? ORDER BY seq" if task else sql + " ORDER BY seq", (task,) if task else ()
-        )
+        where, args = (" WHERE id=?", (task,)) if task else ("", ())
+        rows = self._db.execute(sql + where + " ORDER BY seq", args)
         names = ("seq", "id", "at", "event", "from_state", "to_state", "detail")
         return [dict(zip(names, row, strict=True)) for row in rows]
 
