@@ -251,3 +251,15 @@ def test_trace_is_refused_with_ray(tmp_path: Path) -> None:
     assert result.exit_code == 1, result.output
     assert "--trace" in result.output and "--ray" in result.output
     assert not trace.exists()
+
+
+def test_a_trace_file_that_cannot_be_opened_is_a_usage_error(tmp_path: Path) -> None:
+    """--trace into a folder that does not exist: exit 1 naming the file, and no task is sent."""
+    manifest = write_manifest(tmp_path, MANIFEST)
+    trace = tmp_path / "missing" / "trace.jsonl"
+    result = CliRunner().invoke(
+        main, ["run", str(manifest), "--out", str(tmp_path), "--trace", str(trace), *FAST]
+    )
+    assert result.exit_code == 1, result.output
+    assert "cannot be written" in result.output and "trace.jsonl" in result.output
+    assert not (tmp_path / "cli" / "videos").exists()

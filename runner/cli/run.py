@@ -167,11 +167,12 @@ def _tracing(path: Path | None) -> Iterator[Trace]:
     if path is None:
         yield NO_TRACE
         return
-    try:
-        with Trace.to_file(path) as trace:
-            yield trace
+    try:  # only the opening is the trace's: an OSError of the run itself is not blamed on it
+        stream = path.open("w", encoding="utf-8")
     except OSError as error:
         raise ConfigError(f"The trace file {path} cannot be written ({error.strerror}).") from None
+    with stream:
+        yield Trace(stream)
 
 
 def _on_ray(

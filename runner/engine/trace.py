@@ -23,9 +23,6 @@ from __future__ import annotations
 
 import json
 import time
-from collections.abc import Iterator
-from contextlib import contextmanager
-from pathlib import Path
 from typing import TextIO
 
 __all__ = ["NO_TRACE", "Trace"]
@@ -36,17 +33,6 @@ class Trace:
 
     def __init__(self, stream: TextIO | None = None) -> None:
         self._stream = stream
-
-    @classmethod
-    @contextmanager
-    def to_file(cls, path: Path) -> Iterator[Trace]:
-        """A trace written to `path` (replaced if it exists), flushed and closed on exit."""
-        with path.open("w", encoding="utf-8") as stream:
-            yield cls(stream)
-
-    @property
-    def on(self) -> bool:
-        return self._stream is not None
 
     def mark(self, task: str, step: str, **fields: object) -> None:
         """Record that `task` reached `step` now."""
