@@ -7,8 +7,11 @@ import hashlib
 import json
 import os
 import time
+from collections.abc import Callable
 from pathlib import Path
 
+import anyio
+import anyio.to_thread
 import pandas as pd
 import pytest
 from factories import spec as make_spec
@@ -19,7 +22,12 @@ from runner.core.lifecycle import Event
 from runner.core.tasks import MediaRef, RunSummary, TaskState
 from runner.journal.store import JOURNAL_NAME, Store
 from runner.outputs.sidecars import write_sidecar
-from runner.outputs.status_table import refresh_status_table, write_status_table
+from runner.outputs.status_table import (
+    StatusWriter,
+    refresh_status_table,
+    snapshot_pause,
+    write_status_table,
+)
 from runner.outputs.summary import render_summary
 from runner.outputs.videos import VideoWriter, remove_stale_parts
 
@@ -243,6 +251,43 @@ def test_status_table_is_rewritten_only_when_the_journal_changed(tmp_path: Path)
         (run / "status.parquet").unlink()
         assert refresh_status_table(run, store)
         assert (run / "status.parquet").is_file()
+
+
+@pytest.mark.anyio
+async def test_snapshots_during_a_run_leave_the_table_alone_until_a_task_changes(tmp_path: Path) -> None:
+    """The writer beside a run rewrites the table when the journal changed, not on every tick."""
+    run = tmp_path / "run"
+    ticked, tick = anyio.create_memory_object_stream[None]()
+
+    async def offload(write: Callable[[], None]) -> None:  # the engine's, reporting each tick
+        await anyio.to_thread.run_sync(write)
+        await ticked.send(None)
+
+    with seed_run(run, tmp_path / "in") as store, anyio.fail_after(60):
+        async with anyio.create_task_group() as group:
+            group.start_soon(StatusWriter(run, store, every=0.001, offload=offload).run)
+            await tick.receive()
+            written = _files(run)
+            for _ in range(3):
+                await tick.receive()
+            assert _files(run) == written
+            store.transition("queued", Event.SUCCEEDED, video_url="https://oss.example/q.mp4")
+            await tick.receive()
+            assert _files(run) != written
+            group.cancel_scope.cancel()
+        assert pd.read_parquet(run / "status.parquet").set_index("id").loc["queued", "state"] == "succeeded"
+
+
+def test_a_slow_snapshot_spaces_out_the_next_ones() -> None:
+    """A rewrite of seconds (a table of 100,000 tasks) waits about nine times as long after it,
+    so the snapshots of a large run take at most a tenth of a core; small tables keep the interval."""
+    assert snapshot_pause(30.0, 0.4) == 30.0
+    assert snapshot_pause(30.0, 8.0) == 72.0
+
+
+def _files(run: Path) -> tuple[int, ...]:
+    """The table's files as the file system knows them: a rewrite (a rename) makes new ones."""
+    return tuple((run / name).stat().st_ino for name in ("status.csv", "status.parquet"))
 
 
 def _mtimes(run: Path) -> tuple[int, ...]:

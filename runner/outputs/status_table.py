@@ -10,14 +10,15 @@ quoted); the Parquet file keeps the exact values.
 
 The journal remembers which of its revisions the table shows, so a re-run with nothing to do
 (seconds at 100,000 tasks) does not rewrite it. During a run, `StatusWriter` rewrites it every
-30 s beside the event loop (a rewrite at 100,000 tasks takes seconds), with a read-only journal
-connection of its own.
+30 s beside the event loop, with a read-only journal connection of its own, when the journal
+has changed; a rewrite that takes long (seconds at 100,000 tasks) spaces out the next ones.
 """
 
 from __future__ import annotations
 
 import contextlib
 import logging
+import time
 from collections.abc import Awaitable, Callable, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Final
@@ -39,6 +40,7 @@ __all__ = [
     "PARQUET_NAME",
     "StatusWriter",
     "refresh_status_table",
+    "snapshot_pause",
     "write_parquet_table",
     "write_status_table",
 ]
@@ -57,6 +59,9 @@ _FLOAT_COLUMNS: Final = frozenset({"cost", "fps", "video_duration"})
 _BOOLEAN_COLUMNS: Final = frozenset({"with_audio", "has_audio"})
 _FORMULA_STARTS: Final = ("=", "+", "-", "@", "\t", "\r")
 _SHOWN_META: Final = "status_table_shows"  #: the journal revision (and runner version) the table shows
+#: a snapshot that takes d seconds is followed by at least this many times d of pause: the
+#: rewrites of a large run take at most a tenth of a core from the run
+_PAUSE_PER_WRITE_SECOND: Final = 9.0
 
 
 def write_status_table(run_dir: Path, store: Store) -> None:
@@ -70,7 +75,7 @@ def write_status_table(run_dir: Path, store: Store) -> None:
 
 def refresh_status_table(run_dir: Path, store: Store) -> bool:
     """Rewrite the table unless it already shows the journal as it is; whether it was rewritten."""
-    revision = f"{__version__}/{TABLE_LAYOUT}/{store.revision()}"
+    revision = _table_revision(store)
     files = (run_dir / CSV_NAME, run_dir / PARQUET_NAME)
     if store.get_meta(_SHOWN_META) == revision and all(path.exists() for path in files):
         return False
@@ -78,6 +83,15 @@ def refresh_status_table(run_dir: Path, store: Store) -> bool:
     with contextlib.suppress(JournalFullError):  # written all the same; the next run writes it again
         store.set_meta(_SHOWN_META, revision)
     return True
+
+
+def snapshot_pause(every: float, write_s: float) -> float:
+    """Seconds to wait before the next snapshot, after one that took `write_s` seconds."""
+    return max(every, _PAUSE_PER_WRITE_SECOND * write_s)
+
+
+def _table_revision(store: Store) -> str:
+    return f"{__version__}/{TABLE_LAYOUT}/{store.revision()}"
 
 
 def write_parquet_table(path: Path, rows: list[dict[str, Any]], columns: Sequence[str]) -> None:
@@ -154,12 +168,16 @@ class StatusWriter:
         self._every = every
         self._offload = offload
         self._also = also
+        self._shown: str | None = None  #: the revision the last snapshot showed
 
     async def run(self) -> None:
         """Rewrite the table now and then, until cancelled."""
+        pause = self._every
         while True:
-            await anyio.sleep(self._every)
+            await anyio.sleep(pause)
+            started = time.perf_counter()  # real seconds: the write's cost, whatever the run's clock
             await self._offload(self._write_snapshot)
+            pause = snapshot_pause(self._every, time.perf_counter() - started)
 
     def refresh(self, *, also: bool = True) -> None:
         """Rewrite now, on the run's own journal connection (not if nothing changed): at the
@@ -175,10 +193,14 @@ class StatusWriter:
     def _write_snapshot(self) -> None:
         try:
             reader = Store.open_readonly(self._store.path)
-            if reader is not None:
-                with reader:
+            if reader is None:
+                return
+            with reader:
+                revision = _table_revision(reader)
+                if revision != self._shown:  # else no task changed: the files still show the journal
                     write_status_table(self._run_dir, reader)
-                    if self._also is not None:
-                        self._also(reader)
+                    self._shown = revision
+                if self._also is not None:
+                    self._also(reader)  # it has its own check: the run's state may have changed
         except (OSError, StoreError) as error:
             log.warning("Could not write the status table: %s", error)
