@@ -201,8 +201,6 @@ class Engine:
         self.stats.skipped = recovered.done_before
         self.stats.count_cost_from(store)
         self.stats.retried += recovered.retried
-        for worker in self.workers:
-            worker.reconciler.load_known()
         stranded: dict[str, int] = {}
         for record in recovered.in_flight:
             owner = self._owner(record.id, record.account)

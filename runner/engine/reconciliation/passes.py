@@ -103,7 +103,7 @@ class Reconciler:
         self._wait_local = wait_s * time_scale
         self._scheduled = False
         self._rechecks = 0
-        self._known: set[str] = set()
+        self._known_ids: set[str] | None = None  #: read from the journal when first needed
         self._open: dict[str, _Open] = {}
         self._candidates: dict[str, Candidate] = {}
         self._unlistable: set[str] = set()  #: rows whose model's task list the key may not read
@@ -113,13 +113,19 @@ class Reconciler:
         """Ambiguous rows whose evidence is still coming."""
         return len(self._open)
 
-    def load_known(self) -> None:
-        """Learn every task id the journal has recorded (at startup)."""
-        self._known = self._store.task_ids()
+    @property
+    def _known(self) -> set[str]:
+        """Every task id of ours: the journal's, read at the first look that needs them (a run
+        with nothing uncertain never reads them: 0.3 s at 100,000 tasks), then kept up to date."""
+        if self._known_ids is None:
+            self._known_ids = self._store.task_ids()
+        return self._known_ids
 
     def created(self, task_id: str) -> None:
-        """A create was accepted: its task is ours, never a candidate for an ambiguous row."""
-        self._known.add(task_id)
+        """A create was accepted: its task is ours, never a candidate for an ambiguous row (the
+        journal already holds its id, so before the first read there is nothing to add)."""
+        if self._known_ids is not None:
+            self._known_ids.add(task_id)
 
     def schedule(self, group: TaskGroup, delay_s: float = _DELAY_S) -> None:
         """Run a pass `delay_s` server seconds from now (once, however often it is asked)."""
