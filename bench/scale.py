@@ -5,8 +5,9 @@
 - run: the engine of `runner run` (in process, like section 1) against the in-process
   simulator with a high quota (the model's rate and concurrency overridden to 100, and the
   engine configured to match), 2 KB videos, fixed 30 s generation compressed 100×; then the
-  same run again on the finished journal (resume: it must submit nothing, checked on the
-  ledger), and one status table rewrite timed on the finished journal.
+  same run again on the finished journal in a fresh process, as a user's resume is (it must
+  submit nothing, checked on its simulator's ledger), and one status table rewrite timed on
+  the finished journal.
 
 Why not the CLI against `runner sim serve`: a loopback server's time compression is
 unknown to `runner run`, which then paces its requests at DashScope's real-time budgets
@@ -106,13 +107,26 @@ def _creates(app: Any) -> int:
     return sum(app.state.simulator.ledger()["requests"].get("create", {}).values())
 
 
+def _resume(run_dir: Path, count: int, time_scale: float) -> dict[str, Any]:
+    """The resume pass on a finished journal, in this (fresh) process: its wall time and the
+    creates its simulator received (a resume of a finished run must send none)."""
+    app = create_app(_sim_config(time_scale))
+    wall, _, _ = _timed_pass(run_dir, app, count, time_scale)
+    return {"resume_s": wall, "resume_creates": _creates(app)}
+
+
+def _resume_in_child(run_dir: Path, count: int, time_scale: float) -> dict[str, Any]:
+    """`_resume` in a new process: a user's resume never shares the first run's heap (here the
+    first pass's simulator, with 100,000 tasks on its board, would slow every garbage collection)."""
+    return _child_json(["resume", str(run_dir), str(count), str(time_scale)], f"The {count}-task resume")
+
+
 def _run(count: int, time_scale: float) -> dict[str, Any]:
     with tempfile.TemporaryDirectory(prefix="bench-scale-") as tmp:
         run_dir = Path(tmp)
         app = create_app(_sim_config(time_scale))
         wall, cpu, peak = _timed_pass(run_dir, app, count, time_scale)
-        creates = _creates(app)
-        resume_wall, _, _ = _timed_pass(run_dir, app, count, time_scale)
+        resume = _resume_in_child(run_dir, count, time_scale)
         ledger = app.state.simulator.ledger()
         done = len(list((run_dir / "videos").glob("*.mp4")))
         return {
@@ -123,21 +137,24 @@ def _run(count: int, time_scale: float) -> dict[str, Any]:
             "cpu_ms_per_task": 1000 * cpu / count,
             "peak_mb": peak,
             "journal_mb": _journal_bytes(run_dir) / 1e6,
-            "resume_s": resume_wall,
-            "resume_creates": _creates(app) - creates,
+            **resume,
             "status_table_s": _status_table_s(run_dir),
             "submit_429": ledger["throttled"].get("create", 0),
         }
 
 
-def _run_in_child(count: int, time_scale: float) -> dict[str, Any]:
-    """`_run` in a fresh process, so its peak memory is its own."""
-    command = [sys.executable, "-m", "bench.scale", "worker", str(count), str(time_scale)]
-    run = measure(command)
+def _child_json(args: list[str], what: str) -> dict[str, Any]:
+    """Run `python -m bench.scale ARGS` and read the JSON line it prints last."""
+    run = measure([sys.executable, "-m", "bench.scale", *args])
     if run.returncode != 0:
-        raise RuntimeError(f"The {count}-task scale run failed: {run.stderr[-2000:]}")
+        raise RuntimeError(f"{what} failed: {run.stderr[-2000:]}")
     result: dict[str, Any] = json.loads(run.stdout.strip().splitlines()[-1])
     return result
+
+
+def _run_in_child(count: int, time_scale: float) -> dict[str, Any]:
+    """`_run` in a fresh process, so its peak memory is its own."""
+    return _child_json(["worker", str(count), str(time_scale)], f"The {count}-task scale run")
 
 
 def run_section(smoke: bool, run_tasks: tuple[int, ...] = (10_000,)) -> list[dict[str, Any]]:
@@ -152,5 +169,7 @@ def run_section(smoke: bool, run_tasks: tuple[int, ...] = (10_000,)) -> list[dic
 if __name__ == "__main__":
     if len(sys.argv) == 4 and sys.argv[1] == "worker":
         print(json.dumps(_run(int(sys.argv[2]), float(sys.argv[3]))))
+    elif len(sys.argv) == 5 and sys.argv[1] == "resume":
+        print(json.dumps(_resume(Path(sys.argv[2]), int(sys.argv[3]), float(sys.argv[4]))))
     else:
-        raise SystemExit("usage: python -m bench.scale worker TASKS TIME_SCALE")
+        raise SystemExit("usage: python -m bench.scale worker TASKS TIME_SCALE | resume DIR TASKS TIME_SCALE")
