@@ -86,25 +86,27 @@ retrying them. Its larger memory is its imports (pandas and pyarrow for the stat
 **Method.** `runner plan` on CSVs of local-image rows (bench/plan_scale.py): a mixed file (two images, a
 duration and two meta columns) and issue 29's (`prompt,img_url,seed`, every row naming one 640×480 PNG);
 the loader checks a row's model, media and parameters once per distinct combination and hashes each file
-once, so each row costs its own prompt, seed, key and id. `runner run`'s engine, in
-process, on remote-image tasks against the in-process simulator with the quota raised to 100/s and 100
-concurrent, 2 KB videos, fixed 30 s generation at time scale 0.005, so the runner's own CPU is the limit.
-**Resume**: the same pass on the finished journal, which must submit nothing (the ledger's creates are
-counted before and after). **Status table**: one rewrite of status.csv and status.parquet from the finished
-journal.
+once, so each row costs its own prompt, seed, key and id; each plan is timed three times and the median
+kept. `runner run`'s engine, in process, on remote-image tasks against the in-process simulator with the
+quota raised to 100/s and 100 concurrent, 2 KB videos, fixed 30 s generation at time scale 0.005, so the
+runner's own CPU is the limit. **Resume**: the same pass on the finished journal, three times, each in a
+fresh process as a user's resume is; the figure is the median, and each must submit nothing (its
+simulator's ledger counts the creates). **Status table**: one rewrite of status.csv and status.parquet
+from the finished journal.
 
 **What limits the figure.** CPU: a few milliseconds per task for the engine and the simulator together
 (HTTP through the ASGI transport, the journal's transitions with the submit intent fsync'd), and the
 simulator's board of tasks shares the process's memory. Against DashScope the same run is bound by the
-quota by orders of magnitude (at 5 concurrent and 90 s a video, 100,000 videos take about 21 days).
-**The resume of 100,000 tasks misses 3.2 s here, but this record ran while two other sections
-used the machine (load about 2.5 on 2 cores)**; the same pass timed alone on a finished 100,000-task journal
-took 2.75-2.88 s. Of it, about 1.5 s is this bench building its 100,000 TaskSpecs again (the CLI's
+quota by orders of magnitude (at 5 concurrent and 90 s a video, 100,000 videos take about 21 days). Of a
+100,000-task resume, about 1-1.4 s is this bench building its 100,000 TaskSpecs again (the CLI's
 equivalent is loading the manifest: the plan rows above), about 1 s is the engine's start (each done
-video's size checked from four journal columns, stale `.part` files looked for), the rest opening the
-journal and matching the tasks. A resume with nothing to do rewrites neither the status table nor
-report.html. The efficiency, real-time and scale sections of 2026-12-05 ran on an Intel Xeon
-host; the SDK, downloads and accounts sections earlier, on an AMD EPYC (their sections say which code).""",
+video's size checked from four journal columns, stale `.part` files looked for), the rest opening and
+checking the journal and matching the tasks; the journal's task ids, which only a look at uncertain
+submissions needs, are not read. The pass varies by about a second from one run to the next on this
+shared machine (2.5-4.2 s measured alone; a 10,000-row plan took 0.9-1.7 s), hence the medians of three.
+A resume with nothing to do rewrites neither the status table nor report.html. The efficiency, real-time
+and scale sections ran on an Intel Xeon host; the SDK, downloads and accounts sections earlier, on an AMD
+EPYC (their sections say which code).""",
     "downloads": """\
 **Method.** The download pool's data path (`DashScopeClient.stream_download` into `VideoWriter`: `.part`,
 SHA-256, MP4 check, fsync, atomic rename, directory fsync), on the connection `runner run` opens, against
