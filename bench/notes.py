@@ -78,10 +78,17 @@ injects 5xx, dropped connections, lost create replies, slow replies, task failur
 
 **What limits the figure.** On 8-second tasks the SDK's first polls (1, 1, 2, 2, 2 s) happen to suit the
 tasks, so the makespans are close; at realistic times (section 1's computed column) the SDK spends about
-25 GETs a task. Under chaos the SDK loses every task whose submission or wait meets a transient error
-(no retry for 5xx, dropped connections or a lost create reply, no download verification); `runner run`
-loses only tasks the server itself failed for good, and its longer makespan there is the time spent
-retrying them. Its larger memory is its imports (pandas and pyarrow for the status table).""",
+25 GETs a task. On tasks this short `runner run` sends more task-endpoint requests per task than the SDK
+(the summary's verdict): most are list calls, one every 0.3 s where a slot is expected to free, each
+seeing every running task (section 2). That is the price of seeing a task's end within about 0.2 s
+instead of the SDK's 1-2.5 s; it stays within the run's budget of 5 requests/s (a quarter of the account's
+20), and queries are not billed. On 90-second tasks (section 1) the same looks cost fewer requests per
+task than the SDK's computed schedule at 5 concurrent (about 20 against 25), and more at 2 concurrent
+(about 30-36 against 25), where each look serves fewer tasks. Under chaos the SDK loses every task whose
+submission or wait meets a transient error (no retry for 5xx, dropped connections or a lost create reply,
+no download verification); `runner run` loses only tasks the server itself failed for good, and its
+longer makespan there is the time spent retrying them. Its larger memory is its imports (pandas and
+pyarrow for the status table).""",
     "scale": """\
 **Method.** `runner plan` on CSVs of local-image rows (bench/plan_scale.py): a mixed file (two images, a
 duration and two meta columns) and issue 29's (`prompt,img_url,seed`, every row naming one 640×480 PNG);
@@ -104,8 +111,8 @@ video's size checked from four journal columns, stale `.part` files looked for),
 checking the journal and matching the tasks; the journal's task ids, which only a look at uncertain
 submissions needs, are not read. The pass varies by about a second from one run to the next on this
 shared machine (2.5-4.2 s measured alone; a 10,000-row plan took 0.9-1.7 s), hence the medians of three.
-A resume with nothing to do rewrites neither the status table nor report.html. The efficiency, real-time
-and scale sections ran on an Intel Xeon host; the SDK, downloads and accounts sections earlier, on an AMD
+A resume with nothing to do rewrites neither the status table nor report.html. The efficiency, real-time,
+SDK and scale sections ran on an Intel Xeon host; the downloads and accounts sections earlier, on an AMD
 EPYC (their sections say which code).""",
     "downloads": """\
 **Method.** The download pool's data path (`DashScopeClient.stream_download` into `VideoWriter`: `.part`,
