@@ -9,9 +9,18 @@ from pathlib import Path
 import anyio
 import pandas as pd
 import pytest
-from engine_helpers import Batch, assert_folder_complete, assert_own_videos, paid_twice, run_batch, sim_app
+from engine_helpers import (
+    Batch,
+    assert_folder_complete,
+    assert_own_videos,
+    paid_twice,
+    run_batch,
+    sim_app,
+    sim_client,
+)
 from factories import spec
 
+from runner.api.wire import ResolvedInputs
 from runner.cli.status import status_data
 from runner.core.lifecycle import Event
 from runner.core.tasks import TaskSpec
@@ -117,6 +126,30 @@ async def test_a_row_killed_before_its_post_never_adopts_another_folders_task(tm
     assert_own_videos(tmp_path / "A", ledger)
     assert_own_videos(tmp_path / "B", ledger)
     assert paid_twice(ledger) == 0
+
+
+async def test_a_resumed_row_never_adopts_a_task_its_journal_gave_another_row(tmp_path: Path) -> None:
+    """Two rows with one prompt. The process journalled s2's intent, then sent s1's create and
+    journalled its answer, and died before s2's POST. On resume s1's task echoes s2's request
+    inside s2's window, but the journal names it s1's: s2 is sent again, each row gets its own."""
+    app = sim_app("default", seed=6)
+    s1, s2 = spec("s1", "One prompt", seed=1), spec("s2", "One prompt", seed=2)
+    with Store.open(tmp_path / JOURNAL_NAME) as store:
+        store.add_tasks([s1, s2])
+        for task in ("s2", "s1"):
+            store.transition(task, Event.SUBMIT_INTENT, durable=True, attempts=1, submitted_at=time.time())
+        async with sim_client(app) as client:
+            inputs = ResolvedInputs(tuple((item.role, item.ref.url or "") for item in s1.media))
+            created = await client.submit(s1, inputs)
+        store.transition("s1", Event.ACCEPTED, task_id=created.task_id, detail={"task_id": created.task_id})
+    batch = await run_batch(tmp_path, [s1, s2], app)
+    assert batch.summary.done == 2
+    assert batch.summary.reconciled == 0
+    assert batch.summary.resubmitted_after_ambiguity == 1
+    with Store.open(tmp_path / JOURNAL_NAME) as store:
+        assert store.record("s1").task_id == created.task_id != store.record("s2").task_id
+    assert_own_videos(tmp_path, batch.ledger)
+    assert paid_twice(batch.ledger) == 0
 
 
 def _claim(task: str = "r", prompt: str = "p", **window: int | None) -> Claim:
