@@ -1,4 +1,4 @@
-"""Section 3: `runner plan` and `runner run` on large manifests.
+"""Section 4: `runner plan` and `runner run` on large manifests.
 
 - plan: the bench/plan_scale.py CSVs (local images, hashed once each): the mixed file at 10,000 and
   100,000 rows, and issue 29's (`prompt,img_url,seed`, one 640×480 PNG) at 100,000, each
@@ -20,12 +20,12 @@ from __future__ import annotations
 
 import json
 import resource
-import statistics
 import sys
 import tempfile
 import time
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import anyio
 import httpx
@@ -42,10 +42,12 @@ from runner.simulator import SimConfig, create_app
 
 __all__ = ["run_section"]
 
+T = TypeVar("T")
+
 MODEL = "wan2.6-i2v-flash"
 QUOTA = 100
 #: times each plan and each resume is measured, the median kept: this shared machine's speed
-#: drifts (a 100,000-task resume alone took 2.6-4.2 s, a 10,000-row plan 0.9-1.7 s)
+#: drifts (a 100,000-task resume alone took 2.5-4.2 s, a 10,000-row plan 0.9-1.7 s)
 REPEATS = 3
 #: the `runner plan` measurements: rows and file shape (bench/plan_scale.py)
 PLANS = [(10_000, "mixed"), (100_000, "mixed"), (100_000, "one-image")]
@@ -57,12 +59,16 @@ def _plan(rows: int, shape: str) -> dict[str, Any]:
         manifest = SHAPES[shape](folder, rows)
         command = [sys.executable, "-m", "runner", "plan", str(manifest), "--model", MODEL]
         command += ["--resolution", "720P", "--out", str(folder / "outputs")]
-        runs = sorted((measure(command) for _ in range(REPEATS)), key=lambda run: run.wall_s)
-    run = runs[len(runs) // 2]  # the median by wall time
-    figures = {"wall_s": run.wall_s, "cpu_s": run.cpu_s, "peak_mb": run.peak_mb}
-    walls = [r.wall_s for r in runs]
+        runs = [measure(command) for _ in range(REPEATS)]
+    run = _median(runs, lambda r: r.wall_s)
     failed = next((r.returncode for r in runs if r.returncode), 0)
-    return {"step": "plan", "tasks": rows, "shape": shape, **figures, "walls_s": walls, "exit": failed}
+    figures = {"wall_s": run.wall_s, "cpu_s": run.cpu_s, "peak_mb": run.peak_mb, "exit": failed}
+    return {"step": "plan", "tasks": rows, "shape": shape, **figures, "walls_s": [r.wall_s for r in runs]}
+
+
+def _median(runs: list[T], wall: Callable[[T], float]) -> T:
+    """The run of median wall time (REPEATS is odd), so its other figures come with it."""
+    return sorted(runs, key=wall)[len(runs) // 2]
 
 
 def _sim_config(time_scale: float) -> SimConfig:
@@ -130,9 +136,9 @@ def _resumes(run_dir: Path, count: int, time_scale: float) -> dict[str, Any]:
     garbage collection). The median wall time, each one, and the most creates any of them saw."""
     args = ["resume", str(run_dir), str(count), str(time_scale)]
     runs = [_child_json(args, f"The {count}-task resume") for _ in range(REPEATS)]
-    walls = [run["resume_s"] for run in runs]
+    median = _median(runs, lambda r: float(r["resume_s"]))["resume_s"]
     creates = max(run["resume_creates"] for run in runs)
-    return {"resume_s": statistics.median(walls), "resume_runs_s": walls, "resume_creates": creates}
+    return {"resume_s": median, "resume_runs_s": [r["resume_s"] for r in runs], "resume_creates": creates}
 
 
 def _run(count: int, time_scale: float) -> dict[str, Any]:
